@@ -1,0 +1,24 @@
+"""The retrieval core: articles, a BM25 index over their sentences, and search.
+
+Pure and synchronous: no Discord, no asyncio. Build with `build_index(folder)`,
+then call `SearchIndex.search(question, k)` from any thread.
+"""
+
+from index.articles import Article, Skipped, load_articles, parse_article
+from index.bm25 import Bm25, Bm25Params
+from index.search import BuildReport, EmptyIndexError, Hit, SearchIndex, build_index, index_articles
+
+__all__ = [
+    "Article",
+    "Bm25",
+    "Bm25Params",
+    "BuildReport",
+    "EmptyIndexError",
+    "Hit",
+    "SearchIndex",
+    "Skipped",
+    "build_index",
+    "index_articles",
+    "load_articles",
+    "parse_article",
+]
