@@ -22,7 +22,7 @@ _HEADER = re.compile(r"^(title|date|url|source)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _LEADING_DATE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
 # …and a byte count glued to the final full stop: "…attempted coups.4872".
 _TRAILING_COUNT = re.compile(r"(?<=[.!?\"”’)])(\d+)\s*$")
-_SENTENCE_END = ("." , "!", "?", ":", ";", ",")
+_SENTENCE_END = (".", "!", "?", ":", ";", ",")
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,9 @@ def _read_inside(root: Path, path: Path) -> bytes:
     try:
         size = path.stat().st_size
         if size > MAX_ARTICLE_BYTES:
-            raise UnusableArticle(f"too large ({size:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}); split it into smaller articles")
+            raise UnusableArticle(
+                f"too large ({size:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}); split it into smaller articles"
+            )
         with path.open("rb") as file:
             return file.read(MAX_ARTICLE_BYTES + 1)
     except FileNotFoundError:

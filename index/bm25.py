@@ -28,6 +28,9 @@ class Bm25Params:
     epsilon: float = 0.25  # rank-bm25's floor for negative IDFs, as a share of the mean IDF
 
 
+DEFAULT_PARAMS = Bm25Params()
+
+
 @dataclass(frozen=True)
 class ScoredDocs:
     """Documents with a positive score, best first; ties in document order."""
@@ -39,14 +42,17 @@ class ScoredDocs:
 class Bm25:
     """An immutable BM25 index over token lists; documents are numbered from 0."""
 
-    def __init__(self, vocabulary: dict[str, int], idf: FloatArray, weights: sparse.csr_array, doc_count: int):
+    def __init__(
+        self, vocabulary: dict[str, int], idf: FloatArray, weights: sparse.csr_array, doc_count: int, token_count: int
+    ):
         self.vocabulary = vocabulary
         self.idf = idf
         self.weights = weights  # terms x documents, each entry that term's BM25 contribution
         self.doc_count = doc_count
+        self.token_count = token_count
 
     @classmethod
-    def from_tokens(cls, documents: Sequence[Sequence[str]], params: Bm25Params = Bm25Params()) -> Bm25:
+    def from_tokens(cls, documents: Sequence[Sequence[str]], params: Bm25Params = DEFAULT_PARAMS) -> Bm25:
         vocabulary: dict[str, int] = {}
         term_ids: list[int] = []
         lengths = np.fromiter((len(doc) for doc in documents), dtype=np.int64, count=len(documents))
@@ -56,7 +62,7 @@ class Bm25:
 
     @classmethod
     def from_term_ids(
-        cls, vocabulary: dict[str, int], term_ids: IntArray, lengths: IntArray, params: Bm25Params = Bm25Params()
+        cls, vocabulary: dict[str, int], term_ids: IntArray, lengths: IntArray, params: Bm25Params = DEFAULT_PARAMS
     ) -> Bm25:
         """Build from every document's term ids laid end to end, and each document's length."""
         doc_count = len(lengths)
@@ -75,7 +81,7 @@ class Bm25:
         term_of_entry = np.repeat(np.arange(len(vocabulary)), doc_freq)
         freq = tf.data
         tf.data = idf[term_of_entry] * freq * (params.k1 + 1) / (freq + norm[tf.indices])
-        return cls(vocabulary, idf, tf, doc_count)
+        return cls(vocabulary, idf, tf, doc_count, int(lengths.sum()))
 
     def _postings(self, tokens: Sequence[str]) -> tuple[IntArray, FloatArray]:
         indptr, indices, data = self.weights.indptr, self.weights.indices, self.weights.data
@@ -98,7 +104,7 @@ class Bm25:
             return ScoredDocs(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
         # Sum only the documents that were touched: far fewer than all of them.
         touched, inverse = np.unique(docs, return_inverse=True)
-        totals = np.bincount(inverse, weights=weights)
+        totals: FloatArray = np.bincount(inverse, weights=weights).astype(np.float64)
         if len(touched) > k:
             keep = np.argpartition(-totals, k - 1)[:k]
             touched, totals = touched[keep], totals[keep]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from index.articles import Article, Skipped, load_articles
-from index.bm25 import Bm25, Bm25Params
+from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.passages import PASSAGE_TOKENS, passage_span
 from index.text import tokenize, tokenize_question
 
@@ -119,30 +119,30 @@ class SearchIndex:
         return hits
 
 
-def index_articles(articles: Sequence[Article], params: Bm25Params = Bm25Params()) -> SearchIndex:
+def index_articles(articles: Sequence[Article], params: Bm25Params = DEFAULT_PARAMS) -> SearchIndex:
     """Index already-parsed articles."""
     documents = [tokenize(s) for a in articles for s in a.sentences]
     return SearchIndex(tuple(articles), Bm25.from_tokens(documents, params))
 
 
-def build_index(folder: Path, params: Bm25Params = Bm25Params()) -> tuple[SearchIndex, BuildReport]:
+def build_index(folder: Path, params: Bm25Params = DEFAULT_PARAMS) -> tuple[SearchIndex, BuildReport]:
     """Read every article under `folder` and index it.
 
     Raises EmptyIndexError when the folder is missing or holds no usable article.
     """
     started = time.perf_counter()
     if not folder.is_dir():
-        raise EmptyIndexError(f"The seeds folder {folder} does not exist; create it or point SEEDS_DIR at your articles.")
+        raise EmptyIndexError(
+            f"The seeds folder {folder} does not exist; create it or point SEEDS_DIR at your articles."
+        )
     articles, skipped = load_articles(folder)
     if not articles:
-        raise EmptyIndexError(
-            f"No usable article in {folder}: add .txt or .md files there (skipped: {len(skipped)})."
-        )
+        raise EmptyIndexError(f"No usable article in {folder}: add .txt or .md files there (skipped: {len(skipped)}).")
     index = index_articles(articles, params)
     report = BuildReport(
         articles=len(articles),
         sentences=index.sentence_count,
-        tokens=int(index.bm25.weights.data.size),
+        tokens=index.bm25.token_count,
         skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
     )
