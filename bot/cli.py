@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from index import BuildReport, EmptyIndexError, Hit, SearchIndex, build_index
+from index import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index
 
 
 class UsageError(Exception):
@@ -28,7 +28,7 @@ def citation(hit: Hit) -> str:
     return " · ".join(parts)
 
 
-def answer_json(question: str, hits: Sequence[Hit]) -> str:
+def answer_json(answer: Answer) -> str:
     answers = [
         {
             "rank": rank,
@@ -42,17 +42,24 @@ def answer_json(question: str, hits: Sequence[Hit]) -> str:
             "text": hit.text,
             "passage": hit.passage,
         }
-        for rank, hit in enumerate(hits, start=1)
+        for rank, hit in enumerate(answer.hits, start=1)
     ]
-    confident = bool(hits) and hits[0].confident
-    return json.dumps({"question": question, "confident": confident, "answers": answers}, ensure_ascii=False)
+    document = {
+        "question": answer.question,
+        "confident": answer.confident,
+        "short_answer": answer.short_answer,
+        "answers": answers,
+    }
+    return json.dumps(document, ensure_ascii=False)
 
 
-def answer_text(question: str, hits: Sequence[Hit]) -> str:
-    lines = [f"Q: {question}"]
-    if not hits or not hits[0].confident:
-        lines.append("   No confident answer in the articles." + (" Closest passages:" if hits else ""))
-    for rank, hit in enumerate(hits, start=1):
+def answer_text(answer: Answer) -> str:
+    lines = [f"Q: {answer.question}"]
+    if not answer.confident:
+        lines.append("   No confident answer in the articles." + (" Closest passages:" if answer.hits else ""))
+    elif answer.short_answer:
+        lines.append(f"   Answer: {answer.short_answer}")
+    for rank, hit in enumerate(answer.hits, start=1):
         weak = "" if hit.confident else " (weak match)"
         body = textwrap.fill(hit.passage, width=100, initial_indent=f"{rank:>2}. ", subsequent_indent="    ")
         lines.append(body + weak)
@@ -87,11 +94,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         list(_questions(args.question))  # raises the usage error before the index is built
     index, _ = _load(seeds_folder(args.seeds))
     for n, question in enumerate(_questions(args.question)):
-        hits = index.search(question, args.k)
+        answer = index.ask(question, args.k)
         if args.json:
-            print(answer_json(question, hits), flush=True)
+            print(answer_json(answer), flush=True)
         else:
-            print(("\n" if n else "") + answer_text(question, hits), flush=True)
+            print(("\n" if n else "") + answer_text(answer), flush=True)
     return 0
 
 

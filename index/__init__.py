@@ -6,9 +6,10 @@ then call `SearchIndex.search(question, k)` from any thread.
 
 from index.articles import Article, Skipped, load_articles, parse_article
 from index.bm25 import Bm25, Bm25Params
-from index.search import BuildReport, EmptyIndexError, Hit, SearchIndex, build_index, index_articles
+from index.search import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index, index_articles
 
 __all__ = [
+    "Answer",
     "Article",
     "Bm25",
     "Bm25Params",

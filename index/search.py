@@ -38,6 +38,19 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What a question gets: its hits, best first, and a short answer when one is found."""
+
+    question: str
+    hits: tuple[Hit, ...]
+    short_answer: str | None = None
+
+    @property
+    def confident(self) -> bool:
+        return bool(self.hits) and self.hits[0].confident
+
+
+@dataclass(frozen=True)
 class BuildReport:
     """What a build indexed and what it skipped."""
 
@@ -90,6 +103,10 @@ class SearchIndex:
 
         total = sum(weight(t) for t in query)
         return sum(weight(t) for t in query & sentence_tokens) / total if total else 0.0
+
+    def ask(self, question: str, k: int = 3) -> Answer:
+        """Answer `question`: the k best hits and, when one is found, a short answer."""
+        return Answer(question, tuple(self.search(question, k)))
 
     def search(self, question: str, k: int = 3) -> list[Hit]:
         """The k best sentences sharing a term with `question`, best first."""
