@@ -387,13 +387,19 @@ class Events:
         return self.interaction(3, {"custom_id": custom_id, "component_type": 2}, message=message, **kwargs)
 
     def message(
-        self, content: str, *, in_dm: bool, mentions: tuple[dict[str, Any], ...] = (), author_id: int = MEMBER_ID
+        self,
+        content: str,
+        *,
+        in_dm: bool,
+        mentions: tuple[dict[str, Any], ...] = (),
+        author_id: int = MEMBER_ID,
+        author: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "id": str(self.fake.next_id()),
             "channel_id": str(DM_CHANNEL_ID if in_dm else CHANNEL_ID),
             "type": 0,
-            "author": user(author_id, "asker"),
+            "author": author or user(author_id, "asker"),
             "content": content,
             "embeds": [],
             "attachments": [],
