@@ -497,3 +497,37 @@ class Harness:
     async def __aexit__(self, *exc_info: object) -> None:
         for bot in self.bots:
             await asyncio.wait_for(bot.close(), WAIT_SECONDS)
+
+
+EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field name": 256, "field value": 1024, "footer": 2048}
+
+
+def limit_violations(message: dict[str, Any]) -> list[str]:
+    """Every Discord size limit a message body (as sent) breaks; empty when it is within them all."""
+    problems = []
+    if len(message.get("content") or "") > 2000:
+        problems.append("content over 2,000")
+    embeds = message.get("embeds") or []
+    if len(embeds) > 10:
+        problems.append("over 10 embeds")
+    total = 0
+    for embed in embeds:
+        title, description = embed.get("title") or "", embed.get("description") or ""
+        footer = (embed.get("footer") or {}).get("text") or ""
+        fields = embed.get("fields") or []
+        problems += [
+            f"{k} too long"
+            for k, v in (("title", title), ("description", description), ("footer", footer))
+            if len(v) > EMBED_LIMITS[k]
+        ]
+        if len(fields) > EMBED_LIMITS["fields"]:
+            problems.append("over 25 fields")
+        for field_ in fields:
+            if len(field_["name"]) > EMBED_LIMITS["field name"] or not field_["name"].strip():
+                problems.append("bad field name")
+            if len(field_["value"]) > EMBED_LIMITS["field value"] or not field_["value"].strip():
+                problems.append("bad field value")
+        total += len(title) + len(description) + len(footer) + sum(len(f["name"]) + len(f["value"]) for f in fields)
+    if total > 6000:
+        problems.append(f"embeds total {total} over 6,000")
+    return problems
