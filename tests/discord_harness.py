@@ -173,6 +173,60 @@ def message_object(message_id: int, channel_id: int, body: dict[str, Any]) -> di
     }
 
 
+def command_data(command_id: int, name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`data` of a chat-input command interaction."""
+    return {
+        "id": str(command_id),
+        "name": name,
+        "type": 1,
+        "options": [
+            {"name": key, "type": _option_type(value), "value": value} for key, value in (options or {}).items()
+        ],
+    }
+
+
+def interaction_payload(
+    interaction_id: int,
+    kind: int,
+    data: dict[str, Any],
+    *,
+    in_dm: bool = False,
+    user_id: int = MEMBER_ID,
+    permissions: int = 0,
+    roles: tuple[int, ...] = (),
+    message: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload: in the test server's channel, or in a DM with the bot."""
+    payload: dict[str, Any] = {
+        "id": str(interaction_id),
+        "application_id": str(APP_ID),
+        "type": kind,
+        "token": f"interaction-token-{interaction_id}",
+        "version": 1,
+        "attachment_size_limit": 10 * 1024 * 1024,
+        "data": data,
+        "locale": "en-US",
+        "app_permissions": str((1 << 51) - 1),
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": str(GUILD_ID)},
+    }
+    if in_dm:
+        payload["user"] = user(user_id, "dm-user")
+        payload["channel"] = {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user(user_id, "dm-user")]}
+        payload["channel_id"] = str(DM_CHANNEL_ID)
+        payload["context"] = 1
+    else:
+        payload["guild_id"] = str(GUILD_ID)
+        payload["guild_locale"] = "en-US"
+        payload["channel"] = text_channel()
+        payload["channel_id"] = str(CHANNEL_ID)
+        payload["member"] = member(user_id, roles=roles, permissions=permissions)
+        payload["context"] = 0
+    if message is not None:
+        payload["message"] = message
+    return payload
+
+
 @dataclass
 class Call:
     """One request the bot made."""
@@ -311,60 +365,13 @@ class Events:
     def guild_create(self) -> dict[str, Any]:
         return self.dispatch("GUILD_CREATE", guild_create())
 
-    def interaction(
-        self,
-        kind: int,
-        data: dict[str, Any],
-        *,
-        in_dm: bool = False,
-        user_id: int = MEMBER_ID,
-        permissions: int = 0,
-        roles: tuple[int, ...] = (),
-        message: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        interaction_id = self.fake.next_id()
-        payload: dict[str, Any] = {
-            "id": str(interaction_id),
-            "application_id": str(APP_ID),
-            "type": kind,
-            "token": f"interaction-token-{interaction_id}",
-            "version": 1,
-            "attachment_size_limit": 10 * 1024 * 1024,
-            "data": data,
-            "locale": "en-US",
-            "app_permissions": str((1 << 51) - 1),
-            "entitlements": [],
-        }
-        if in_dm:
-            payload["user"] = user(user_id, "dm-user")
-            payload["channel"] = {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user(user_id, "dm-user")]}
-            payload["channel_id"] = str(DM_CHANNEL_ID)
-            payload["context"] = 1
-            payload["authorizing_integration_owners"] = {"0": str(GUILD_ID)}
-        else:
-            payload["guild_id"] = str(GUILD_ID)
-            payload["guild_locale"] = "en-US"
-            payload["channel"] = text_channel()
-            payload["channel_id"] = str(CHANNEL_ID)
-            payload["member"] = member(user_id, roles=roles, permissions=permissions)
-            payload["context"] = 0
-            payload["authorizing_integration_owners"] = {"0": str(GUILD_ID)}
-        if message is not None:
-            payload["message"] = message
-        return self.dispatch("INTERACTION_CREATE", payload)
+    def interaction(self, kind: int, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Dispatch an INTERACTION_CREATE; keyword arguments as in `interaction_payload`."""
+        return self.dispatch("INTERACTION_CREATE", interaction_payload(self.fake.next_id(), kind, data, **kwargs))
 
     def command(self, name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        command = self.bot.tree.get_command(name)
-        assert command is not None, f"no /{name} command"
-        data = {
-            "id": str(self.fake.next_id()),
-            "name": name,
-            "type": 1,
-            "options": [
-                {"name": key, "type": _option_type(value), "value": value} for key, value in (options or {}).items()
-            ],
-        }
-        return self.interaction(2, data, **kwargs)
+        assert self.bot.tree.get_command(name) is not None, f"no /{name} command"
+        return self.interaction(2, command_data(self.fake.next_id(), name, options), **kwargs)
 
     def autocomplete(self, name: str, options: dict[str, Any], focused: str, **kwargs: Any) -> dict[str, Any]:
         data = {
