@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 from typing import TYPE_CHECKING, Any
 
 from dotenv import find_dotenv, load_dotenv
@@ -72,6 +73,14 @@ def _network_errors() -> tuple[type[Exception], ...]:
     return (aiohttp.ClientConnectionError, OSError)
 
 
+def _unreachable(error: Exception) -> int:
+    # Not a settings problem (exit status 1, not 2): a service manager may well retry later.
+    print(
+        f"qa-bot: could not reach Discord ({type(error).__name__}): check the network and try again.", file=sys.stderr
+    )
+    return 1
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.bot import create_bot
     from bot.cli import UsageError
@@ -83,9 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except _login_failures():
         raise UsageError(TOKEN_REJECTED) from None
     except _network_errors() as error:
-        raise UsageError(
-            f"could not reach Discord ({type(error).__name__}): check the network and try again."
-        ) from None
+        return _unreachable(error)
     return 0
 
 
@@ -127,9 +134,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     except _login_failures():
         raise UsageError(TOKEN_REJECTED) from None
     except _network_errors() as error:
-        raise UsageError(
-            f"could not reach Discord ({type(error).__name__}): check the network and try again."
-        ) from None
+        return _unreachable(error)
     return 0
 
 

@@ -177,3 +177,14 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
     assert main(["check", "--json"]) == 0
     payloads = json.loads(capsys.readouterr().out)
     assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload"]
+
+
+def test_an_unreachable_discord_is_one_line_and_exit_1(shell, capsys, monkeypatch, tmp_path):
+    async def refuse(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr("discord.http.HTTPClient.request", refuse)
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("SEEDS_DIR", str(seeds_folder(tmp_path)))
+    assert main(["run"]) == 1
+    assert capsys.readouterr().err == ("qa-bot: could not reach Discord (OSError): check the network and try again.\n")
