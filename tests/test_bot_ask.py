@@ -203,3 +203,21 @@ async def test_a_blank_question_is_refused(tmp_path, harness, question):
     [refusal] = await harness.fake.wait_interaction(events.command("ask", {"question": question}), 1)
     assert refusal.body["data"]["flags"] == EPHEMERAL
     assert refusal.body["data"]["content"].startswith("Your question is empty")
+
+
+async def test_an_expired_interaction_is_logged_and_the_bot_keeps_answering(tmp_path, harness, caplog):
+    events = await harness.start(settings_for(seeds_folder(tmp_path)))
+    harness.fake.fail_paths.add("/webhooks/{webhook_id}/{webhook_token}")  # followups get 404 Unknown interaction
+    with caplog.at_level(logging.WARNING):
+        payload = events.command("ask", {"question": "How many coups?"})
+        defer, answer, apology = await harness.fake.wait_interaction(payload, 3)
+    assert defer.body == {"type": 5}
+    assert "embeds" in answer.body and apology.body["content"] == APOLOGY
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.errors"] == [
+        "Unexpected error in /ask",
+        "Could not tell the user about an error (the interaction may have expired)",
+    ]
+
+    harness.fake.fail_paths.clear()
+    _, followup = await harness.fake.wait_interaction(events.command("ask", {"question": "Who is in charge?"}), 2)
+    assert followup.body["embeds"][0]["title"] == "Who is in charge?"
