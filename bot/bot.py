@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation")
 # Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
 QUESTION_CHARS = 500
+SKIPPED_LOGGED = 20  # the first skipped files are named in the log; /reload lists them too
 
 
 # The bot has no voice features: don't warn at every start that voice libraries are missing.
@@ -92,6 +93,8 @@ class QABot(commands.Bot):
                 report.seconds,
                 len(report.skipped),
             )
+            for skipped in report.skipped[:SKIPPED_LOGGED]:
+                log.warning("Skipped %s: %s", skipped.path, skipped.reason)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
 
