@@ -85,7 +85,7 @@ def parse_article(article_id: str, data: bytes) -> Article:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise UnusableArticle(f"not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8") from None
+        raise UnusableArticle(f"not UTF-8 text (bad byte at offset {error.start}): save it as UTF-8") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     fields, lines = _headers(text.split("\n"))
     headline, lines = (None, lines) if "title" in fields else _headline(lines)
@@ -141,7 +141,7 @@ def _read_inside(root: Path, path: Path) -> bytes:
         size = path.stat().st_size
         if size > MAX_ARTICLE_BYTES:
             raise UnusableArticle(
-                f"too large ({size:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}); split it into smaller articles"
+                f"too large ({size:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}): split it into smaller articles"
             )
         with path.open("rb") as file:
             return file.read(MAX_ARTICLE_BYTES + 1)
