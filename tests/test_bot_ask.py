@@ -7,11 +7,11 @@ import logging
 import threading
 
 import pytest
-from discord_harness import EPHEMERAL, SMALL_ARTICLES, Harness, seeds_folder, settings_for
 
 from bot.errors import APOLOGY
 from bot.formatting import NO_CONFIDENT_ANSWER, NOTHING_MATCHES
 from index import SearchIndex
+from tests.discord_harness import EPHEMERAL, SMALL_ARTICLES, Harness, seeds_folder, settings_for
 
 NO_PINGS = {"parse": []}
 SEED_ID = "000_eed0d9b0ce39977c.txt"

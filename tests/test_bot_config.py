@@ -6,12 +6,13 @@ import json
 import logging
 
 import pytest
-from discord_harness import APP_ID, FakeDiscord, seeds_folder
 
 import bot.launch
 from bot import create_bot
 from bot.cli import main
 from bot.config import ConfigError, Secret, load_settings
+from index import EmptyIndexError, build_index
+from tests.discord_harness import APP_ID, FakeDiscord, seeds_folder
 
 TOKEN = "MTEx.very-secret-token.value"
 
@@ -121,10 +122,10 @@ def test_run_with_a_missing_seeds_folder_says_so_in_one_line(shell, capsys, monk
     monkeypatch.setenv("SEEDS_DIR", str(tmp_path / "nowhere"))
     assert main(["run"]) == 2
     _, err = capsys.readouterr()
-    assert err == (
-        f"qa-bot: The seeds folder {tmp_path / 'nowhere'} does not exist; "
-        "create it or point SEEDS_DIR at your articles.\n"
-    )
+    with pytest.raises(EmptyIndexError) as core:  # the core's own words for it
+        build_index(tmp_path / "nowhere")
+    assert str(tmp_path / "nowhere") in str(core.value)
+    assert err == f"qa-bot: {core.value}\n"
 
 
 @pytest.mark.parametrize(

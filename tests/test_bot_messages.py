@@ -6,12 +6,12 @@ import asyncio
 import logging
 
 import pytest
-from discord_harness import BOT_ID, BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, Harness, seeds_folder, settings_for, user
 
 from bot.bot import intents
 from bot.errors import APOLOGY
 from bot.exts.messages import EMPTY_QUESTION
 from index import SearchIndex
+from tests.discord_harness import BOT_ID, BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, Harness, seeds_folder, settings_for, user
 
 MESSAGES = "/channels/{channel_id}/messages"
 NO_PINGS_REPLY = {"parse": [], "replied_user": False}

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from discord_harness import command_data, interaction_payload, seeds_folder, settings_for
-from discord_server import FakeDiscordServer
-
 from bot.bot import QABot
+from tests.discord_harness import command_data, interaction_payload, seeds_folder, settings_for
+from tests.discord_server import FakeDiscordServer
 
 BOUND_SECONDS = 15.0
 TOKEN = "MTEx.smoke-test-secret.token"
