@@ -35,6 +35,7 @@ class QuestionCooldowns:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._last: dict[int, float] = {}
+        self._warned: dict[int, float] = {}
 
     def retry_after(self, user_id: int, now: float | None = None) -> float:
         """0 and the question counts when the user may ask now; else the seconds left to wait."""
@@ -44,8 +45,18 @@ class QuestionCooldowns:
             return self.seconds - (now - last)
         if len(self._last) >= self.MAX_TRACKED:
             self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
+            self._warned = {u: t for u, t in self._warned.items() if u in self._last}
         self._last[user_id] = now
         return 0.0
+
+    def first_refusal(self, user_id: int, now: float | None = None) -> bool:
+        """True once per cooldown window: a user flooding messages gets one "try again", not one each."""
+        now = time.monotonic() if now is None else now
+        last, warned = self._last.get(user_id), self._warned.get(user_id)
+        if last is not None and warned is not None and warned >= last:
+            return False
+        self._warned[user_id] = now
+        return True
 
 
 def intents() -> discord.Intents:

@@ -5,7 +5,10 @@ REST calls are captured at `discord.http.HTTPClient.request`, interaction traffi
 `bot._connection.parsers[...]`, the table the websocket uses. Payloads are shaped as Discord sends them
 (API v10). Internals as of discord.py 2.7 (pinned in pyproject.toml).
 
-Each test module declares a `harness` fixture around `Harness` (see its docstring).
+Each test module declares a `harness` fixture around `Harness` (see its docstring), importing it with
+`from tests.discord_harness import Harness`. `FakeDiscord.fail_paths` makes chosen webhook routes fail
+with 404 Unknown interaction; `reject_token` makes login fail with 401. `tests/discord_server.py` is the
+same fake Discord over real sockets.
 """
 
 from __future__ import annotations

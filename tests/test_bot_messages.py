@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.bot import intents
+from bot.bot import QuestionCooldowns, intents
 from bot.errors import APOLOGY
 from bot.exts.messages import EMPTY_QUESTION
 from index import SearchIndex
@@ -89,8 +89,10 @@ async def test_a_bare_mention_gets_a_hint_and_mentions_are_not_pinged(tmp_path, 
 async def test_the_cooldown_is_shared_with_slash_commands(tmp_path, harness):
     events = await harness.start(settings_for(seeds_folder(tmp_path), cooldown_seconds=60.0))
     await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}, in_dm=True), 2)
-    events.message("Who is in charge?", in_dm=True)
-    [reply] = await replies(harness)
+    for _ in range(5):
+        events.message("Who is in charge?", in_dm=True)
+    await asyncio.sleep(0.2)
+    [reply] = await replies(harness)  # one "try again" for the flood, not one per message
     assert reply.body["content"] == "You're asking too fast: try again in 60 s."
     assert "embeds" not in reply.body or not reply.body["embeds"]
 
@@ -107,3 +109,14 @@ async def test_an_unexpected_error_is_logged_and_answered_with_an_apology(tmp_pa
     assert reply.body["content"] == APOLOGY
     [record] = [r for r in caplog.records if r.name == "bot.exts.messages"]
     assert record.exc_info is not None and "index exploded" in str(record.exc_info[1])
+
+
+def test_cooldowns_count_per_user_and_warn_once_per_window():
+    cooldowns = QuestionCooldowns(10.0)
+    assert cooldowns.retry_after(1, now=100.0) == 0.0
+    assert cooldowns.retry_after(1, now=104.0) == 6.0
+    assert cooldowns.retry_after(2, now=104.0) == 0.0
+    assert [cooldowns.first_refusal(1, now=t) for t in (104.0, 105.0)] == [True, False]
+    assert cooldowns.retry_after(1, now=110.0) == 0.0  # a new window
+    assert cooldowns.retry_after(1, now=111.0) == 9.0
+    assert cooldowns.first_refusal(1, now=111.0) is True

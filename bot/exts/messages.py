@@ -51,7 +51,8 @@ class Messages(commands.Cog):
                 return
             wait = self.bot.cooldowns.retry_after(message.author.id)
             if wait:
-                await message.reply(cooldown_message(wait), mention_author=False, allowed_mentions=NONE)
+                if self.bot.cooldowns.first_refusal(message.author.id):
+                    await message.reply(cooldown_message(wait), mention_author=False, allowed_mentions=NONE)
                 return
             embed = await self.bot.answer(question, DEFAULT_PASSAGES)
             await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
