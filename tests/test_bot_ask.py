@@ -172,8 +172,8 @@ async def test_search_runs_off_the_event_loop(tmp_path, harness, monkeypatch):
         threads.append(threading.current_thread())
         return original(self, question, k)
 
-    monkeypatch.setattr(SearchIndex, "ask", recording_ask)
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
+    monkeypatch.setattr(SearchIndex, "ask", recording_ask)
     await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}), 2)
     assert len(threads) == 1
     assert threads[0] is not threading.main_thread()
@@ -183,8 +183,8 @@ async def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(tmp_pa
     def broken(self, question, k=3):
         raise RuntimeError("index exploded")
 
-    monkeypatch.setattr(SearchIndex, "ask", broken)
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
+    monkeypatch.setattr(SearchIndex, "ask", broken)
     with caplog.at_level(logging.ERROR, logger="bot.errors"):
         payload = events.command("ask", {"question": "How many coups?"})
         defer, apology = await harness.fake.wait_interaction(payload, 2)

@@ -101,8 +101,8 @@ async def test_an_unexpected_error_is_logged_and_answered_with_an_apology(tmp_pa
     def broken(self, question, k=3):
         raise RuntimeError("index exploded")
 
-    monkeypatch.setattr(SearchIndex, "ask", broken)
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
+    monkeypatch.setattr(SearchIndex, "ask", broken)
     with caplog.at_level(logging.ERROR, logger="bot.exts.messages"):
         events.message("How many coups?", in_dm=True)
         [reply] = await replies(harness)
