@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -19,8 +18,6 @@ from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from bot.bot import QABot
-
-log = logging.getLogger(__name__)
 
 TOKEN_REJECTED = (
     "Discord rejected DISCORD_TOKEN: copy the bot token again from the Developer Portal (Bot → Reset Token) "
@@ -129,10 +126,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if not args.guild.isdigit():
             raise UsageError(f"--guild takes a numeric server id (got {args.guild!r}).")
         guild_id = int(args.guild)
+    import discord
+
     try:
         asyncio.run(_sync(settings, guild_id))
     except _login_failures():
         raise UsageError(TOKEN_REJECTED) from None
+    except discord.Forbidden:
+        where = f"server {guild_id}" if guild_id else "this application"
+        raise UsageError(
+            f"Discord refused to register the commands in {where}: invite the bot there with the "
+            "applications.commands scope (see the README), then sync again."
+        ) from None
     except _network_errors() as error:
         return _unreachable(error)
     return 0

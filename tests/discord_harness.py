@@ -254,6 +254,7 @@ class FakeDiscord:
     calls: list[Call] = field(default_factory=list)
     fail_paths: set[str] = field(default_factory=set)
     reject_token: bool = False
+    forbidden_paths: set[str] = field(default_factory=set)  # REST routes that answer 403 Missing Access
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_200_000_000_000_000_000))
 
     def next_id(self) -> int:
@@ -277,6 +278,8 @@ class FakeDiscord:
             return application()
         if route.path == "/channels/{channel_id}/messages" and route.method == "POST":
             return message_object(self.next_id(), int(route.channel_id or 0), body or {})
+        if route.path in self.forbidden_paths:
+            raise discord.Forbidden(_FakeResponse(403), {"code": 50001, "message": "Missing Access"})
         if route.path.startswith("/applications/") and route.path.endswith("/commands") and route.method == "PUT":
             return [{**c, "id": str(self.next_id()), "application_id": str(APP_ID), "version": "1"} for c in body]
         if route.path == "/users/@me/channels":
@@ -351,7 +354,7 @@ class FakeDiscord:
 class _FakeResponse:
     def __init__(self, status: int) -> None:
         self.status = status
-        self.reason = "Unauthorized" if status == 401 else "Not Found"
+        self.reason = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Not Found")
 
 
 @dataclass

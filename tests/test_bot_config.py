@@ -189,3 +189,13 @@ def test_an_unreachable_discord_is_one_line_and_exit_1(shell, capsys, monkeypatc
     monkeypatch.setenv("SEEDS_DIR", str(seeds_folder(tmp_path)))
     assert main(["run"]) == 1
     assert capsys.readouterr().err == ("qa-bot: could not reach Discord (OSError): check the network and try again.\n")
+
+
+def test_sync_to_a_server_the_bot_is_not_in_says_what_to_do(shell, capsys, monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    shell.forbidden_paths.add("/applications/{application_id}/guilds/{guild_id}/commands")
+    assert main(["sync", "--guild", "77"]) == 2
+    assert capsys.readouterr().err == (
+        "qa-bot: Discord refused to register the commands in server 77: invite the bot there with the "
+        "applications.commands scope (see the README), then sync again.\n"
+    )
