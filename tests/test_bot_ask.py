@@ -47,8 +47,7 @@ async def test_ask_defers_at_once_then_answers_with_the_cited_passage(tmp_path, 
     )
     passage, citation = field["value"].rsplit("\n", 1)
     assert passage.startswith("In an interview with the channel France24")
-    seed_title = "Niger’s President Mohamed Bazoum has issued a defiant message on Twitter after…"
-    assert citation == f"— *{seed_title}* · 2023-07-27 · sentence 33"
+    assert citation == "— 2023-07-27 · sentence 33"
 
 
 async def test_ask_works_in_a_dm_and_shows_a_link_when_the_article_has_one(tmp_path, harness):
@@ -62,11 +61,9 @@ async def test_ask_works_in_a_dm_and_shows_a_link_when_the_article_has_one(tmp_p
     [embed] = followup.body["embeds"]
     first = embed["fields"][0]
     assert first["value"].startswith("**The harbour reopened on Monday after a week of repairs.**")
-    assert first["value"].endswith(
-        "— *Harbour reopens after the storm* · 2024-03-02 · sentence 1 · [link](https://example.com/harbour)"
-    )
-    # The article filter: every passage comes from that article.
-    assert all("*Harbour reopens after the storm*" in f["value"] for f in embed["fields"])
+    assert first["value"].endswith("\n— 2024-03-02 · sentence 1 · [link](https://example.com/harbour)")
+    # The article filter: the only sentence of that article sharing a word with the question.
+    assert [f["name"] for f in embed["fields"]] == ["1. Harbour reopens after the storm"]
 
 
 async def test_a_question_nothing_answers_confidently_says_so_and_shows_one_weak_passage(tmp_path, harness):
@@ -161,7 +158,8 @@ async def test_an_article_typed_by_its_title_is_understood(tmp_path, harness):
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     payload = events.command("ask", {"question": "apples", "article": "orchard harvest breaks a record"})
     _, followup = await harness.fake.wait_interaction(payload, 2)
-    assert all("*Orchard harvest breaks a record*" in f["value"] for f in followup.body["embeds"][0]["fields"])
+    names = [f["name"] for f in followup.body["embeds"][0]["fields"]]
+    assert names and all(name.endswith(". Orchard harvest breaks a record") for name in names)
 
 
 async def test_search_runs_off_the_event_loop(tmp_path, harness, monkeypatch):
