@@ -270,6 +270,8 @@ class FakeDiscord:
         return call.reply
 
     def _rest_reply(self, route: discord.http.Route, body: Any) -> Any:
+        if route.path in self.forbidden_paths or route.url in self.forbidden_paths:
+            raise discord.Forbidden(_FakeResponse(403), {"code": 50001, "message": "Missing Access"})
         if route.path == "/users/@me" and self.reject_token:
             raise discord.HTTPException(_FakeResponse(401), {"code": 0, "message": "401: Unauthorized"})
         if route.path == "/users/@me" and route.method == "GET":
@@ -278,8 +280,6 @@ class FakeDiscord:
             return application()
         if route.path == "/channels/{channel_id}/messages" and route.method == "POST":
             return message_object(self.next_id(), int(route.channel_id or 0), body or {})
-        if route.path in self.forbidden_paths:
-            raise discord.Forbidden(_FakeResponse(403), {"code": 50001, "message": "Missing Access"})
         if route.path.startswith("/applications/") and route.path.endswith("/commands") and route.method == "PUT":
             return [{**c, "id": str(self.next_id()), "application_id": str(APP_ID), "version": "1"} for c in body]
         if route.path == "/users/@me/channels":

@@ -120,3 +120,17 @@ def test_cooldowns_count_per_user_and_warn_once_per_window():
     assert cooldowns.retry_after(1, now=110.0) == 0.0  # a new window
     assert cooldowns.retry_after(1, now=111.0) == 9.0
     assert cooldowns.first_refusal(1, now=111.0) is True
+
+
+async def test_a_channel_where_the_bot_may_not_reply_is_a_warning_not_a_traceback(tmp_path, harness, caplog):
+    events = await harness.start(settings_for(seeds_folder(tmp_path)))
+    events.guild_create()
+    harness.fake.forbidden_paths.add(MESSAGES)
+    with caplog.at_level(logging.WARNING, logger="bot.exts.messages"):
+        events.message(f"<@{BOT_ID}> how many coups?", in_dm=False, mentions=(BOT_USER,))
+        await replies(harness)
+    [record] = [r for r in caplog.records if r.name == "bot.exts.messages"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert record.getMessage() == (
+        f"No permission to reply in channel {CHANNEL_ID}: grant Send Messages and Read Message History"
+    )

@@ -56,6 +56,11 @@ class Messages(commands.Cog):
                 return
             embed = await self.bot.answer(question, DEFAULT_PASSAGES)
             await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
+        except discord.Forbidden:
+            # A server that lets members mention the bot where it may not reply: a setting, not a bug.
+            log.warning(
+                "No permission to reply in channel %s: grant Send Messages and Read Message History", message.channel.id
+            )
         except Exception:
             log.exception("Unexpected error answering a message question")
             try:
