@@ -21,7 +21,8 @@ class AnswerType(Enum):
     NAME = "name"
 
 
-_TYPE_PATTERNS = (
+# The questions a short answer is shown for: "how many/much", "when" (and "what year"), "who".
+_SHORT_ANSWER_PATTERNS = (
     (AnswerType.NUMBER, re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|amount) of\b")),
     (
         AnswerType.DATE,
@@ -29,14 +30,30 @@ _TYPE_PATTERNS = (
     ),
     (AnswerType.NAME, re.compile(r"\bwho(m|se)?\b")),
 )
+# Questions whose answer is of a known type too, though too loosely for a short answer:
+# they only help ranking ("how long" wants a number, "where" a capitalised place).
+_RANKING_PATTERNS = (
+    *_SHORT_ANSWER_PATTERNS,
+    (AnswerType.NUMBER, re.compile(r"\bhow (long|old|far|large|big|tall|high|fast|often|heavy|wide|deep)\b")),
+    (AnswerType.NAME, re.compile(r"\bwhere\b")),
+)
+
+
+def _earliest(question: str, patterns: tuple[tuple[AnswerType, re.Pattern[str]], ...]) -> AnswerType | None:
+    text = normalise(question)
+    # The earliest question word decides: "Who was president when ...?" asks for a name.
+    found = [(m.start(), kind) for kind, pattern in patterns if (m := pattern.search(text))]
+    return min(found, key=lambda f: f[0])[1] if found else None
 
 
 def question_type(question: str) -> AnswerType | None:
-    """The kind of short answer `question` asks for, when it is one we can find."""
-    text = normalise(question)
-    # The earliest question word decides: "Who was president when ...?" asks for a name.
-    found = [(m.start(), kind) for kind, pattern in _TYPE_PATTERNS if (m := pattern.search(text))]
-    return min(found, key=lambda f: f[0])[1] if found else None
+    """The kind of short answer `question` asks for: a number, a date or a name (or None)."""
+    return _earliest(question, _SHORT_ANSWER_PATTERNS)
+
+
+def expected_type(question: str) -> AnswerType | None:
+    """The kind of answer `question` expects, more loosely: what the re-ranker looks for."""
+    return _earliest(question, _RANKING_PATTERNS)
 
 
 _NUMBER_WORDS = (
