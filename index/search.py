@@ -15,12 +15,15 @@ from index.answers import short_answer
 from index.articles import Article, Skipped, load_articles
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.passages import PASSAGE_TOKENS, passage_span
-from index.rerank import CONTEXT_SENTENCES, FEATURES, Query, coverage, feature_row, rerank_scores
+from index.rerank import CONTEXT_SENTENCES, FEATURES, Query, feature_row, rerank_scores
 from index.text import tokenize, tokenize_question
 
-# A hit is confident when the sentence holds at least this share of the question's
-# IDF mass: a question whose rare words are absent from the articles is not answered.
-CONFIDENT_COVERAGE = 0.6
+# A hit is confident when the sentence and its two neighbours hold at least this share
+# of the question's IDF mass: a question whose rare words are absent is not answered.
+# On SQuAD (see README) 0.55 keeps 99.8% of questions asked of the unrelated seed article
+# unconfident and makes 92.8% of right first answers confident.
+CONFIDENT_COVERAGE = 0.55
+_COVERAGE, _NEAR = FEATURES.index("coverage"), FEATURES.index("near")
 # BM25 candidates looked at before the final ranking.
 CANDIDATES = 50
 
@@ -163,7 +166,8 @@ class SearchIndex:
             article = self.articles[where.article]
             text = article.sentences[where.sentence]
             start, end = passage_span(article.sentences, where.sentence, self.passage_tokens)
-            confident = coverage(found.query, set(tokenize(text))) >= CONFIDENT_COVERAGE
+            evidence = found.features[position, _COVERAGE] + found.features[position, _NEAR]
+            confident = bool(evidence >= CONFIDENT_COVERAGE - 1e-9)
             hits.append(
                 Hit(
                     article=article.id,
