@@ -96,7 +96,13 @@ class Candidate:
 def candidates(sentence: str, kind: AnswerType) -> list[Candidate]:
     """Every span of `sentence` that could answer a question asking for `kind`, in order."""
     if kind is AnswerType.NUMBER:
-        return [Candidate(m.group(), m.start(), m.end()) for m in _NUMBER.finditer(sentence)]
+        # A number inside a date ("26 July 2023", "in 1960") counts days or years, not things.
+        dates = [(m.start(), m.end()) for m in _DATE.finditer(sentence)]
+        return [
+            Candidate(m.group(), m.start(), m.end())
+            for m in _NUMBER.finditer(sentence)
+            if not any(start <= m.start() < end for start, end in dates)
+        ]
     if kind is AnswerType.DATE:
         return [Candidate(m.group(), m.start(), m.end()) for m in _DATE.finditer(sentence)]
     found = []

@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from index.answers import AnswerType, candidates, expected_type
-from index.text import tokenize, tokenize_question, words
+from index.stopwords import QUESTION_WORDS, STOP_WORDS
+from index.text import normalise, tokenize_question, words
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -52,20 +53,17 @@ class Query:
     idf: Mapping[str, float]
     kind: AnswerType | None
     asked_words: frozenset[str]  # normalised words of the question
+    mass: float  # the IDF of all its terms
+
+    @property
+    def content_words(self) -> frozenset[str]:
+        return self.asked_words - STOP_WORDS - QUESTION_WORDS
 
     @classmethod
     def of(cls, question: str, idf: Mapping[str, float]) -> Query:
         terms = tuple(dict.fromkeys(tokenize_question(question)))
-        return cls(terms, idf, expected_type(question), frozenset(words(question)))
-
-    @property
-    def mass(self) -> float:
-        return sum(self.idf[t] for t in self.terms)
-
-
-def _stem_of(word: str) -> str:
-    stems = tokenize(word)
-    return stems[0] if stems else ""
+        mass = sum(idf[t] for t in terms)
+        return cls(terms, idf, expected_type(question), frozenset(words(question)), mass)
 
 
 def coverage(query: Query, present: set[str]) -> float:
@@ -97,7 +95,7 @@ def answer_type_evidence(query: Query, sentence: str, tokens: Sequence[str]) -> 
     found = [c for c in candidates(sentence, query.kind) if not set(words(c.text)) <= query.asked_words]
     if not found:
         return 0.0, 0.0
-    spots = [m.start() for m in _WORD.finditer(sentence) if _stem_of(m.group()) in query.terms]
+    spots = [m.start() for m in _WORD.finditer(sentence) if normalise(m.group()) in query.content_words]
     near = any(
         abs(s - c.start) <= ANSWER_NEAR_CHARS or abs(s - c.end) <= ANSWER_NEAR_CHARS for s in spots for c in found
     )

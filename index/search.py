@@ -126,23 +126,22 @@ class SearchIndex:
         query = self.query(question)
         found = self.bm25.top(tokenize_question(question), CANDIDATES)
         best = float(found.scores[0]) if len(found.scores) else 0.0
-        tokens: dict[int, list[str]] = {}  # each sentence read once per question
+        tokens: dict[int, list[str]] = {}  # each sentence read once per question, by index number
 
-        def tokens_of(doc: int) -> list[str]:
-            if doc not in tokens:
-                where = self._locate(doc)
-                tokens[doc] = tokenize(self.articles[where.article].sentences[where.sentence])
-            return tokens[doc]
+        def tokens_of(sentences: tuple[str, ...], first: int, n: int) -> list[str]:
+            if first + n not in tokens:
+                tokens[first + n] = tokenize(sentences[n])
+            return tokens[first + n]
 
         rows = []
         for doc, score in zip(found.docs.tolist(), found.scores.tolist(), strict=True):
             where = self._locate(doc)
-            first, last = doc - where.sentence, doc - where.sentence + len(self.articles[where.article].sentences)
-            around = [n for step in range(1, CONTEXT_SENTENCES + 1) for n in (doc - step, doc + step)]
-            neighbours = [tokens_of(n) for n in around if first <= n < last]
-            text = self.articles[where.article].sentences[where.sentence]
-            previous = tokens_of(doc - 1) if doc > first else []
-            rows.append(feature_row(query, text, tokens_of(doc), previous, neighbours, score, best))
+            sentences, first, at = self.articles[where.article].sentences, doc - where.sentence, where.sentence
+            around = [n for step in range(1, CONTEXT_SENTENCES + 1) for n in (at - step, at + step)]
+            neighbours = [tokens_of(sentences, first, n) for n in around if 0 <= n < len(sentences)]
+            previous = tokens_of(sentences, first, at - 1) if at > 0 else []
+            own = tokens_of(sentences, first, at)
+            rows.append(feature_row(query, sentences[at], own, previous, neighbours, score, best))
         features = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
         return Candidates(query, found.docs, found.scores, features)
 
