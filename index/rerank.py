@@ -24,17 +24,18 @@ from index.text import normalise, tokenize_question, words
 
 FloatArray = npt.NDArray[np.float64]
 
-FEATURES = ("bm25", "coverage", "previous", "near", "context", "proximity", "answer_type", "answer_near")
+FEATURES = ("bm25", "coverage", "previous", "near", "context", "lead", "proximity", "answer_type", "answer_near")
 # Tuned by coordinate ascent on the first 24 SQuAD dev articles (bench/tune_rerank.py).
 WEIGHTS: Mapping[str, float] = {
-    "bm25": 1.0,  # BM25 over the best candidate's
-    "coverage": 1.9,
-    "previous": 1.65,
-    "near": 0.55,
-    "context": 0.25,
-    "proximity": 0.4,
-    "answer_type": 0.4,
-    "answer_near": 0.1,
+    "bm25": 1.0,  # BM25 as a share of the best candidate's
+    "coverage": 2.2,
+    "previous": 1.85,
+    "near": 0.3,
+    "context": 0.6,
+    "lead": 0.1,
+    "proximity": 0.35,
+    "answer_type": 0.25,
+    "answer_near": 0.2,
 }
 # Neighbouring sentences, on each side, that count as the candidate's context.
 CONTEXT_SENTENCES = 4
@@ -108,6 +109,7 @@ def feature_row(
     tokens: Sequence[str],
     previous: Sequence[str],
     neighbours: Sequence[Sequence[str]],
+    lead: Sequence[str],
     bm25: float,
     best_bm25: float,
 ) -> list[float]:
@@ -115,7 +117,8 @@ def feature_row(
 
     `previous` is the preceding sentence's tokens (empty for an article's first);
     `neighbours` are the token lists of the sentences around it, nearest first
-    (before and after alternating), up to CONTEXT_SENTENCES on each side.
+    (before and after alternating), up to CONTEXT_SENTENCES on each side; `lead` is
+    the article's first sentence, which often names what the article is about.
     """
     present = set(tokens)
     near = {t for n in neighbours[:2] for t in n} - present
@@ -126,6 +129,7 @@ def feature_row(
         coverage(query, set(previous) - present),
         coverage(query, near),
         coverage(query, around),
+        coverage(query, set(lead) - present),
         proximity(query, tokens),
         *answer_type_evidence(query, sentence, tokens),
     ]

@@ -140,8 +140,8 @@ class SearchIndex:
             around = [n for step in range(1, CONTEXT_SENTENCES + 1) for n in (at - step, at + step)]
             neighbours = [tokens_of(sentences, first, n) for n in around if 0 <= n < len(sentences)]
             previous = tokens_of(sentences, first, at - 1) if at > 0 else []
-            own = tokens_of(sentences, first, at)
-            rows.append(feature_row(query, sentences[at], own, previous, neighbours, score, best))
+            own, lead = tokens_of(sentences, first, at), tokens_of(sentences, first, 0)
+            rows.append(feature_row(query, sentences[at], own, previous, neighbours, lead, score, best))
         features = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
         return Candidates(query, found.docs, found.scores, features)
 

@@ -55,13 +55,16 @@ def test_answer_type_evidence() -> None:
 def test_feature_row_reads_the_sentence_and_its_neighbours() -> None:
     query = Query.of(QUESTION, IDF)
     previous = tokenize("Niger is a country.")
-    row = feature_row(query, SENTENCE, tokenize(SENTENCE), previous, [previous, tokenize("It is poor.")], 3.0, 4.0)
+    after = tokenize("It is poor since independence.")
+    lead = tokenize("Coups: a history of Niger.")
+    row = feature_row(query, SENTENCE, tokenize(SENTENCE), previous, [previous, after], lead, 3.0, 4.0)
     expected = {
         "bm25": 0.75,
         "coverage": 5 / 6,
         "previous": 1 / 6,  # "niger", missing from the sentence itself
         "near": 1 / 6,
         "context": 1 / 6,
+        "lead": 1 / 6,  # "coup" is in the sentence already: only "niger" counts
         "proximity": 0.25,
         "answer_type": 1.0,
         "answer_near": 1.0,
@@ -70,7 +73,8 @@ def test_feature_row_reads_the_sentence_and_its_neighbours() -> None:
 
 
 def test_rerank_scores_weigh_features() -> None:
-    rows = np.array([[1.0, 0.0, 0, 0, 0, 0, 0, 0], [0.5, 1.0, 0, 0, 0, 0, 0, 0]])
+    rows = np.zeros((2, len(FEATURES)))
+    rows[:, :2] = [[1.0, 0.0], [0.5, 1.0]]
     weights = dict.fromkeys(FEATURES, 0.0) | {"bm25": 1.0, "coverage": 1.0}
     assert rerank_scores(rows, weights).tolist() == [1.0, 1.5]
     assert rerank_scores(np.empty((0, len(FEATURES)))).shape == (0,)
