@@ -93,7 +93,13 @@ def test_eval_command_prints_and_writes_the_report(tmp_path: Path, capsys: pytes
     printed = capsys.readouterr().out
     assert out.read_text(encoding="utf-8") == printed
     assert "3 paragraphs as articles, 7 sentences in one index, 5 questions." in printed
+    # Gold ranks: qa-bot None, 2, 1, 1, 1 ("How long is the Loire?" shares no stem with its gold sentence;
+    # "the longest river in France" names the sentence before the source's); rank-bm25 None, 2, 2, 1, 1.
+    assert "| qa-bot (all) | 5 | 0.700 | 0.600 | 0.800 | 0.800 |" in printed
     assert "| rank-bm25 defaults (all) | 5 | 0.600 | 0.400 | 0.800 | 0.800 |" in printed
+    assert "| confident when the gold sentence is first (3 questions) | 1.000 |" in printed
+    assert "| given a short answer | 2 (1.000) |" in printed
+    assert "| exact match / token F1 over the answers given | 1.000 / 1.000 |" in printed
     assert "| not confident when asked of the seed articles alone (5 questions) | 1.000 |" in printed
 
 
