@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from index import SearchIndex, build_index
+from index import Article, SearchIndex, build_index, index_articles
+from index.search import CANDIDATES
 
 ROOT = Path(__file__).parent.parent
 DEV_SET = json.loads((Path(__file__).parent / "data" / "seed_questions.json").read_text(encoding="utf-8"))
@@ -85,3 +86,11 @@ def test_ask_prints_the_short_answer_first(capsys: pytest.CaptureFixture[str]) -
     assert lines[:2] == ["Q: How many coups?", "   Answer: four"]
     assert main(["ask", "--seeds", str(ROOT / "seeds"), "--json", "How many coups?"]) == 0
     assert json.loads(capsys.readouterr().out)["short_answer"] == "four"
+
+
+def test_more_hits_than_re_ranked_candidates_can_be_asked_for() -> None:
+    sentences = tuple(f"Coup number {n} happened in town {n}." for n in range(CANDIDATES + 10))
+    index = index_articles([Article("many.txt", "Many coups", None, None, None, sentences, digest="")])
+    hits = index.search("coup", CANDIDATES + 20)
+    assert len(hits) == CANDIDATES + 10
+    assert len({h.sentence for h in hits}) == CANDIDATES + 10
