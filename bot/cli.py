@@ -121,6 +121,37 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from index.answers import question_type
+    from index.evaluation import SPLITS, evaluate_index_and_report, load_squad
+
+    if args.split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {args.split})")
+    path = Path(args.path)
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file: give the path of SQuAD v1.1 dev (JSON, gzip-compressed or not)")
+    try:
+        corpus = load_squad(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise UsageError(f"{path} is not SQuAD v1.1 JSON ({error}); give the path of dev-v1.1.json(.gz)") from None
+    questions = corpus.split(args.split)
+    if args.limit is not None:
+        questions = questions[: max(args.limit, 0)]
+    seed_index = None if args.no_seed_check else _load(seeds_folder(args.seeds))[0]
+    report = evaluate_index_and_report(
+        corpus,
+        questions,
+        seed_index,
+        typed=lambda q: question_type(q) is not None,
+        baseline=not args.no_baseline,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(report, end="")
+    if args.out:
+        Path(args.out).write_text(report, encoding="utf-8")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="qa-bot", description="Answer questions from news articles.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -135,6 +166,19 @@ def parser() -> argparse.ArgumentParser:
     build = commands.add_parser("index", help="build the index and report what was indexed")
     build.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
     build.set_defaults(run=cmd_index)
+
+    evaluate = commands.add_parser("eval", help="measure answer quality on a benchmark")
+    benchmarks = evaluate.add_subparsers(dest="benchmark", required=True)
+    squad = benchmarks.add_parser("squad", help="sentence retrieval on SQuAD v1.1 dev, ReQA-style")
+    squad.add_argument("path", help="SQuAD v1.1 dev JSON (dev-v1.1.json or .json.gz)")
+    squad.add_argument("--out", help="also write the Markdown report to this file")
+    squad.add_argument("--split", default="all", help="questions to ask: all (default), tune or held-out")
+    squad.add_argument("--limit", type=int, help="ask only the first N questions of the split")
+    squad.add_argument("--seeds", help="articles for the not-confident check (default: $SEEDS_DIR, else ./seeds)")
+    squad.add_argument("--no-seed-check", action="store_true", help="skip the check against the seed articles")
+    squad.add_argument("--no-baseline", action="store_true", help="skip rank-bm25 (its loop is slow)")
+    squad.set_defaults(run=cmd_eval)
+
     add_bot_commands(commands)  # run, sync and check: the Discord bot
     return root
 

@@ -1,9 +1,11 @@
+import math
 from pathlib import Path
 
 import pytest
 
 from index import EmptyIndexError, build_index
 from index.passages import count_tokens, passage_span
+from index.text import tokenize_question
 from tests.helpers import SEEDS, write_articles
 
 ARTICLES = {
@@ -47,14 +49,22 @@ def test_the_best_sentence_comes_first_with_its_citation(corpus: Path) -> None:
     assert hit.confident
 
 
-def test_hits_are_ranked_by_score_and_only_share_a_term(corpus: Path) -> None:
+def test_bm25_ranks_by_hand_checkable_scores_and_only_sentences_sharing_a_term(corpus: Path) -> None:
     index, _ = build_index(corpus)
-    hits = index.search("bridge cables", k=5)
+    found = index.bm25.top(tokenize_question("bridge cables"), 5)
     # 13 sentences: "cabl" is in one (IDF ln(12.5/1.5)), "bridg" in three (IDF ln(10.5/3.5)); the three
     # bridge sentences of four tokens tie and keep their order, the five-token one comes after them.
-    assert [(h.article, h.sentence) for h in hits] == [
-        ("bridge.md", 2),
+    # Sentences are numbered in article order (bridge.md 0-2, election.txt 3-5, floods.txt 6-9); 58 tokens.
+    assert index.bm25.token_count == 58
+    assert found.docs.tolist() == [1, 0, 2, 9]
+    cable, bridge = math.log(12.5 / 1.5), math.log(10.5 / 3.5)
+    assert found.scores[0] == pytest.approx(cable * 1.9 / (1 + 0.9 * (0.6 + 0.4 * 4 / (58 / 13))))
+    assert found.scores[3] == pytest.approx(bridge * 1.9 / (1 + 0.9 * (0.6 + 0.4 * 5 / (58 / 13))))
+    hits = index.search("bridge cables", k=5)
+    assert (hits[0].article, hits[0].sentence) == ("bridge.md", 2)
+    assert sorted((h.article, h.sentence) for h in hits) == [
         ("bridge.md", 1),
+        ("bridge.md", 2),
         ("bridge.md", 3),
         ("floods.txt", 4),
     ]

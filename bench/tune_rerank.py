@@ -1,0 +1,111 @@
+"""Tune the re-ranker's weights on the SQuAD tune split; report tune, held-out and all.
+
+    python bench/tune_rerank.py PATH/squad-v1.1-dev.json.gz
+
+Features come from `SearchIndex.candidates`, the code `search()` runs; weights are found by
+coordinate ascent on MRR@10 over the first TUNE_ARTICLES Wikipedia articles only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from index.evaluation import DEPTH, TUNE_ARTICLES, load_squad
+from index.rerank import FEATURES, WEIGHTS
+from index.search import index_articles
+
+
+def mrr(
+    features: list[np.ndarray], gold: np.ndarray, docs: list[np.ndarray], w: np.ndarray, keep: np.ndarray
+) -> tuple[float, float]:
+    total = top1 = 0.0
+    for rows, g, d, k in zip(features, gold, docs, keep, strict=True):
+        if not k or g < 0:
+            continue
+        scores = rows @ w
+        order = np.lexsort((d, -scores))
+        rank = int(np.flatnonzero(order == g)[0]) + 1
+        if rank <= DEPTH:
+            total += 1 / rank
+        top1 += rank == 1
+    n = keep.sum()
+    return total / n, top1 / n
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--top", type=float, default=2.0, help="largest weight tried")
+    parser.add_argument("--cache", help="npz file: reuse features computed before (same code, same data)")
+    args = parser.parse_args()
+    corpus = load_squad(Path(args.path))
+    index = index_articles(corpus.articles)
+    started = time.perf_counter()
+    features, gold, docs = [], [], []
+    if args.cache and Path(args.cache).exists():
+        saved = np.load(args.cache, allow_pickle=True)
+        features, docs, gold = list(saved["features"]), list(saved["docs"]), list(saved["gold"])
+    else:
+        for q in corpus.questions:
+            found = index.candidates(q.text)
+            features.append(found.features)
+            docs.append(found.docs)
+            hits = np.flatnonzero(found.docs == q.gold)
+            gold.append(int(hits[0]) if len(hits) else -1)
+        if args.cache:
+            np.savez(
+                args.cache,
+                features=np.array(features, dtype=object),
+                docs=np.array(docs, dtype=object),
+                gold=np.array(gold),
+            )
+    print(f"features for {len(gold):,} questions in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    gold_arr = np.array(gold)
+    tune = np.array([q.topic < TUNE_ARTICLES for q in corpus.questions])
+    held = ~tune
+    every = np.ones_like(tune)
+
+    def show(name: str, w: np.ndarray) -> None:
+        parts = [
+            f"{label} MRR {m:.4f} R@1 {r:.4f}"
+            for label, keep in (("tune", tune), ("held-out", held), ("all", every))
+            for m, r in [mrr(features, gold_arr, docs, w, keep)]
+        ]
+        print(f"{name}: {dict(zip(FEATURES, np.round(w, 3).tolist(), strict=True))}\n   " + " | ".join(parts))
+
+    w = np.array([WEIGHTS[f] for f in FEATURES])
+    show("current", w)
+    bm25_only = np.array([1.0 if f == "bm25" else 0.0 for f in FEATURES])
+    show("bm25 only", bm25_only)
+    for name in FEATURES[1:]:
+        single = bm25_only.copy()
+        best = max(
+            (mrr(features, gold_arr, docs, single + np.eye(len(FEATURES))[FEATURES.index(name)] * v, tune)[0], v)
+            for v in np.arange(0, 1.51, 0.1)
+        )
+        single[FEATURES.index(name)] = best[1]
+        show(f"bm25 + {name}", single)
+    w = bm25_only.copy()
+    grid = np.arange(0, args.top + 0.01, 0.05)
+    for _ in range(args.rounds):
+        for i in range(1, len(FEATURES)):
+            best_score, best_value = -1.0, w[i]
+            for v in grid:
+                trial = w.copy()
+                trial[i] = v
+                score = mrr(features, gold_arr, docs, trial, tune)[0]
+                if score > best_score + 1e-9:
+                    best_score, best_value = score, v
+            w[i] = best_value
+        show("coordinate ascent", w)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

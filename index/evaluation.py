@@ -1,0 +1,329 @@
+"""Answer-quality benchmark: sentence retrieval on SQuAD in the style of ReQA (Ahmad et al., 2019).
+
+Every SQuAD paragraph is one article; all sentences of all paragraphs form one index; a
+question's gold sentence is the one holding its first answer's `answer_start`. The project's
+pipeline and rank-bm25's defaults (what its users get out of the box) are scored on the same
+sentences in the same run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import string
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.articles import Article
+from index.search import SearchIndex, index_articles
+from index.text import split_sentences
+
+# Ranks are looked at down to this depth: R@10 needs it, and MRR counts a gold sentence
+# found lower as 0 (so the MRR given is a lower bound of the full-ranking MRR).
+DEPTH = 10
+# The questions of the first TUNE_ARTICLES Wikipedia articles were used to tune the ranking;
+# the others are held out.
+TUNE_ARTICLES = 24
+SPLITS = ("all", "tune", "held-out")
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    id: str
+    text: str
+    topic: int  # which Wikipedia article (0-based): decides the split
+    article: int  # which paragraph, that is which article of the index
+    gold: int  # the gold sentence's number in the whole index (0-based)
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SquadCorpus:
+    articles: tuple[Article, ...]
+    questions: tuple[SquadQuestion, ...]
+
+    @property
+    def sentences(self) -> list[str]:
+        return [s for a in self.articles for s in a.sentences]
+
+    def split(self, name: str) -> tuple[SquadQuestion, ...]:
+        if name == "all":
+            return self.questions
+        held_out = name == "held-out"
+        return tuple(q for q in self.questions if (q.topic >= TUNE_ARTICLES) == held_out)
+
+
+def sentence_starts(context: str, sentences: Sequence[str]) -> list[int]:
+    """Where each sentence begins in `context`, though the splitter folded its whitespace."""
+    # Compare with whitespace removed on both sides, keeping each kept character's offset.
+    kept = [i for i, ch in enumerate(context) if not ch.isspace()]
+    squeezed = "".join(context[i] for i in kept)
+    starts: list[int] = []
+    cursor = 0
+    for sentence in sentences:
+        needle = "".join(sentence.split())
+        found = squeezed.find(needle, cursor)
+        if found < 0:  # the splitter changed a character: assume it follows on
+            found = min(cursor, len(kept) - 1)
+        starts.append(kept[found] if kept else 0)
+        cursor = found + len(needle)
+    return starts
+
+
+def sentence_at(starts: Sequence[int], offset: int) -> int:
+    """The sentence holding character `offset`; a gap between sentences belongs to the one before."""
+    return max(int(np.searchsorted(np.asarray(starts), offset, side="right")) - 1, 0)
+
+
+def parse_squad(document: dict[str, Any]) -> SquadCorpus:
+    articles: list[Article] = []
+    questions: list[SquadQuestion] = []
+    first_sentence = 0
+    for topic, entry in enumerate(document["data"]):
+        for number, paragraph in enumerate(entry["paragraphs"]):
+            context = paragraph["context"]
+            sentences = tuple(split_sentences(context))
+            starts = sentence_starts(context, sentences)
+            article = len(articles)
+            for qa in paragraph["qas"]:
+                answers = qa["answers"]
+                gold = first_sentence + sentence_at(starts, answers[0]["answer_start"])
+                texts = tuple(a["text"] for a in answers)
+                questions.append(SquadQuestion(qa["id"], qa["question"], topic, article, gold, texts))
+            articles.append(
+                Article(f"{entry['title']}/{number}", entry["title"], None, None, None, sentences, digest="")
+            )
+            first_sentence += len(sentences)
+    return SquadCorpus(tuple(articles), tuple(questions))
+
+
+def load_squad(path: Path) -> SquadCorpus:
+    """Read SQuAD v1.1 JSON, gzip-compressed or not."""
+    with path.open("rb") as file:
+        data = file.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    document: dict[str, Any] = json.loads(data)
+    return parse_squad(document)
+
+
+# --- metrics -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """MRR and recall at 1, 5 and 10 over some questions, and how fast they were answered."""
+
+    questions: int
+    mrr: float
+    r1: float
+    r5: float
+    r10: float
+    per_second: float
+
+
+def retrieval(ranks: Sequence[int | None], seconds: float) -> Retrieval:
+    """Metrics from each question's 1-based gold rank (None: not in the top DEPTH)."""
+    found = np.array([r if r is not None and r <= DEPTH else 0 for r in ranks], dtype=np.float64)
+    n = max(len(ranks), 1)
+    reciprocal = np.divide(1.0, found, out=np.zeros_like(found), where=found > 0)
+
+    def recall(k: int) -> float:
+        return float(((found > 0) & (found <= k)).sum() / n)
+
+    return Retrieval(len(ranks), float(reciprocal.sum() / n), recall(1), recall(5), recall(10), len(ranks) / seconds)
+
+
+_ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def squad_normalise(text: str) -> str:
+    """SQuAD v1.1's official answer normalisation: lower case, no punctuation, articles or extra spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES_RE.sub(" ", text).split())
+
+
+def exact_match(prediction: str, gold: Iterable[str]) -> float:
+    return float(any(squad_normalise(prediction) == squad_normalise(g) for g in gold))
+
+
+def token_f1(prediction: str, gold: Iterable[str]) -> float:
+    """The best SQuAD token F1 of `prediction` against any gold answer."""
+    best = 0.0
+    predicted = squad_normalise(prediction).split()
+    for answer in gold:
+        truth = squad_normalise(answer).split()
+        common = sum((Counter(predicted) & Counter(truth)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(truth)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+# --- runs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    ranks: tuple[int | None, ...]
+    confident: tuple[bool, ...]
+    short_answers: tuple[str | None, ...]
+    seconds: float
+
+
+def run_pipeline(
+    index: SearchIndex, questions: Sequence[SquadQuestion], progress: Callable[[int], None] | None = None
+) -> PipelineRun:
+    """Ask every question with the full pipeline (`SearchIndex.ask`) and note where its gold sentence came."""
+    starts = [0, *np.cumsum([len(a.sentences) for a in index.articles]).tolist()]
+    article_number = {a.id: n for n, a in enumerate(index.articles)}
+    ranks: list[int | None] = []
+    confident: list[bool] = []
+    shorts: list[str | None] = []
+    if index.articles:  # loads the passage tokenizer's data once, outside the timing
+        index.ask(index.articles[0].sentences[0], 1)
+    started = time.perf_counter()
+    for n, question in enumerate(questions):
+        answer = index.ask(question.text, DEPTH)
+        found = [starts[article_number[h.article]] + h.sentence - 1 for h in answer.hits]
+        ranks.append(found.index(question.gold) + 1 if question.gold in found else None)
+        confident.append(answer.confident)
+        shorts.append(answer.short_answer)
+        if progress and n % 500 == 0:
+            progress(n)
+    return PipelineRun(tuple(ranks), tuple(confident), tuple(shorts), time.perf_counter() - started)
+
+
+_PLAIN_WORD = re.compile(r"\w+")
+
+
+def plain_tokens(text: str) -> list[str]:
+    """What rank-bm25 users get by default: lower-cased `\\w+` words, nothing else."""
+    return _PLAIN_WORD.findall(text.lower())
+
+
+def run_rank_bm25(sentences: Sequence[str], questions: Sequence[SquadQuestion]) -> tuple[list[int | None], float]:
+    """Gold ranks with rank-bm25's BM25Okapi defaults (k1=1.5, b=0.75); ties keep index order."""
+    from rank_bm25 import BM25Okapi  # imported here: only the benchmark needs it
+
+    started = time.perf_counter()
+    bm25 = BM25Okapi([plain_tokens(s) for s in sentences])
+    ranks: list[int | None] = []
+    for question in questions:
+        scores = np.asarray(bm25.get_scores(plain_tokens(question.text)))
+        gold = scores[question.gold]
+        # Rank as a stable sort would place it: higher scores, then equal scores earlier in the index.
+        rank = int((scores > gold).sum() + (scores[: question.gold] == gold).sum()) + 1
+        ranks.append(rank if gold > 0 else None)
+    return ranks, time.perf_counter() - started
+
+
+def seed_not_confident(seed_index: SearchIndex, questions: Sequence[SquadQuestion]) -> float:
+    """Share of questions an unrelated index rightly does not answer confidently."""
+    if not questions:
+        return 0.0
+    return sum(not seed_index.ask(q.text, 1).confident for q in questions) / len(questions)
+
+
+def short_answer_quality(
+    questions: Sequence[SquadQuestion], run: PipelineRun, typed: Callable[[str], bool]
+) -> tuple[int, int, float, float, float, float]:
+    """(typed questions, answered, EM and F1 over all typed, EM and F1 over the answered ones)."""
+    scored = [(q, s) for q, s in zip(questions, run.short_answers, strict=True) if typed(q.text)]
+    answered = [(q, s) for q, s in scored if s is not None]
+    em = sum(exact_match(s, q.answers) for q, s in answered)
+    f1 = sum(token_f1(s, q.answers) for q, s in answered)
+    n, m = max(len(scored), 1), max(len(answered), 1)
+    return len(scored), len(answered), em / n, f1 / n, em / m, f1 / m
+
+
+# --- report --------------------------------------------------------------------------
+
+
+def retrieval_row(name: str, metrics: Retrieval) -> str:
+    return (
+        f"| {name} | {metrics.questions:,} | {metrics.mrr:.3f} | {metrics.r1:.3f} | {metrics.r5:.3f} "
+        f"| {metrics.r10:.3f} | {metrics.per_second:,.0f} |"
+    )
+
+
+RETRIEVAL_HEADER = "| pipeline | questions | MRR@10 | R@1 | R@5 | R@10 | questions/s |\n|---|---|---|---|---|---|---|"
+
+
+def subset(run_ranks: Sequence[int | None], keep: Sequence[bool]) -> list[int | None]:
+    return [r for r, k in zip(run_ranks, keep, strict=True) if k]
+
+
+def evaluate_index_and_report(
+    corpus: SquadCorpus,
+    questions: Sequence[SquadQuestion],
+    seed_index: SearchIndex | None,
+    typed: Callable[[str], bool],
+    baseline: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """Run both pipelines over `questions` and return the Markdown report."""
+    say = progress or (lambda _: None)
+    say(f"indexing {len(corpus.articles):,} paragraphs")
+    index = index_articles(corpus.articles)
+    say(f"{index.sentence_count:,} sentences; asking {len(questions):,} questions")
+    run = run_pipeline(index, questions, lambda n: say(f"  pipeline: {n:,} questions"))
+    lines = [
+        f"SQuAD v1.1 dev, ReQA-style: {len(corpus.articles):,} paragraphs as articles, "
+        f"{index.sentence_count:,} sentences in one index, {len(questions):,} questions.",
+        "",
+        RETRIEVAL_HEADER,
+    ]
+    per_question = run.seconds / max(len(questions), 1)
+    for split in SPLITS:
+        keep = [_in_split(q, split) for q in questions]
+        if not any(keep):
+            continue
+        ranks = subset(run.ranks, keep)
+        lines.append(retrieval_row(f"qa-bot ({split})", retrieval(ranks, per_question * len(ranks))))
+    if baseline:
+        say("rank-bm25 BM25Okapi defaults (slow: a Python loop over every sentence per question word)")
+        plain, seconds = run_rank_bm25(corpus.sentences, questions)
+        per_question = seconds / max(len(questions), 1)
+        for split in SPLITS:
+            keep = [_in_split(q, split) for q in questions]
+            if any(keep):
+                ranks = subset(plain, keep)
+                lines.append(
+                    retrieval_row(f"rank-bm25 defaults ({split})", retrieval(ranks, per_question * len(ranks)))
+                )
+    lines += ["", "| confidence check | share |", "|---|---|"]
+    first = [c for r, c in zip(run.ranks, run.confident, strict=True) if r == 1]
+    lines.append(
+        f"| confident when the gold sentence is first ({len(first):,} questions) "
+        f"| {sum(first) / max(len(first), 1):.3f} |"
+    )
+    if seed_index is not None:
+        say("asking the same questions of the seed articles alone")
+        lines.append(
+            f"| not confident when asked of the seed articles alone ({len(questions):,} questions) "
+            f"| {seed_not_confident(seed_index, questions):.3f} |"
+        )
+    typed_n, answered, em_all, f1_all, em_given, f1_given = short_answer_quality(questions, run, typed)
+    lines += [
+        "",
+        "| short answers (how many / how much / when / who questions) | value |",
+        "|---|---|",
+        f"| typed questions | {typed_n:,} |",
+        f"| given a short answer | {answered:,} ({answered / max(typed_n, 1):.3f}) |",
+        f"| exact match / token F1 over the answers given | {em_given:.3f} / {f1_given:.3f} |",
+        f"| exact match / token F1 over all typed questions | {em_all:.3f} / {f1_all:.3f} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _in_split(question: SquadQuestion, split: str) -> bool:
+    return split == "all" or (question.topic >= TUNE_ARTICLES) == (split == "held-out")

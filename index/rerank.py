@@ -1,0 +1,147 @@
+"""A second pass over BM25's best candidates, with evidence BM25 cannot see.
+
+BM25 scores each sentence as a bag of words on its own. Re-reading the few best
+candidates at query time (nothing per sentence is stored, so the index still scales)
+adds: how much of the question's IDF mass the sentence covers, what its neighbours
+cover that it does not (questions often name the paragraph's subject, which the answer
+sentence calls "it"), whether question words stand together in it, and whether it holds
+an answer of the asked type (a number for "how many", a date for "when", a name for "who").
+The final score is a weighted sum; the weights were tuned on SQuAD (see README).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from index.answers import AnswerType, candidates, expected_type
+from index.stopwords import QUESTION_WORDS, STOP_WORDS
+from index.text import normalise, tokenize_question, words
+
+FloatArray = npt.NDArray[np.float64]
+
+FEATURES = ("bm25", "coverage", "previous", "near", "context", "lead", "proximity", "answer_type", "answer_near")
+# Tuned by coordinate ascent on the first 24 SQuAD dev articles (bench/tune_rerank.py).
+WEIGHTS: Mapping[str, float] = {
+    "bm25": 1.0,  # BM25 as a share of the best candidate's
+    "coverage": 2.2,
+    "previous": 1.85,
+    "near": 0.3,
+    "context": 0.6,
+    "lead": 0.1,
+    "proximity": 0.35,
+    "answer_type": 0.25,
+    "answer_near": 0.2,
+}
+# Neighbouring sentences, on each side, that count as the candidate's context.
+CONTEXT_SENTENCES = 4
+# A candidate answer this close (in characters) to a question word counts as near it.
+ANSWER_NEAR_CHARS = 40
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# Two question words this close (in content words) in a sentence count as a phrase.
+PROXIMITY_WINDOW = 2
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as the re-ranker sees it."""
+
+    terms: tuple[str, ...]  # search stems in question order, each once
+    idf: Mapping[str, float]
+    kind: AnswerType | None
+    asked_words: frozenset[str]  # normalised words of the question
+    mass: float  # the IDF of all its terms
+
+    @property
+    def content_words(self) -> frozenset[str]:
+        return self.asked_words - STOP_WORDS - QUESTION_WORDS
+
+    @classmethod
+    def of(cls, question: str, idf: Mapping[str, float]) -> Query:
+        terms = tuple(dict.fromkeys(tokenize_question(question)))
+        mass = sum(idf[t] for t in terms)
+        return cls(terms, idf, expected_type(question), frozenset(words(question)), mass)
+
+
+def coverage(query: Query, present: set[str]) -> float:
+    """Share of the question's IDF mass among `present` stems."""
+    mass = query.mass
+    return sum(query.idf[t] for t in query.terms if t in present) / mass if mass else 0.0
+
+
+def proximity(query: Query, sentence_tokens: Sequence[str]) -> float:
+    """IDF-weighted share of the question's neighbouring word pairs that stand close in the sentence."""
+    positions: dict[str, list[int]] = {}
+    for n, token in enumerate(sentence_tokens):
+        positions.setdefault(token, []).append(n)
+    total = found = 0.0
+    for first, second in zip(query.terms, query.terms[1:], strict=False):
+        weight = min(query.idf[first], query.idf[second])
+        total += weight
+        if first in positions and second in positions:
+            gap = min(abs(a - b) for a in positions[first] for b in positions[second])
+            if gap <= PROXIMITY_WINDOW:
+                found += weight
+    return found / total if total else 0.0
+
+
+def answer_type_evidence(query: Query, sentence: str, tokens: Sequence[str]) -> tuple[float, float]:
+    """(holds a candidate of the asked type the question does not name, one within a few words of a question word)."""
+    if query.kind is None:
+        return 0.0, 0.0
+    found = [c for c in candidates(sentence, query.kind) if not set(words(c.text)) <= query.asked_words]
+    if not found:
+        return 0.0, 0.0
+    spots = [m.start() for m in _WORD.finditer(sentence) if normalise(m.group()) in query.content_words]
+    near = any(
+        abs(s - c.start) <= ANSWER_NEAR_CHARS or abs(s - c.end) <= ANSWER_NEAR_CHARS for s in spots for c in found
+    )
+    return 1.0, float(near)
+
+
+def feature_row(
+    query: Query,
+    sentence: str,
+    tokens: Sequence[str],
+    previous: Sequence[str],
+    neighbours: Sequence[Sequence[str]],
+    lead: Sequence[str],
+    bm25: float,
+    best_bm25: float,
+) -> list[float]:
+    """The features of one candidate, in FEATURES order.
+
+    `previous` is the preceding sentence's tokens (empty for an article's first);
+    `neighbours` are the token lists of the sentences around it, nearest first
+    (before and after alternating), up to CONTEXT_SENTENCES on each side; `lead` is
+    the article's first sentence, which often names what the article is about.
+    """
+    present = set(tokens)
+    near = {t for n in neighbours[:2] for t in n} - present
+    around = {t for n in neighbours for t in n} - present
+    return [
+        bm25 / best_bm25 if best_bm25 > 0 else 0.0,
+        coverage(query, present),
+        coverage(query, set(previous) - present),
+        coverage(query, near),
+        coverage(query, around),
+        coverage(query, set(lead) - present),
+        proximity(query, tokens),
+        *answer_type_evidence(query, sentence, tokens),
+    ]
+
+
+def weight_vector(weights: Mapping[str, float] = WEIGHTS) -> FloatArray:
+    return np.array([weights[name] for name in FEATURES], dtype=np.float64)
+
+
+def rerank_scores(rows: FloatArray, weights: Mapping[str, float] = WEIGHTS) -> FloatArray:
+    """Each candidate's final score: its features weighted."""
+    if not len(rows):
+        return np.empty(0, dtype=np.float64)
+    scores: FloatArray = rows @ weight_vector(weights)
+    return scores

@@ -1,0 +1,108 @@
+"""The SQuAD benchmark's code path, on a hand-written SQuAD-shaped file (no shared data needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from index.evaluation import (
+    SquadQuestion,
+    exact_match,
+    load_squad,
+    retrieval,
+    run_rank_bm25,
+    sentence_at,
+    sentence_starts,
+    squad_normalise,
+    token_f1,
+)
+
+DATA = Path(__file__).parent / "data"
+TINY = DATA / "squad_tiny.json"
+SEEDS = Path(__file__).parent.parent / "seeds"
+
+
+def test_sentence_starts_survive_folded_whitespace() -> None:
+    context = "The Loire is long.  It flows far.\nIts source is high."
+    assert sentence_starts(context, ["The Loire is long.", "It flows far.", "Its source is high."]) == [0, 20, 34]
+
+
+def test_an_offset_between_sentences_belongs_to_the_one_before() -> None:
+    assert [sentence_at([0, 20, 34], offset) for offset in (0, 18, 19, 20, 33, 34, 99)] == [0, 0, 0, 1, 1, 2, 2]
+
+
+def test_each_paragraph_is_an_article_and_gold_is_numbered_across_the_index() -> None:
+    corpus = load_squad(TINY)
+    assert [len(a.sentences) for a in corpus.articles] == [3, 2, 2]
+    assert corpus.articles[0].sentences[1] == "It flows for 1,006 kilometres."
+    assert [(q.id, q.gold, q.topic, q.article) for q in corpus.questions] == [
+        ("r1", 1, 0, 0),
+        ("r2", 2, 0, 0),
+        ("r3", 4, 0, 1),
+        ("b1", 5, 1, 2),
+        ("b2", 6, 1, 2),
+    ]
+    assert corpus.questions[0].answers == ("1,006 kilometres", "1,006")
+
+
+def test_gzip_is_read_directly(tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "tiny.json.gz"
+    packed.write_bytes(gzip.compress(TINY.read_bytes()))
+    assert load_squad(packed) == load_squad(TINY)
+
+
+def test_splits_are_by_wikipedia_article() -> None:
+    corpus = load_squad(TINY)
+    late = SquadQuestion("x", "q", 30, 0, 0, ("a",))
+    with_late = type(corpus)(corpus.articles, (*corpus.questions, late))
+    assert with_late.split("held-out") == (late,)
+    assert len(with_late.split("tune")) == 5
+    assert len(with_late.split("all")) == 6
+
+
+def test_retrieval_metrics() -> None:
+    metrics = retrieval([1, 2, None, 11, 5], seconds=2.0)
+    assert metrics.questions == 5
+    assert metrics.mrr == pytest.approx((1 + 0.5 + 0.2) / 5)
+    assert (metrics.r1, metrics.r5, metrics.r10) == (0.2, 0.6, 0.6)
+    assert metrics.per_second == 2.5
+
+
+def test_squad_answer_scoring() -> None:
+    assert squad_normalise("The  Denver Broncos!") == "denver broncos"
+    assert exact_match("the Denver Broncos", ["Denver Broncos", "Broncos"]) == 1.0
+    assert exact_match("Broncos team", ["Denver Broncos"]) == 0.0
+    assert token_f1("Broncos team", ["Denver Broncos"]) == pytest.approx(0.5)
+    assert token_f1("Carolina", ["Denver Broncos"]) == 0.0
+
+
+def test_rank_bm25_defaults_rank_gold_like_a_stable_sort() -> None:
+    corpus = load_squad(TINY)
+    ranks, _ = run_rank_bm25(corpus.sentences, corpus.questions)
+    # "How long is the Loire?": "is"/"the" tie across sentences, "loire" wins for sentence 0.
+    assert ranks == [None, 2, 2, 1, 1]
+
+
+def test_eval_command_prints_and_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report.md"
+    assert main(["eval", "squad", str(TINY), "--out", str(out), "--seeds", str(SEEDS)]) == 0
+    printed = capsys.readouterr().out
+    assert out.read_text(encoding="utf-8") == printed
+    assert "3 paragraphs as articles, 7 sentences in one index, 5 questions." in printed
+    # Gold ranks: qa-bot None, 2, 1, 1, 1 ("How long is the Loire?" shares no stem with its gold sentence;
+    # "the longest river in France" names the sentence before the source's); rank-bm25 None, 2, 2, 1, 1.
+    assert "| qa-bot (all) | 5 | 0.700 | 0.600 | 0.800 | 0.800 |" in printed
+    assert "| rank-bm25 defaults (all) | 5 | 0.600 | 0.400 | 0.800 | 0.800 |" in printed
+    assert "| confident when the gold sentence is first (3 questions) | 1.000 |" in printed
+    assert "| given a short answer | 2 (1.000) |" in printed
+    assert "| exact match / token F1 over the answers given | 1.000 / 1.000 |" in printed
+    assert "| not confident when asked of the seed articles alone (5 questions) | 1.000 |" in printed
+
+
+def test_eval_command_rejects_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "squad", str(tmp_path / "nope.json"), "--no-seed-check"]) == 2
+    assert "is not a file" in capsys.readouterr().err
