@@ -1,0 +1,178 @@
+"""The saved index: plain NumPy arrays in one .npz file, so a restart skips the build.
+
+Loading can never run code (no pickle: `np.load(allow_pickle=False)`), the file is
+written to a temporary name and renamed into place (a crash never leaves half a file
+under the real name), and a SHA-256 over every array tells a truncated or altered file,
+which is then rebuilt rather than trusted. The file is keyed by the content of every
+article, the BM25 parameters and the code that builds it: any change means a rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import platformdirs
+
+from index.articles import Article, Skipped
+from index.bm25 import Bm25
+
+log = logging.getLogger("index.store")
+
+FORMAT_VERSION = 1
+CACHE_ENV = "INDEX_CACHE_DIR"
+_ARRAYS = ("header", "vocabulary", "idf", "indptr", "indices", "data", "sentences", "sentence_bytes")
+
+
+@dataclass(frozen=True)
+class SavedIndex:
+    """What a saved file holds: the parsed articles, the files skipped while parsing, the BM25 postings."""
+
+    key: str
+    articles: tuple[Article, ...]
+    skipped: tuple[Skipped, ...]
+    bm25: Bm25
+
+
+def cache_folder(configured: Path | None = None) -> Path:
+    """`configured`, else $INDEX_CACHE_DIR, else the user's cache folder (e.g. ~/.cache/qa-bot)."""
+    if configured is not None:
+        return configured
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_path("qa-bot"))
+
+
+def index_file(cache: Path, seeds: Path) -> Path:
+    """One file per seeds folder, so two bots on two folders never evict each other."""
+    name = hashlib.sha256(str(seeds.resolve()).encode()).hexdigest()[:16]
+    return cache / f"index-{name}.npz"
+
+
+def _checksum(arrays: dict[str, npt.NDArray[Any]]) -> npt.NDArray[np.uint8]:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.data.cast("B"))
+    return np.frombuffer(digest.digest(), dtype=np.uint8)
+
+
+def _blob(text: str) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def to_arrays(saved: SavedIndex) -> dict[str, npt.NDArray[Any]]:
+    articles = saved.articles
+    sentence_blobs = ["\n".join(a.sentences).encode("utf-8") for a in articles]
+    # Sentences are stored one per line: a line break inside one would shift every later one.
+    if sum(b.count(b"\n") for b in sentence_blobs) != sum(max(len(a.sentences) - 1, 0) for a in articles):
+        raise ValueError("a sentence holds a line break; the index cannot be saved")
+    sentence_bytes = np.zeros(len(articles) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in sentence_blobs], out=sentence_bytes[1:])
+    header = {
+        "format": FORMAT_VERSION,
+        "key": saved.key,
+        "doc_count": saved.bm25.doc_count,
+        "token_count": saved.bm25.token_count,
+        "articles": [[a.id, a.title, a.date, a.url, a.source, a.digest, len(a.sentences)] for a in articles],
+        "skipped": [[s.path, s.reason] for s in saved.skipped],
+    }
+    vocabulary = sorted(saved.bm25.vocabulary, key=saved.bm25.vocabulary.__getitem__)
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "header": _blob(json.dumps(header, ensure_ascii=False)),
+        "vocabulary": _blob("\n".join(vocabulary)),
+        "idf": saved.bm25.idf,
+        "indptr": saved.bm25.indptr,
+        "indices": saved.bm25.indices,
+        "data": saved.bm25.data,
+        "sentences": np.frombuffer(b"".join(sentence_blobs), dtype=np.uint8),
+        "sentence_bytes": sentence_bytes,
+    }
+    arrays["checksum"] = _checksum(arrays)
+    return arrays
+
+
+def save(path: Path, saved: SavedIndex) -> None:
+    """Write atomically: a temporary file in the same folder, flushed, then renamed over `path`."""
+    arrays = to_arrays(saved)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, allow_pickle=False, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class DamagedIndex(ValueError):
+    """The saved file is not one this code wrote, or was changed since."""
+
+
+def _read(path: Path) -> dict[str, npt.NDArray[Any]]:
+    with np.load(path, allow_pickle=False) as npz:
+        names = set(npz.files)
+        if names != {*_ARRAYS, "checksum"}:
+            raise DamagedIndex(f"unexpected arrays {sorted(names)}")
+        arrays = {name: npz[name] for name in _ARRAYS}
+        checksum = npz["checksum"]
+    if not np.array_equal(_checksum(arrays), checksum):
+        raise DamagedIndex("checksum mismatch")
+    return arrays
+
+
+def _text(blob: npt.NDArray[np.uint8], start: int, end: int) -> str:
+    return str(blob.data[start:end], "utf-8")
+
+
+def from_arrays(arrays: dict[str, npt.NDArray[Any]], key: str) -> SavedIndex | None:
+    header = json.loads(_text(arrays["header"], 0, len(arrays["header"])))
+    if header.get("format") != FORMAT_VERSION or header.get("key") != key:
+        return None
+    blob, bounds = arrays["sentences"], arrays["sentence_bytes"].tolist()
+    articles = []
+    for n, (article_id, title, date, url, source, digest, count) in enumerate(header["articles"]):
+        sentences = tuple(_text(blob, bounds[n], bounds[n + 1]).split("\n")) if count else ()
+        if len(sentences) != count:
+            raise DamagedIndex(f"article {article_id} has {len(sentences)} sentences, not {count}")
+        articles.append(Article(article_id, title, date, url, source, sentences, digest))
+    if sum(len(a.sentences) for a in articles) != header["doc_count"]:
+        raise DamagedIndex("sentence count and document count disagree")
+    terms = _text(arrays["vocabulary"], 0, len(arrays["vocabulary"])).split("\n") if len(arrays["vocabulary"]) else []
+    if len(terms) != len(arrays["idf"]) or len(arrays["indptr"]) != len(terms) + 1:
+        raise DamagedIndex("vocabulary and postings disagree")
+    bm25 = Bm25(
+        dict(zip(terms, range(len(terms)), strict=True)),
+        arrays["idf"],
+        arrays["indptr"],
+        arrays["indices"],
+        arrays["data"],
+        int(header["doc_count"]),
+        int(header["token_count"]),
+    )
+    skipped = tuple(Skipped(path, reason) for path, reason in header["skipped"])
+    return SavedIndex(key, tuple(articles), skipped, bm25)
+
+
+def load(path: Path, key: str) -> SavedIndex | None:
+    """The index saved at `path` for `key`; None when missing, stale or damaged (then it is rebuilt)."""
+    if not path.exists():
+        return None
+    try:
+        saved = from_arrays(_read(path), key)
+    except Exception as error:  # any failure to read means: do not trust it, rebuild
+        log.warning("The saved index %s is damaged (%s); rebuilding it.", path, error)
+        return None
+    if saved is None:
+        log.info("The saved index %s is out of date (articles or code changed); rebuilding it.", path)
+    return saved
