@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from index import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index
+from index.progress import Progress, terminal_or_log
+from index.store import CACHE_ENV
 
 
 class UsageError(Exception):
@@ -80,9 +82,10 @@ def _questions(given: Sequence[str]) -> Iterable[str]:
             yield line.strip()
 
 
-def _load(folder: Path) -> tuple[SearchIndex, BuildReport]:
+def _load(folder: Path, args: argparse.Namespace, progress: Progress | None = None) -> tuple[SearchIndex, BuildReport]:
+    cache_dir = Path(args.cache_dir) if args.cache_dir else None
     try:
-        return build_index(folder)
+        return build_index(folder, cache_dir=cache_dir, use_cache=not args.no_cache, progress=progress)
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
 
@@ -92,7 +95,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UsageError(f"-k must be at least 1 (got {args.k})")
     if any(not q.strip() for q in args.question):
         list(_questions(args.question))  # raises the usage error before the index is built
-    index, _ = _load(seeds_folder(args.seeds))
+    index, _ = _load(seeds_folder(args.seeds), args)
     for n, question in enumerate(_questions(args.question)):
         answer = index.ask(question, args.k)
         if args.json:
@@ -110,14 +113,24 @@ def report_text(folder: Path, report: BuildReport) -> str:
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped):,} file(s):")
         lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
+    if report.cache_file:
+        state = "reused: no article changed" if report.from_cache else "written"
+        lines.append(f"Saved index: {report.cache_file} ({state}).")
     return "\n".join(lines)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     folder = seeds_folder(args.seeds)
-    _, report = _load(folder)
+    _, report = _load(folder, args, terminal_or_log(sys.stderr))
     print(report_text(folder, report))
     return 0
+
+
+def _cache_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--cache-dir", help=f"where the saved index is kept (default: ${CACHE_ENV}, else the user's cache folder)"
+    )
+    command.add_argument("--no-cache", action="store_true", help="build from the articles; neither read nor save")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -128,11 +141,13 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
     ask.add_argument("-k", type=int, default=3, help="passages per question (default: 3)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question, one per line")
+    _cache_options(ask)
     ask.add_argument("question", nargs="*", help="questions; with none, one per line of standard input")
     ask.set_defaults(run=cmd_ask)
 
     build = commands.add_parser("index", help="build the index and report what was indexed")
     build.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
+    _cache_options(build)
     build.set_defaults(run=cmd_index)
     return root
 

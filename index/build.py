@@ -7,14 +7,16 @@ that release the GIL, so a bot that builds in `asyncio.to_thread` keeps answerin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from index.articles import (
 )
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.progress import LogProgress, Progress
-from index.text import tokenize
+from index.text import tokenize_many
 
 log = logging.getLogger("index.build")
 
@@ -123,10 +125,9 @@ class TermIds:
         self.ids: list[int] = []
         self.lengths: list[int] = []
 
-    def add(self, sentences: Iterable[str]) -> None:
+    def add(self, sentences: Sequence[str]) -> None:
         vocabulary = self.vocabulary
-        for sentence in sentences:
-            tokens = tokenize(sentence)
+        for tokens in tokenize_many(sentences):
             self.lengths.append(len(tokens))
             self.ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
 
@@ -168,15 +169,30 @@ def default_workers(total_bytes: int) -> int:
     return cpus if total_bytes >= POOL_MIN_BYTES and cpus > 1 else 1
 
 
+def _lower_priority() -> None:
+    # The workers yield the CPU to the process that started them, whose event loop
+    # must keep answering while they parse.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+
+
 def _parsed(chunks: list[list[tuple[str, bytes]]], workers: int) -> Iterator[ParsedChunk]:
-    if workers <= 1:
-        yield from map(parse_chunk, chunks)
-        return
-    # "spawn" starts clean interpreters: forking a process that runs an event loop and
-    # other threads can copy a held lock into the child.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(parse_chunk, chunks)
+    done = 0
+    if workers > 1:
+        # "spawn" starts clean interpreters: forking a process that runs an event loop and
+        # other threads can copy a held lock into the child.
+        context = multiprocessing.get_context("spawn")
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_lower_priority) as pool:
+                for parsed in pool.map(parse_chunk, chunks):
+                    done += 1
+                    yield parsed
+            return
+        except BrokenProcessPool:
+            # A main script without `if __name__ == "__main__":` cannot start workers.
+            log.warning("Worker processes could not start; indexing in this process instead.", exc_info=True)
+    for chunk in chunks[done:]:
+        yield parse_chunk(chunk)
 
 
 def index_files(

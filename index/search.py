@@ -63,6 +63,7 @@ class BuildReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     from_cache: bool = False  # reloaded from the saved index, not built
+    cache_file: Path | None = None  # where the index is saved (None: not saved)
 
 
 class EmptyIndexError(ValueError):
@@ -185,5 +186,6 @@ def build_index(
         skipped=built.skipped,
         seconds=time.perf_counter() - started,
         from_cache=built.from_cache,
+        cache_file=cache,
     )
     return index, report

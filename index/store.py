@@ -29,6 +29,7 @@ log = logging.getLogger("index.store")
 
 FORMAT_VERSION = 1
 CACHE_ENV = "INDEX_CACHE_DIR"
+_VOCABULARY_STEP = 20_000
 _ARRAYS = ("header", "vocabulary", "idf", "indptr", "indices", "data", "sentences", "sentence_bytes")
 
 
@@ -84,7 +85,11 @@ def to_arrays(saved: SavedIndex) -> dict[str, npt.NDArray[Any]]:
         "articles": [[a.id, a.title, a.date, a.url, a.source, a.digest, len(a.sentences)] for a in articles],
         "skipped": [[s.path, s.reason] for s in saved.skipped],
     }
-    vocabulary = sorted(saved.bm25.vocabulary, key=saved.bm25.vocabulary.__getitem__)
+    # Every builder numbers terms in insertion order, so the keys are already in id order.
+    vocabulary = list(saved.bm25.vocabulary)
+    ids = np.fromiter(saved.bm25.vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+    if not np.array_equal(ids, np.arange(len(vocabulary))):
+        raise ValueError("the vocabulary is not numbered in order")
     arrays: dict[str, npt.NDArray[Any]] = {
         "header": _blob(json.dumps(header, ensure_ascii=False)),
         "vocabulary": _blob("\n".join(vocabulary)),
@@ -151,8 +156,11 @@ def from_arrays(arrays: dict[str, npt.NDArray[Any]], key: str) -> SavedIndex | N
     terms = _text(arrays["vocabulary"], 0, len(arrays["vocabulary"])).split("\n") if len(arrays["vocabulary"]) else []
     if len(terms) != len(arrays["idf"]) or len(arrays["indptr"]) != len(terms) + 1:
         raise DamagedIndex("vocabulary and postings disagree")
+    vocabulary: dict[str, int] = {}
+    for start in range(0, len(terms), _VOCABULARY_STEP):  # in steps: one huge C call would hold the GIL
+        vocabulary.update(zip(terms[start : start + _VOCABULARY_STEP], range(start, len(terms)), strict=False))
     bm25 = Bm25(
-        dict(zip(terms, range(len(terms)), strict=True)),
+        vocabulary,
         arrays["idf"],
         arrays["indptr"],
         arrays["indices"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 
 import blingfire
@@ -40,7 +40,9 @@ _QUOTE_MAP = str.maketrans(
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# A word is letters and digits, with inner apostrophes; "_" separates words. Matching
+# `\w` after turning "_" into a space is the same as `[^\W_]` and twice as fast.
+_WORD = re.compile(r"\w+(?:'\w+)*")
 _SPACES = re.compile(r"\s+")
 _OPEN_QUOTES = ("\u201c", "\u00ab")
 _CLOSE_QUOTES = ("\u201d", "\u00bb")
@@ -59,14 +61,28 @@ def _stem(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
+def _words_of_normalised(text: str) -> list[str]:
+    return _WORD.findall(text.replace("_", " "))
+
+
 def words(text: str) -> list[str]:
     """The normalised words of `text`, stop words included, unstemmed."""
-    return _WORD.findall(normalise(text))
+    return _words_of_normalised(normalise(text))
 
 
 def tokenize(text: str) -> list[str]:
     """Search tokens: normalised words without stop words, stemmed."""
     return [_stem(w) for w in words(text) if w not in STOP_WORDS]
+
+
+def tokenize_many(texts: Sequence[str]) -> list[list[str]]:
+    """`[tokenize(t) for t in texts]`, faster for many short texts (an article's sentences)."""
+    # Normalising per character, one call for all texts is the same as one call each,
+    # with a line break between them kept as is.
+    lines = normalise("\n".join(texts)).split("\n")
+    if len(lines) != len(texts):  # a text held a line break
+        return [tokenize(t) for t in texts]
+    return [[_stem(w) for w in _words_of_normalised(line) if w not in STOP_WORDS] for line in lines]
 
 
 def tokenize_question(text: str) -> list[str]:
