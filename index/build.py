@@ -7,7 +7,6 @@ that release the GIL, so a bot that builds in `asyncio.to_thread` keeps answerin
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -169,13 +168,6 @@ def default_workers(total_bytes: int) -> int:
     return cpus if total_bytes >= POOL_MIN_BYTES and cpus > 1 else 1
 
 
-def _lower_priority() -> None:
-    # The workers yield the CPU to the process that started them, whose event loop
-    # must keep answering while they parse.
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(10)
-
-
 def _parsed(chunks: list[list[tuple[str, bytes]]], workers: int) -> Iterator[ParsedChunk]:
     done = 0
     if workers > 1:
@@ -183,7 +175,7 @@ def _parsed(chunks: list[list[tuple[str, bytes]]], workers: int) -> Iterator[Par
         # other threads can copy a held lock into the child.
         context = multiprocessing.get_context("spawn")
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_lower_priority) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 for parsed in pool.map(parse_chunk, chunks):
                     done += 1
                     yield parsed

@@ -93,7 +93,9 @@ def test_a_repeated_query_word_counts_each_time() -> None:
     once, twice = bm25.scores(["niger"]), bm25.scores(["niger", "niger"])
     assert np.allclose(twice, 2 * once)
     assert np.abs(twice - reference.get_scores(["niger", "niger"])).max() < 1e-9
-    assert np.allclose(bm25.top(["niger", "army", "niger"], 3).scores, reference.get_scores(["niger", "army", "niger"])[[2, 0, 3]])
+    assert np.allclose(
+        bm25.top(["niger", "army", "niger"], 3).scores, reference.get_scores(["niger", "army", "niger"])[[2, 0, 3]]
+    )
 
 
 def test_unknown_words_score_nothing() -> None:
