@@ -146,7 +146,7 @@ def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(
     monkeypatch.setattr(np, "savez", fail_midway)
     (seeds / "article-0000.txt").write_text("A changed article about a narwhal.\n")
     with caplog.at_level(logging.WARNING, logger="index.build"):
-        index, report = build_index(seeds, cache_dir=tmp_path)
+        index, _report = build_index(seeds, cache_dir=tmp_path)
     assert index.search("narwhal", 1)[0].article == "article-0000.txt"  # the build itself succeeded
     assert "Could not save the index" in caplog.text
     assert path.read_bytes() == before
@@ -156,7 +156,7 @@ def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(
 def test_an_unwritable_cache_folder_still_gives_an_index(seeds: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
-    index, report = build_index(seeds, cache_dir=blocker / "cache")
+    _index, report = build_index(seeds, cache_dir=blocker / "cache")
     assert report.articles == 12 and not report.from_cache
 
 
@@ -172,7 +172,7 @@ def test_the_cache_folder_comes_from_the_argument_the_environment_or_the_user_ca
 
 
 def test_use_cache_false_neither_reads_nor_writes(seeds: Path, tmp_path: Path) -> None:
-    index, report = build_index(seeds, cache_dir=tmp_path / "cache", use_cache=False)
+    _index, report = build_index(seeds, cache_dir=tmp_path / "cache", use_cache=False)
     assert report.cache_file is None and not (tmp_path / "cache").exists()
 
 
