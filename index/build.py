@@ -38,7 +38,7 @@ from index.articles import (
 )
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.progress import LogProgress, Progress
-from index.text import tokenize_many
+from index.text import tokens_end_to_end
 
 log = logging.getLogger("index.build")
 
@@ -117,21 +117,25 @@ def read_folder(root: Path, progress: Progress) -> tuple[list[SourceFile], list[
 
 
 class TermIds:
-    """Sentences' tokens as term ids laid end to end, without keeping a list per sentence."""
+    """Sentences' tokens as term ids laid end to end, without a Python list per sentence."""
 
     def __init__(self) -> None:
         self.vocabulary: dict[str, int] = {}
-        self.ids: list[int] = []
-        self.lengths: list[int] = []
+        self._ids: list[npt.NDArray[np.int32]] = []
+        self._lengths: list[int] = []
 
     def add(self, sentences: Sequence[str]) -> None:
+        tokens, counts = tokens_end_to_end(sentences)
         vocabulary = self.vocabulary
-        for tokens in tokenize_many(sentences):
-            self.lengths.append(len(tokens))
-            self.ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
+        for token in dict.fromkeys(tokens):  # new terms numbered in order of first use
+            if token not in vocabulary:
+                vocabulary[token] = len(vocabulary)
+        self._ids.append(np.fromiter(map(vocabulary.__getitem__, tokens), dtype=np.int32, count=len(tokens)))
+        self._lengths.extend(counts)
 
     def arrays(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-        return np.array(self.ids, dtype=np.int32), np.array(self.lengths, dtype=np.int32)
+        ids = np.concatenate(self._ids) if self._ids else np.empty(0, dtype=np.int32)
+        return ids, np.array(self._lengths, dtype=np.int32)
 
 
 def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
@@ -223,6 +227,7 @@ def index_files(
     for duplicate, first in duplicates:
         reason = unusable.get(first) or f"same content as {first}"
         skipped.append(Skipped(duplicate, reason))
+    log.debug("Parsed and tokenized %s files.", f"{len(unique):,}")
     bm25 = Bm25.from_term_ids(
         vocabulary,
         np.concatenate(term_ids) if term_ids else np.empty(0, dtype=np.int32),
@@ -255,6 +260,7 @@ def build(
     articles, parse_skipped, bm25 = index_files(files, params, workers or default_workers(total), progress)
     if cache and articles:
         try:
+            log.debug("Built the BM25 postings; saving them to %s.", cache)
             store.save(cache, store.SavedIndex(key, tuple(articles), tuple(parse_skipped), bm25))
         except (OSError, ValueError) as error:
             log.warning("Could not save the index to %s (%s); the next start will rebuild it.", cache, error)

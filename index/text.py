@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
+from itertools import chain, compress
 
 import blingfire
 import Stemmer
@@ -75,14 +76,26 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in words(text) if w not in STOP_WORDS]
 
 
-def tokenize_many(texts: Sequence[str]) -> list[list[str]]:
-    """`[tokenize(t) for t in texts]`, faster for many short texts (an article's sentences)."""
-    # Normalising per character, one call for all texts is the same as one call each,
-    # with a line break between them kept as is.
+def tokens_end_to_end(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """Every text's `tokenize` tokens laid end to end, and each text's token count.
+
+    The same tokens as `[tokenize(t) for t in texts]`, several times faster on an
+    article's sentences: one normalisation for all of them, and each distinct word
+    filtered and stemmed once.
+    """
+    # Normalising is per character, so one call on the texts joined by line breaks is
+    # the same as one call each (unless a text holds a line break itself).
     lines = normalise("\n".join(texts)).split("\n")
-    if len(lines) != len(texts):  # a text held a line break
-        return [tokenize(t) for t in texts]
-    return [[_stem(w) for w in _words_of_normalised(line) if w not in STOP_WORDS] for line in lines]
+    if len(lines) != len(texts):
+        lines = [normalise(t) for t in texts]
+    per_text = [_words_of_normalised(line) for line in lines]
+    found = dict.fromkeys(chain.from_iterable(per_text))
+    is_token = {w: w not in STOP_WORDS for w in found}
+    token_of = {w: _stem(w) for w, kept in is_token.items() if kept}
+    flat = list(chain.from_iterable(per_text))
+    tokens = [token_of[w] for w in compress(flat, map(is_token.__getitem__, flat))]
+    counts = [sum(map(is_token.__getitem__, text_words)) for text_words in per_text]
+    return tokens, counts
 
 
 def tokenize_question(text: str) -> list[str]:
