@@ -12,6 +12,7 @@ import json
 import logging
 import multiprocessing
 import os
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -49,11 +50,21 @@ POOL_MIN_BYTES = 8_000_000
 CHUNK_BYTES = 2_000_000
 
 
+# A file's (inode, size, mtime, ctime): any write changes the ctime, which no tool can set back.
+Stamp = tuple[int, int, int, int]
+# A file changed less than this long before its stamp was taken could change again
+# within the same clock tick unseen (git's "racy clean" problem): it is always re-read.
+RACY_NS = 2_000_000_000
+
+
 @dataclass(frozen=True)
 class SourceFile:
+    """A candidate article: its bytes (None when its stamp showed it unchanged), SHA-256 and stamp."""
+
     id: str
-    data: bytes
+    data: bytes | None
     digest: str
+    stamp: Stamp | None  # None for a linked file: always read
 
 
 @dataclass(frozen=True)
@@ -95,25 +106,65 @@ def content_key(files: Sequence[SourceFile], params: Bm25Params) -> str:
     return digest.hexdigest()
 
 
-def read_folder(root: Path, progress: Progress) -> tuple[list[SourceFile], list[Skipped]]:
-    """Every candidate file's bytes and SHA-256, with the same safety rules as load_articles."""
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        status = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+def read_folder(
+    root: Path, progress: Progress, known: store.Stamps | None = None
+) -> tuple[list[SourceFile], list[Skipped]]:
+    """Every candidate file's bytes and SHA-256, with the same safety rules as load_articles.
+
+    A file whose stamp equals the one `known` (from the saved index) recorded for it, and
+    had not changed for RACY_NS before, keeps its recorded digest without being read.
+    """
     skipped: list[Skipped] = []
     candidates = list(_candidate_files(root, skipped))
+    stamps = known.files if known else {}
+    trusted_before = known.taken_ns - RACY_NS if known else 0
     files: list[SourceFile] = []
     for n, (article_id, path) in enumerate(candidates, start=1):
         if len(files) >= MAX_ARTICLES:
             skipped.append(Skipped(article_id, f"over the limit of {MAX_ARTICLES:,} articles"))
+            continue
+        stamp = _stamp(path)
+        recorded = stamps.get(article_id)
+        if stamp and recorded and tuple(recorded[:4]) == stamp and stamp[3] < trusted_before:
+            files.append(SourceFile(article_id, None, recorded[4], stamp))
             continue
         try:
             data = _read_inside(root, path)
         except UnusableArticle as error:
             skipped.append(Skipped(article_id, str(error)))
             continue
-        files.append(SourceFile(article_id, data, hashlib.sha256(data).hexdigest()))
+        files.append(SourceFile(article_id, data, hashlib.sha256(data).hexdigest(), stamp))
         if n % 500 == 0:
             progress("reading", n, len(candidates))
     progress("reading", len(candidates), len(candidates))
     return files, skipped
+
+
+def _read_unread(root: Path, files: list[SourceFile]) -> tuple[list[SourceFile], list[Skipped]]:
+    """Read the files that were only stamped: the saved index is not usable, so all bytes are needed."""
+    read: list[SourceFile] = []
+    skipped: list[Skipped] = []
+    for file in files:
+        if file.data is not None:
+            read.append(file)
+            continue
+        try:
+            data = _read_inside(root, root / file.id)
+        except UnusableArticle as error:
+            skipped.append(Skipped(file.id, str(error)))
+            continue
+        read.append(SourceFile(file.id, data, hashlib.sha256(data).hexdigest(), _stamp(root / file.id)))
+    return read, skipped
 
 
 class TermIds:
@@ -158,8 +209,9 @@ def _chunks(files: Sequence[SourceFile]) -> Iterator[list[tuple[str, bytes]]]:
     chunk: list[tuple[str, bytes]] = []
     size = 0
     for file in files:
-        chunk.append((file.id, file.data))
-        size += len(file.data)
+        data = file.data or b""
+        chunk.append((file.id, data))
+        size += len(data)
         if size >= CHUNK_BYTES:
             yield chunk
             chunk, size = [], 0
@@ -205,7 +257,7 @@ def index_files(
             first_of[file.digest] = file.id
             unique.append(file)
     chunks = list(_chunks(unique))
-    total = sum(len(f.data) for f in unique)
+    total = sum(len(f.data or b"") for f in unique)
     articles: list[Article] = []
     skipped: list[Skipped] = []
     vocabulary: dict[str, int] = {}
@@ -249,19 +301,24 @@ def build(
     progress = progress or LogProgress()
     started = time.perf_counter()
     root = folder.resolve(strict=True)
-    files, read_skipped = read_folder(root, progress)
+    taken_ns = time.time_ns()
+    files, read_skipped = read_folder(root, progress, store.load_stamps(cache) if cache else None)
     key = content_key(files, params)
     saved = store.load(cache, key) if cache else None
     if saved is not None:
         log.info("Loaded the saved index %s in %.2f s.", cache, time.perf_counter() - started)
         skipped = sorted([*read_skipped, *saved.skipped], key=lambda s: s.path)
         return Built(saved.articles, saved.bm25, tuple(skipped), from_cache=True)
-    total = sum(len(f.data) for f in files)
+    files, unreadable = _read_unread(root, files)
+    read_skipped.extend(unreadable)
+    key = content_key(files, params)
+    total = sum(len(f.data or b"") for f in files)
     articles, parse_skipped, bm25 = index_files(files, params, workers or default_workers(total), progress)
     if cache and articles:
+        stamps = store.Stamps({f.id: (*f.stamp, f.digest) for f in files if f.stamp}, taken_ns)
         try:
             log.debug("Built the BM25 postings; saving them to %s.", cache)
-            store.save(cache, store.SavedIndex(key, tuple(articles), tuple(parse_skipped), bm25))
+            store.save(cache, store.SavedIndex(key, tuple(articles), tuple(parse_skipped), bm25, stamps))
         except (OSError, ValueError) as error:
             log.warning("Could not save the index to %s (%s); the next start will rebuild it.", cache, error)
     skipped = sorted([*read_skipped, *parse_skipped], key=lambda s: s.path)

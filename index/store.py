@@ -34,6 +34,14 @@ _ARRAYS = ("header", "vocabulary", "idf", "indptr", "indices", "data", "sentence
 
 
 @dataclass(frozen=True)
+class Stamps:
+    """Each article file's (inode, size, mtime_ns, ctime_ns, sha256) when it was read, and when that was."""
+
+    files: dict[str, tuple[int, int, int, int, str]]
+    taken_ns: int
+
+
+@dataclass(frozen=True)
 class SavedIndex:
     """What a saved file holds: the parsed articles, the files skipped while parsing, the BM25 postings."""
 
@@ -41,6 +49,7 @@ class SavedIndex:
     articles: tuple[Article, ...]
     skipped: tuple[Skipped, ...]
     bm25: Bm25
+    stamps: Stamps = Stamps({}, 0)
 
 
 def cache_folder(configured: Path | None = None) -> Path:
@@ -84,6 +93,7 @@ def to_arrays(saved: SavedIndex) -> dict[str, npt.NDArray[Any]]:
         "token_count": saved.bm25.token_count,
         "articles": [[a.id, a.title, a.date, a.url, a.source, a.digest, len(a.sentences)] for a in articles],
         "skipped": [[s.path, s.reason] for s in saved.skipped],
+        "stamps": {"files": saved.stamps.files, "taken_ns": saved.stamps.taken_ns},
     }
     # Every builder numbers terms in insertion order, so the keys are already in id order.
     vocabulary = list(saved.bm25.vocabulary)
@@ -169,7 +179,23 @@ def from_arrays(arrays: dict[str, npt.NDArray[Any]], key: str) -> SavedIndex | N
         int(header["token_count"]),
     )
     skipped = tuple(Skipped(path, reason) for path, reason in header["skipped"])
-    return SavedIndex(key, tuple(articles), skipped, bm25)
+    return SavedIndex(key, tuple(articles), skipped, bm25, _stamps(header))
+
+
+def _stamps(header: dict[str, Any]) -> Stamps:
+    found = header.get("stamps") or {}
+    files = {name: (int(a), int(b), int(c), int(d), str(e)) for name, (a, b, c, d, e) in found["files"].items()}
+    return Stamps(files, int(found["taken_ns"]))
+
+
+def load_stamps(path: Path) -> Stamps | None:
+    """The file stamps recorded in the saved index's header, read alone (the arrays are checked later)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            header = npz["header"]
+        return _stamps(json.loads(_text(header, 0, len(header))))
+    except Exception:  # missing or damaged: every file is read
+        return None
 
 
 def load(path: Path, key: str) -> SavedIndex | None:

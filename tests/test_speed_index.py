@@ -232,3 +232,42 @@ async def test_the_event_loop_keeps_running_while_an_index_builds(tmp_path: Path
     assert lag < 0.100
     lag, _ = await max_loop_lag_while(lambda: build_index(seeds, cache_dir=cache, workers=workers))  # reload
     assert lag < 0.100
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import index.build
+
+    reads: list[str] = []
+    real = index.build._read_inside
+
+    def counting(root: Path, path: Path) -> bytes:
+        reads.append(path.name)
+        return real(root, path)
+
+    monkeypatch.setattr(index.build, "_read_inside", counting)
+    return reads
+
+
+def test_unchanged_files_are_not_read_again_once_settled(
+    seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.build
+
+    monkeypatch.setattr(index.build, "RACY_NS", 0)  # as if the files were written long before
+    build_index(seeds, cache_dir=tmp_path)
+    reads = count_reads(monkeypatch)
+    assert build_index(seeds, cache_dir=tmp_path)[1].from_cache
+    assert reads == []
+    changed = seeds / "article-0005.txt"
+    changed.write_text(changed.read_text().replace("Article 5", "Article five", 1))
+    index, report = build_index(seeds, cache_dir=tmp_path)
+    assert not report.from_cache
+    assert reads.count("article-0005.txt") == 1 and len(reads) == 12  # the rebuild needs every file's text
+    assert index.articles[5].title == "Article five"
+
+
+def test_recently_changed_files_are_always_read(seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_index(seeds, cache_dir=tmp_path)
+    reads = count_reads(monkeypatch)
+    assert build_index(seeds, cache_dir=tmp_path)[1].from_cache
+    assert len(reads) == 12  # written a moment ago: a same-tick change would not show in the stamp
