@@ -19,7 +19,7 @@ class Progress(Protocol):
 
 
 class LogProgress:
-    """One log line per stage at most every `every` seconds, and one when it ends."""
+    """A log line when a stage starts, at most one every `every` seconds, and one when it ends."""
 
     def __init__(self, every: float = 2.0, logger: logging.Logger = log):
         self.every = every
@@ -29,7 +29,8 @@ class LogProgress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
         finished = done >= total
-        if not finished and now - self._last.get(stage, 0.0) < self.every:
+        last = self._last.get(stage)
+        if not finished and last is not None and now - last < self.every:
             return
         self._last[stage] = now
         share = 100 * done / total if total else 100.0
@@ -46,7 +47,7 @@ class BarProgress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         bar = self._bars.get(stage)
         if bar is None:
-            bar = tqdm(total=total, desc=stage, file=self.stream, unit_scale=True, leave=False)
+            bar = tqdm(total=total, desc=stage, file=self.stream, unit_scale=True, leave=True)
             self._bars[stage] = bar
         bar.update(done - bar.n)
         if done >= total:

@@ -271,3 +271,26 @@ def test_recently_changed_files_are_always_read(seeds: Path, tmp_path: Path, mon
     reads = count_reads(monkeypatch)
     assert build_index(seeds, cache_dir=tmp_path)[1].from_cache
     assert len(reads) == 12  # written a moment ago: a same-tick change would not show in the stamp
+
+
+def test_progress_is_a_bar_on_a_terminal_and_log_lines_elsewhere(caplog: pytest.LogCaptureFixture) -> None:
+    import io
+
+    from index.progress import BarProgress, LogProgress, terminal_or_log
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    bar = terminal_or_log(terminal)
+    assert isinstance(bar, BarProgress)
+    for done in range(0, 11):
+        bar("indexing", done, 10)
+    assert "indexing: 100%" in terminal.getvalue()
+    assert isinstance(terminal_or_log(io.StringIO()), LogProgress)
+    with caplog.at_level(logging.INFO, logger="index.build"):
+        log_progress = LogProgress(every=3600)
+        for done in range(0, 2001, 100):
+            log_progress("reading", done, 2000)
+    assert [r.getMessage() for r in caplog.records] == ["reading: 0% (0 of 2,000)", "reading: 100% (2,000 of 2,000)"]
