@@ -1,9 +1,11 @@
-"""The saved index: plain NumPy arrays in one .npz file, so a restart skips the build.
+"""The saved index: plain NumPy arrays in one file, so a restart skips the build.
 
-Loading can never run code (no pickle: `np.load(allow_pickle=False)`), the file is
-written to a temporary name and renamed into place (a crash never leaves half a file
-under the real name), and a SHA-256 over every array tells a truncated or altered file,
-which is then rebuilt rather than trusted. The file is keyed by the content of every
+The file is a magic string, a JSON directory of the arrays (name, dtype, shape), the
+SHA-256 of the directory and the arrays, then the arrays' raw bytes, read straight into
+NumPy arrays. Loading can never run code (no pickle, no np.load: only numeric dtypes are
+accepted). The file is written to a temporary name and renamed into place (a crash never
+leaves half a file under the real name), and the SHA-256 tells a truncated or altered
+file, which is then rebuilt rather than trusted. The file is keyed by the content of every
 article, the BM25 parameters and the code that builds it: any change means a rebuild.
 """
 
@@ -16,7 +18,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +29,7 @@ from index.bm25 import Bm25
 
 log = logging.getLogger("index.store")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CACHE_ENV = "INDEX_CACHE_DIR"
 _VOCABULARY_STEP = 20_000
 _ARRAYS = ("header", "vocabulary", "idf", "indptr", "indices", "data", "sentences", "sentence_bytes")
@@ -62,16 +64,7 @@ def cache_folder(configured: Path | None = None) -> Path:
 def index_file(cache: Path, seeds: Path) -> Path:
     """One file per seeds folder, so two bots on two folders never evict each other."""
     name = hashlib.sha256(str(seeds.resolve()).encode()).hexdigest()[:16]
-    return cache / f"index-{name}.npz"
-
-
-def _checksum(arrays: dict[str, npt.NDArray[Any]]) -> npt.NDArray[np.uint8]:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(array.data.cast("B"))
-    return np.frombuffer(digest.digest(), dtype=np.uint8)
+    return cache / f"index-{name}.bin"
 
 
 def _blob(text: str) -> npt.NDArray[np.uint8]:
@@ -110,7 +103,6 @@ def to_arrays(saved: SavedIndex) -> dict[str, npt.NDArray[Any]]:
         "sentences": np.frombuffer(b"".join(sentence_blobs), dtype=np.uint8),
         "sentence_bytes": sentence_bytes,
     }
-    arrays["checksum"] = _checksum(arrays)
     return arrays
 
 
@@ -121,7 +113,7 @@ def save(path: Path, saved: SavedIndex) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, allow_pickle=False, **arrays)
+            _write(file, arrays)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -134,15 +126,55 @@ class DamagedIndex(ValueError):
     """The saved file is not one this code wrote, or was changed since."""
 
 
+MAGIC = b"QABOTIDX"
+# Only these dtypes can be in the file: plain numbers, never objects.
+_DTYPES = {np.dtype(t).str: np.dtype(t) for t in ("<f8", "<i8", "<i4", "|u1")}
+_MAX_DIRECTORY = 1_000_000
+
+
+def _bytes_of(array: npt.NDArray[Any]) -> memoryview:
+    return np.ascontiguousarray(array).data.cast("B")
+
+
+def _write(file: BinaryIO, arrays: dict[str, npt.NDArray[Any]]) -> None:
+    entries = [{"name": name, "dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()]
+    directory = json.dumps({"format": FORMAT_VERSION, "arrays": entries}).encode()
+    digest = hashlib.sha256(directory)
+    for array in arrays.values():
+        digest.update(_bytes_of(array))
+    file.write(MAGIC + len(directory).to_bytes(8, "little") + directory + digest.digest())
+    for array in arrays.values():
+        file.write(_bytes_of(array))
+
+
 def _read(path: Path) -> dict[str, npt.NDArray[Any]]:
-    with np.load(path, allow_pickle=False) as npz:
-        names = set(npz.files)
-        if names != {*_ARRAYS, "checksum"}:
-            raise DamagedIndex(f"unexpected arrays {sorted(names)}")
-        arrays = {name: npz[name] for name in _ARRAYS}
-        checksum = npz["checksum"]
-    if not np.array_equal(_checksum(arrays), checksum):
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        if file.read(len(MAGIC)) != MAGIC:
+            raise DamagedIndex("not a saved index")
+        length = int.from_bytes(file.read(8), "little")
+        if length > _MAX_DIRECTORY:
+            raise DamagedIndex("directory too large")
+        directory = file.read(length)
+        expected = file.read(32)
+        entries = json.loads(directory)["arrays"]
+        shapes = [(str(e["name"]), _DTYPES[e["dtype"]], tuple(int(n) for n in e["shape"])) for e in entries]
+        needed = sum(int(np.prod(shape)) * dtype.itemsize for _, dtype, shape in shapes)
+        if needed != size - file.tell():  # checked before allocating: a bad directory cannot exhaust memory
+            raise DamagedIndex(f"{size - file.tell():,} bytes of arrays where the directory says {needed:,}")
+        digest = hashlib.sha256(directory)
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        for name, dtype, shape in shapes:
+            array = np.empty(shape, dtype=dtype)
+            view = _bytes_of(array)
+            if file.readinto(view) != len(view):
+                raise DamagedIndex("truncated")
+            digest.update(view)
+            arrays[name] = array
+    if digest.digest() != expected:
         raise DamagedIndex("checksum mismatch")
+    if set(arrays) != set(_ARRAYS):
+        raise DamagedIndex(f"unexpected arrays {sorted(arrays)}")
     return arrays
 
 
@@ -191,9 +223,18 @@ def _stamps(header: dict[str, Any]) -> Stamps:
 def load_stamps(path: Path) -> Stamps | None:
     """The file stamps recorded in the saved index's header, read alone (the arrays are checked later)."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            header = npz["header"]
-        return _stamps(json.loads(_text(header, 0, len(header))))
+        with path.open("rb") as file:
+            if file.read(len(MAGIC)) != MAGIC:
+                return None
+            length = int.from_bytes(file.read(8), "little")
+            entries = json.loads(file.read(min(length, _MAX_DIRECTORY)))["arrays"]
+            file.seek(32, os.SEEK_CUR)
+            # The directory lists "header" first: the stamps are read without the rest.
+            first = entries[0]
+            if first["name"] != "header" or first["dtype"] != "|u1":
+                return None
+            header = file.read(int(first["shape"][0]))
+        return _stamps(json.loads(header))
     except Exception:  # missing or damaged: every file is read
         return None
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import random
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.cli import main
-from index import build_index
+from index import build_index, store
 from index.bm25 import Bm25Params
-from index.store import CACHE_ENV, cache_folder, index_file
+from index.store import CACHE_ENV, MAGIC, cache_folder, index_file
 
 SYLLABLES = ["ba", "ko", "ri", "tu", "me", "sa", "lo", "ni", "ve", "da", "pu", "ge"]
 
@@ -63,11 +63,19 @@ def test_the_second_build_reloads_the_saved_index_unchanged(seeds: Path, tmp_pat
     assert loaded.search(question, 5) == built.search(question, 5)
 
 
-def test_the_saved_file_loads_without_pickle_and_holds_no_objects(seeds: Path, tmp_path: Path) -> None:
+def test_the_saved_index_loads_without_pickle_or_np_load(
+    seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     build_index(seeds, cache_dir=tmp_path)
-    with np.load(saved_file(tmp_path, seeds), allow_pickle=False) as saved:
-        assert all(saved[name].dtype != object for name in saved.files)
-        assert "checksum" in saved.files
+    assert saved_file(tmp_path, seeds).read_bytes().startswith(MAGIC)
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loading the saved index must not unpickle")
+
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(np, "load", forbidden)
+    assert build_index(seeds, cache_dir=tmp_path)[1].from_cache
 
 
 def test_a_changed_added_or_removed_article_triggers_a_rebuild(seeds: Path, tmp_path: Path) -> None:
@@ -97,13 +105,16 @@ def truncate(path: Path) -> None:
 
 
 def flip_one_byte(path: Path) -> None:
-    # A byte inside the postings ("data"), past the zip headers: only a checksum can tell.
+    # A byte in the middle of the arrays, past the directory: only the checksum can tell.
     data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as archive:
-        member = archive.getinfo("data.npy")
-    position = member.header_offset + 30 + len(member.filename) + 200
-    data[position] ^= 0x01
+    data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
+
+
+def wrong_directory(path: Path) -> None:
+    # A directory claiming a huge array must be refused before anything is allocated.
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"shape": [', b'"shape": [99999999999', 1))
 
 
 def garbage(path: Path) -> None:
@@ -111,10 +122,11 @@ def garbage(path: Path) -> None:
 
 
 def pickled_objects(path: Path) -> None:
-    np.savez(path, header=np.array([{"format": 1}], dtype=object))
+    with path.open("wb") as file:
+        np.save(file, np.array([{"format": 1}], dtype=object), allow_pickle=True)
 
 
-@pytest.mark.parametrize("damage", [truncate, flip_one_byte, garbage, pickled_objects])
+@pytest.mark.parametrize("damage", [truncate, flip_one_byte, wrong_directory, garbage, pickled_objects])
 def test_a_damaged_saved_index_is_detected_and_rebuilt(
     seeds: Path, tmp_path: Path, damage: object, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -138,12 +150,12 @@ def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(
     path = saved_file(tmp_path, seeds)
     before = path.read_bytes()
 
-    def fail_midway(file: object, **arrays: np.ndarray) -> None:
+    def fail_midway(file: object, arrays: object) -> None:
         assert hasattr(file, "write")
-        file.write(b"PK\x03\x04 half an archive")
+        file.write(b"QABOTIDX half an index")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(np, "savez", fail_midway)
+    monkeypatch.setattr(store, "_write", fail_midway)
     (seeds / "article-0000.txt").write_text("A changed article about a narwhal.\n")
     with caplog.at_level(logging.WARNING, logger="index.build"):
         index, _report = build_index(seeds, cache_dir=tmp_path)
