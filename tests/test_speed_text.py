@@ -35,3 +35,22 @@ def test_any_texts_tokenize_alike(texts: list[str]) -> None:
 @given(TRICKY)
 def test_words_split_at_underscores_as_before(text: str) -> None:
     assert words(text) == re.findall(r"[^\W_]+(?:'[^\W_]+)*", normalise(text))
+
+
+@given(st.text(alphabet='ab .!?“”"’MrSt\u00e9\u4e2d', max_size=400))
+def test_the_buffered_splitter_equals_blingfire(text: str) -> None:
+    import blingfire
+
+    from index.text import _text_to_sentences
+
+    assert _text_to_sentences(text) == blingfire.text_to_sentences(text)
+
+
+def test_a_long_paragraph_after_a_short_one_is_split_alike() -> None:
+    import blingfire
+
+    from index.text import _text_to_sentences
+
+    long = "Mr. Smith went home. “It is late. Very late,” he said. Done! " * 3000
+    for text in ("Short one. Two.", long, "Tiny.", long[:5000], "x"):
+        assert _text_to_sentences(text) == blingfire.text_to_sentences(text)
