@@ -10,8 +10,12 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from dotenv import find_dotenv, load_dotenv
+
 from bot.launch import add_commands as add_bot_commands
 from index import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index
+from index.progress import Progress, terminal_or_log
+from index.store import CACHE_ENV
 
 
 class UsageError(Exception):
@@ -54,12 +58,17 @@ def answer_json(answer: Answer) -> str:
     return json.dumps(document, ensure_ascii=False)
 
 
+def bold(text: str) -> str:
+    """Bold on a terminal; plain text when piped, so scripts read the words alone."""
+    return f"\033[1m{text}\033[0m" if sys.stdout.isatty() else text
+
+
 def answer_text(answer: Answer) -> str:
     lines = [f"Q: {answer.question}"]
     if not answer.confident:
         lines.append("   No confident answer in the articles." + (" Closest passages:" if answer.hits else ""))
     elif answer.short_answer:
-        lines.append(f"   Answer: {answer.short_answer}")
+        lines.append(f"   Answer: {bold(answer.short_answer)}")
     for rank, hit in enumerate(answer.hits, start=1):
         weak = "" if hit.confident else " (weak match)"
         body = textwrap.fill(hit.passage, width=100, initial_indent=f"{rank:>2}. ", subsequent_indent="    ")
@@ -81,9 +90,15 @@ def _questions(given: Sequence[str]) -> Iterable[str]:
             yield line.strip()
 
 
-def _load(folder: Path) -> tuple[SearchIndex, BuildReport]:
+def _load(
+    folder: Path, args: argparse.Namespace | None = None, progress: Progress | None = None
+) -> tuple[SearchIndex, BuildReport]:
+    cache_dir = getattr(args, "cache_dir", None)
+    use_cache = not getattr(args, "no_cache", False)
     try:
-        return build_index(folder)
+        return build_index(
+            folder, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=use_cache, progress=progress
+        )
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
 
@@ -93,7 +108,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UsageError(f"-k must be at least 1 (got {args.k})")
     if any(not q.strip() for q in args.question):
         list(_questions(args.question))  # raises the usage error before the index is built
-    index, _ = _load(seeds_folder(args.seeds))
+    index, _ = _load(seeds_folder(args.seeds), args)
     for n, question in enumerate(_questions(args.question)):
         answer = index.ask(question, args.k)
         if args.json:
@@ -111,12 +126,15 @@ def report_text(folder: Path, report: BuildReport) -> str:
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped):,} file(s):")
         lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
+    if report.cache_file:
+        state = "reused: no article changed" if report.from_cache else "written"
+        lines.append(f"Saved index: {report.cache_file} ({state}).")
     return "\n".join(lines)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     folder = seeds_folder(args.seeds)
-    _, report = _load(folder)
+    _, report = _load(folder, args, terminal_or_log(sys.stderr))
     print(report_text(folder, report))
     return 0
 
@@ -152,6 +170,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--cache-dir", help=f"where the saved index is kept (default: ${CACHE_ENV}, else the user's cache folder)"
+    )
+    command.add_argument("--no-cache", action="store_true", help="build from the articles; neither read nor save")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="qa-bot", description="Answer questions from news articles.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -160,11 +185,13 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
     ask.add_argument("-k", type=int, default=3, help="passages per question (default: 3)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question, one per line")
+    _cache_options(ask)
     ask.add_argument("question", nargs="*", help="questions; with none, one per line of standard input")
     ask.set_defaults(run=cmd_ask)
 
     build = commands.add_parser("index", help="build the index and report what was indexed")
     build.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
+    _cache_options(build)
     build.set_defaults(run=cmd_index)
 
     evaluate = commands.add_parser("eval", help="measure answer quality on a benchmark")
@@ -184,6 +211,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Real environment variables win over .env, which is looked for in the working directory and its parents.
+    load_dotenv(find_dotenv(usecwd=True), override=False)
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))

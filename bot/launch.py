@@ -12,8 +12,6 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from dotenv import find_dotenv, load_dotenv
-
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -26,8 +24,6 @@ TOKEN_REJECTED = (
 
 
 def _settings(*, require_token: bool) -> Settings:
-    # Real environment variables win over .env, which is looked for in the working directory and its parents.
-    load_dotenv(find_dotenv(usecwd=True), override=False)
     from bot.cli import UsageError
 
     try:

@@ -8,6 +8,7 @@ of a Python walk over every sentence.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from scipy import sparse
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
 
 
 @dataclass(frozen=True)
@@ -29,27 +31,49 @@ class Bm25Params:
 
 
 DEFAULT_PARAMS = Bm25Params()
+# Scores equal to this many decimals are ties, ranked by document number.
+TIE_DECIMALS = 9
 
 
 @dataclass(frozen=True)
 class ScoredDocs:
-    """Documents with a positive score, best first; ties in document order."""
+    """The best documents sharing a term with the query, best first; ties in document order."""
 
     docs: IntArray
     scores: FloatArray
 
 
+def _empty() -> ScoredDocs:
+    return ScoredDocs(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
+
+
 class Bm25:
-    """An immutable BM25 index over token lists; documents are numbered from 0."""
+    """An immutable BM25 index over token lists; documents are numbered from 0.
+
+    The postings are CSR arrays: term t's documents are `indices[indptr[t]:indptr[t+1]]`
+    (ascending) and `data` holds each (term, document) pair's BM25 contribution.
+    """
 
     def __init__(
-        self, vocabulary: dict[str, int], idf: FloatArray, weights: sparse.csr_array, doc_count: int, token_count: int
+        self,
+        vocabulary: dict[str, int],
+        idf: FloatArray,
+        indptr: IntArray,
+        indices: Int32Array,
+        data: FloatArray,
+        doc_count: int,
+        token_count: int,
     ):
         self.vocabulary = vocabulary
         self.idf = idf
-        self.weights = weights  # terms x documents, each entry that term's BM25 contribution
+        self.indptr = indptr
+        self.indices = indices
+        self.data = data
         self.doc_count = doc_count
         self.token_count = token_count
+        # One score accumulator per searching thread, kept all zeros between questions:
+        # clearing only the touched entries is far cheaper than a fresh array per question.
+        self._scratch = threading.local()
 
     @classmethod
     def from_tokens(cls, documents: Sequence[Sequence[str]], params: Bm25Params = DEFAULT_PARAMS) -> Bm25:
@@ -62,51 +86,104 @@ class Bm25:
 
     @classmethod
     def from_term_ids(
-        cls, vocabulary: dict[str, int], term_ids: IntArray, lengths: IntArray, params: Bm25Params = DEFAULT_PARAMS
+        cls,
+        vocabulary: dict[str, int],
+        term_ids: npt.NDArray[np.integer],
+        lengths: npt.NDArray[np.integer],
+        params: Bm25Params = DEFAULT_PARAMS,
     ) -> Bm25:
-        """Build from every document's term ids laid end to end, and each document's length."""
+        """Build from every document's term ids laid end to end, and each document's length.
+
+        Only vectorised NumPy runs here (sorting releases the GIL), so a build in a
+        worker thread leaves an event loop free to run.
+        """
         doc_count = len(lengths)
-        doc_ids = np.repeat(np.arange(doc_count, dtype=np.int64), lengths)
-        ones = np.ones(len(term_ids), dtype=np.float64)
-        # Duplicate (term, doc) pairs are summed by the conversion: that is the term frequency.
-        tf = sparse.coo_array((ones, (term_ids, doc_ids)), shape=(len(vocabulary), doc_count)).tocsr()
-        tf.sum_duplicates()
-        doc_freq = np.diff(tf.indptr)
+        terms = len(vocabulary)
+        lengths = lengths.astype(np.int64, copy=False)
+        # One int64 key per token, term-major then document: sorting groups each term's
+        # postings in document order, and equal neighbours are that term's frequency.
+        keys = np.repeat(np.arange(doc_count, dtype=np.int64), lengths)
+        keys += term_ids.astype(np.int64) * max(doc_count, 1)
+        keys.sort()
+        first = np.empty(len(keys), dtype=bool)
+        first[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        del first
+        freq = np.diff(np.append(starts, len(keys))).astype(np.float64)
+        pairs = keys[starts]
+        del keys, starts
+        term_of_entry, doc_of_entry = np.divmod(pairs, max(doc_count, 1))
+        del pairs
+        doc_freq = np.bincount(term_of_entry, minlength=terms)
+        indptr = np.zeros(terms + 1, dtype=np.int64)
+        np.cumsum(doc_freq, out=indptr[1:])
         idf = np.log(doc_count - doc_freq + 0.5) - np.log(doc_freq + 0.5)
         if len(idf):
             floor = params.epsilon * idf.mean()
             idf = np.where(idf < 0, floor, idf)
         avgdl = lengths.sum() / doc_count if doc_count else 1.0
         norm = params.k1 * (1 - params.b + params.b * lengths / (avgdl or 1.0))
-        term_of_entry = np.repeat(np.arange(len(vocabulary)), doc_freq)
-        freq = tf.data
-        tf.data = idf[term_of_entry] * freq * (params.k1 + 1) / (freq + norm[tf.indices])
-        return cls(vocabulary, idf, tf, doc_count, int(lengths.sum()))
+        # The same operations in the same order as rank-bm25, so equal inputs round alike.
+        data = idf[term_of_entry] * (freq * (params.k1 + 1) / (freq + norm[doc_of_entry]))
+        return cls(vocabulary, idf, indptr, doc_of_entry.astype(np.int32), data, doc_count, int(lengths.sum()))
 
-    def _postings(self, tokens: Sequence[str]) -> tuple[IntArray, FloatArray]:
-        indptr, indices, data = self.weights.indptr, self.weights.indices, self.weights.data
-        rows = [self.vocabulary[t] for t in tokens if t in self.vocabulary]
-        if not rows:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        docs = np.concatenate([indices[indptr[r] : indptr[r + 1]] for r in rows])
-        weights = np.concatenate([data[indptr[r] : indptr[r + 1]] for r in rows])
-        return docs.astype(np.int64, copy=False), weights
+    @property
+    def weights(self) -> sparse.csr_array:
+        """The postings as a SciPy terms x documents matrix (a view, no copy)."""
+        return sparse.csr_array((self.data, self.indices, self.indptr), shape=(len(self.vocabulary), self.doc_count))
+
+    def _rows(self, tokens: Sequence[str]) -> list[int]:
+        return [self.vocabulary[t] for t in tokens if t in self.vocabulary]
 
     def scores(self, tokens: Sequence[str]) -> FloatArray:
         """Every document's score, as rank-bm25's `get_scores` returns them."""
-        docs, weights = self._postings(tokens)
-        return np.bincount(docs, weights=weights, minlength=self.doc_count).astype(np.float64)
+        total = np.zeros(self.doc_count, dtype=np.float64)
+        for row in self._rows(tokens):
+            span = slice(self.indptr[row], self.indptr[row + 1])
+            total[self.indices[span]] += self.data[span]  # a row's documents are distinct
+        return total
+
+    def _accumulator(self) -> FloatArray:
+        acc: FloatArray | None = getattr(self._scratch, "acc", None)
+        if acc is None:
+            acc = np.zeros(self.doc_count, dtype=np.float64)
+            self._scratch.acc = acc
+        return acc
 
     def top(self, tokens: Sequence[str], k: int) -> ScoredDocs:
-        """The k best documents that share at least one term with `tokens`."""
-        docs, weights = self._postings(tokens)
-        if not len(docs) or k <= 0:
-            return ScoredDocs(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
-        # Sum only the documents that were touched: far fewer than all of them.
-        touched, inverse = np.unique(docs, return_inverse=True)
-        totals: FloatArray = np.bincount(inverse, weights=weights).astype(np.float64)
-        if len(touched) > k:
-            keep = np.argpartition(-totals, k - 1)[:k]
-            touched, totals = touched[keep], totals[keep]
-        order = np.lexsort((touched, -totals))
-        return ScoredDocs(touched[order], totals[order])
+        """The k best documents that share at least one term with `tokens`.
+
+        Costs the length of the query terms' postings, never a pass over every document.
+        """
+        rows = self._rows(tokens)
+        if not rows or k <= 0:
+            return _empty()
+        distinct = list(dict.fromkeys(rows))
+        spans = [slice(self.indptr[r], self.indptr[r + 1]) for r in distinct]
+        acc = self._accumulator()
+        try:
+            for row in rows:  # a repeated query word counts each time, as in rank-bm25
+                span = slice(self.indptr[row], self.indptr[row + 1])
+                acc[self.indices[span]] += self.data[span]
+            docs = self.indices[spans[0]] if len(spans) == 1 else np.concatenate([self.indices[s] for s in spans])
+            totals = acc[docs]
+        finally:
+            for span in spans:
+                acc[self.indices[span]] = 0.0
+        # Scores that differ only by rounding (the same terms summed in another order) are
+        # ties: ranking on scores rounded to TIE_DECIMALS orders every tie by document.
+        ranks = np.round(totals, TIE_DECIMALS)
+        # `docs` lists a document once per query term it holds. The top k*terms entries
+        # hold at least k distinct documents, so the k-th best distinct rank found among
+        # them is the exact threshold; everything at or above it (ties included) competes.
+        enough = k * len(distinct)
+        if len(docs) > enough:
+            best = np.argpartition(-ranks, enough - 1)[:enough]
+            _, where = np.unique(docs[best], return_index=True)
+            found = np.sort(ranks[best][where])[::-1]
+            keep = ranks >= found[min(k, len(found)) - 1]
+            docs, totals, ranks = docs[keep], totals[keep], ranks[keep]
+        unique_docs, where = np.unique(docs, return_index=True)
+        order = np.lexsort((unique_docs, -ranks[where]))[:k]
+        return ScoredDocs(unique_docs[order].astype(np.int64), totals[where][order])

@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from index import store
 from index.answers import short_answer
-from index.articles import Article, Skipped, load_articles
+from index.articles import Article, Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
+from index.build import TermIds, build
 from index.passages import PASSAGE_TOKENS, passage_span
+from index.progress import Progress
 from index.rerank import CONTEXT_SENTENCES, FEATURES, Query, feature_row, rerank_scores
 from index.text import tokenize, tokenize_question
 
@@ -65,6 +68,8 @@ class BuildReport:
     tokens: int
     skipped: tuple[Skipped, ...]
     seconds: float
+    from_cache: bool = False  # reloaded from the saved index, not built
+    cache_file: Path | None = None  # where the index is saved (None: not saved)
 
 
 class EmptyIndexError(ValueError):
@@ -185,12 +190,27 @@ class SearchIndex:
 
 def index_articles(articles: Sequence[Article], params: Bm25Params = DEFAULT_PARAMS) -> SearchIndex:
     """Index already-parsed articles."""
-    documents = [tokenize(s) for a in articles for s in a.sentences]
-    return SearchIndex(tuple(articles), Bm25.from_tokens(documents, params))
+    terms = TermIds()
+    for article in articles:
+        terms.add(article.sentences)
+    return SearchIndex(tuple(articles), Bm25.from_term_ids(terms.vocabulary, *terms.arrays(), params))
 
 
-def build_index(folder: Path, params: Bm25Params = DEFAULT_PARAMS) -> tuple[SearchIndex, BuildReport]:
-    """Read every article under `folder` and index it.
+def build_index(
+    folder: Path,
+    params: Bm25Params = DEFAULT_PARAMS,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[SearchIndex, BuildReport]:
+    """Read every article under `folder` and index it, or reload the saved index if no article changed.
+
+    The saved index lives in `cache_dir`, else $INDEX_CACHE_DIR, else the user's cache folder;
+    `use_cache=False` neither reads nor writes it. `workers` processes parse the articles
+    (default: one per core for big folders, none for small ones). `progress` is told how far
+    each stage is (default: log lines). Safe to run in a worker thread while an event loop runs.
 
     Raises EmptyIndexError when the folder is missing or holds no usable article.
     """
@@ -199,15 +219,20 @@ def build_index(folder: Path, params: Bm25Params = DEFAULT_PARAMS) -> tuple[Sear
         raise EmptyIndexError(
             f"The seeds folder {folder} does not exist: create it, or set SEEDS_DIR to your articles."
         )
-    articles, skipped = load_articles(folder)
-    if not articles:
-        raise EmptyIndexError(f"No usable article in {folder}: add .txt or .md files there (skipped: {len(skipped)}).")
-    index = index_articles(articles, params)
+    cache = store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
+    built = build(folder, params, cache=cache, workers=workers, progress=progress)
+    if not built.articles:
+        raise EmptyIndexError(
+            f"No usable article in {folder}: add .txt or .md files there (skipped: {len(built.skipped)})."
+        )
+    index = SearchIndex(built.articles, built.bm25)
     report = BuildReport(
-        articles=len(articles),
+        articles=len(built.articles),
         sentences=index.sentence_count,
         tokens=index.bm25.token_count,
-        skipped=tuple(skipped),
+        skipped=built.skipped,
         seconds=time.perf_counter() - started,
+        from_cache=built.from_cache,
+        cache_file=cache,
     )
     return index, report

@@ -7,10 +7,13 @@ stems from PyStemmer (the Snowball English stemmer, compiled C).
 
 from __future__ import annotations
 
+import ctypes
 import re
+import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
+from itertools import chain, compress
 
 import blingfire
 import Stemmer
@@ -40,12 +43,16 @@ _QUOTE_MAP = str.maketrans(
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# A word is letters and digits, with inner apostrophes; "_" separates words. Matching
+# `\w` after turning "_" into a space is the same as `[^\W_]` and twice as fast.
+_WORD = re.compile(r"\w+(?:'\w+)*")
 _SPACES = re.compile(r"\s+")
 _OPEN_QUOTES = ("\u201c", "\u00ab")
 _CLOSE_QUOTES = ("\u201d", "\u00bb")
 
-_stemmer = Stemmer.Stemmer("english")
+# PyStemmer's own cache (maxCacheSize) costs four times the stemming on a miss; `_stem`'s
+# lru_cache does the caching instead.
+_stemmer = Stemmer.Stemmer("english", 0)
 
 
 def normalise(text: str) -> str:
@@ -59,14 +66,40 @@ def _stem(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
+def _words_of_normalised(text: str) -> list[str]:
+    return _WORD.findall(text.replace("_", " "))
+
+
 def words(text: str) -> list[str]:
     """The normalised words of `text`, stop words included, unstemmed."""
-    return _WORD.findall(normalise(text))
+    return _words_of_normalised(normalise(text))
 
 
 def tokenize(text: str) -> list[str]:
     """Search tokens: normalised words without stop words, stemmed."""
     return [_stem(w) for w in words(text) if w not in STOP_WORDS]
+
+
+def tokens_end_to_end(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """Every text's `tokenize` tokens laid end to end, and each text's token count.
+
+    The same tokens as `[tokenize(t) for t in texts]`, several times faster on an
+    article's sentences: one normalisation for all of them, and each distinct word
+    filtered and stemmed once.
+    """
+    # Normalising is per character, so one call on the texts joined by line breaks is
+    # the same as one call each (unless a text holds a line break itself).
+    lines = normalise("\n".join(texts)).split("\n")
+    if len(lines) != len(texts):
+        lines = [normalise(t) for t in texts]
+    per_text = [_words_of_normalised(line) for line in lines]
+    found = dict.fromkeys(chain.from_iterable(per_text))
+    is_token = {w: w not in STOP_WORDS for w in found}
+    token_of = {w: _stem(w) for w, kept in is_token.items() if kept}
+    flat = list(chain.from_iterable(per_text))
+    tokens = [token_of[w] for w in compress(flat, map(is_token.__getitem__, flat))]
+    counts = [sum(map(is_token.__getitem__, text_words)) for text_words in per_text]
+    return tokens, counts
 
 
 def tokenize_question(text: str) -> list[str]:
@@ -105,14 +138,37 @@ def _cap_length(sentence: str) -> Iterator[str]:
         yield sentence
 
 
+_buffers = threading.local()
+
+
+def _text_to_sentences(text: str) -> str:
+    """blingfire.text_to_sentences, reusing one output buffer per thread.
+
+    blingfire's own wrapper makes a new ctypes buffer type for every call, which costs
+    as much as the splitting itself on a paragraph.
+    """
+    data = text.encode("utf-8")
+    buffer = getattr(_buffers, "buffer", None)
+    if buffer is None or len(buffer) < 2 * len(data) + 1:
+        buffer = ctypes.create_string_buffer(max(2 * len(data) + 1, 1 << 16))
+        _buffers.buffer = buffer
+    size = blingfire.blingfire.TextToSentences(
+        ctypes.c_char_p(data), ctypes.c_int(len(data)), ctypes.byref(buffer), ctypes.c_int(len(buffer))
+    )
+    if size == -1 or size > len(buffer):
+        return ""
+    # Only the first `size` bytes are this call's: the rest of the reused buffer is stale.
+    return ctypes.string_at(buffer, size).split(b"\0", 1)[0].decode("utf-8")
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of `text` as written (whitespace folded); paragraphs never merge."""
     sentences: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
-        paragraph = _SPACES.sub(" ", paragraph).strip()
+        paragraph = " ".join(paragraph.split())  # str.split's whitespace is re's \s: same as _SPACES, faster
         if not paragraph:
             continue
-        pieces = (s.strip() for s in blingfire.text_to_sentences(paragraph).split("\n"))
+        pieces = (s.strip() for s in _text_to_sentences(paragraph).split("\n"))
         for sentence in _join_quotations(p for p in pieces if p):
             sentences.extend(_cap_length(sentence))
     return sentences

@@ -78,7 +78,7 @@ def test_questions_come_from_standard_input_one_per_line(
 
 def test_index_reports_articles_and_skipped_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     seeds = write_articles(tmp_path, {"a.txt": "Rain fell. Rivers rose.", "empty.txt": ""})
-    status, out, err = run(capsys, "index", "--seeds", str(seeds))
+    status, out, err = run(capsys, "index", "--seeds", str(seeds), "--no-cache")
     assert (status, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].startswith(f"Indexed 1 article(s) from {seeds}: 2 sentences, 4 tokens, in ")

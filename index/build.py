@@ -1,0 +1,326 @@
+"""From a seeds folder to BM25 postings, fast: read and hash every file, reuse the saved
+index when nothing changed, else parse and tokenize in worker processes and save.
+
+Everything that runs in the calling thread is either short Python steps or NumPy calls
+that release the GIL, so a bot that builds in `asyncio.to_thread` keeps answering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import stat
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from index import articles as articles_module
+from index import bm25 as bm25_module
+from index import stopwords as stopwords_module
+from index import store
+from index import text as text_module
+from index.articles import (
+    MAX_ARTICLES,
+    Article,
+    Skipped,
+    UnusableArticle,
+    _candidate_files,
+    _read_inside,
+    parse_article,
+)
+from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
+from index.progress import LogProgress, Progress
+from index.text import tokens_end_to_end
+
+log = logging.getLogger("index.build")
+
+# Below this much text a worker process costs more to start than it saves.
+POOL_MIN_BYTES = 8_000_000
+# Files are parsed in chunks of about this many bytes: small enough to report progress
+# often and to unpickle a result quickly, large enough to keep the workers busy.
+CHUNK_BYTES = 2_000_000
+
+
+# A file's (inode, size, mtime, ctime): any write changes the ctime, which no tool can set back.
+Stamp = tuple[int, int, int, int]
+# A file changed less than this long before its stamp was taken could change again
+# within the same clock tick unseen (git's "racy clean" problem): it is always re-read.
+RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A candidate article: its bytes (None when its stamp showed it unchanged), SHA-256 and stamp."""
+
+    id: str
+    data: bytes | None
+    digest: str
+    stamp: Stamp | None  # None for a linked file: always read
+
+
+@dataclass(frozen=True)
+class Built:
+    """A built (or reloaded) index's parts."""
+
+    articles: tuple[Article, ...]
+    bm25: Bm25
+    skipped: tuple[Skipped, ...]
+    from_cache: bool
+
+
+@dataclass(frozen=True)
+class ParsedChunk:
+    """One chunk of files parsed and tokenized, with term ids local to the chunk."""
+
+    articles: list[Article]
+    skipped: list[Skipped]
+    terms: list[str]
+    term_ids: npt.NDArray[np.int32]
+    lengths: npt.NDArray[np.int32]
+
+
+def _code_digest() -> str:
+    # The saved index depends on how text is split and tokenized and how BM25 is built:
+    # a change to any of that code must invalidate it, whatever the articles.
+    digest = hashlib.sha256()
+    for module in (articles_module, text_module, stopwords_module, bm25_module):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def content_key(files: Sequence[SourceFile], params: Bm25Params) -> str:
+    """Changes when any article, the BM25 parameters or the indexing code changes."""
+    digest = hashlib.sha256(json.dumps([_code_digest(), params.k1, params.b, params.epsilon]).encode())
+    for file in files:
+        digest.update(f"{file.id}\0{file.digest}\n".encode())
+    return digest.hexdigest()
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        status = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+def read_folder(
+    root: Path, progress: Progress, known: store.Stamps | None = None
+) -> tuple[list[SourceFile], list[Skipped]]:
+    """Every candidate file's bytes and SHA-256, with the same safety rules as load_articles.
+
+    A file whose stamp equals the one `known` (from the saved index) recorded for it, and
+    had not changed for RACY_NS before, keeps its recorded digest without being read.
+    """
+    skipped: list[Skipped] = []
+    candidates = list(_candidate_files(root, skipped))
+    stamps = known.files if known else {}
+    trusted_before = known.taken_ns - RACY_NS if known else 0
+    files: list[SourceFile] = []
+    for n, (article_id, path) in enumerate(candidates, start=1):
+        if len(files) >= MAX_ARTICLES:
+            skipped.append(Skipped(article_id, f"over the limit of {MAX_ARTICLES:,} articles"))
+            continue
+        stamp = _stamp(path)
+        recorded = stamps.get(article_id)
+        if stamp and recorded and tuple(recorded[:4]) == stamp and stamp[3] < trusted_before:
+            files.append(SourceFile(article_id, None, recorded[4], stamp))
+            continue
+        try:
+            data = _read_inside(root, path)
+        except UnusableArticle as error:
+            skipped.append(Skipped(article_id, str(error)))
+            continue
+        files.append(SourceFile(article_id, data, hashlib.sha256(data).hexdigest(), stamp))
+        if n % 500 == 0:
+            progress("reading", n, len(candidates))
+    progress("reading", len(candidates), len(candidates))
+    return files, skipped
+
+
+def _read_unread(root: Path, files: list[SourceFile]) -> tuple[list[SourceFile], list[Skipped]]:
+    """Read the files that were only stamped: the saved index is not usable, so all bytes are needed."""
+    read: list[SourceFile] = []
+    skipped: list[Skipped] = []
+    for file in files:
+        if file.data is not None:
+            read.append(file)
+            continue
+        try:
+            data = _read_inside(root, root / file.id)
+        except UnusableArticle as error:
+            skipped.append(Skipped(file.id, str(error)))
+            continue
+        read.append(SourceFile(file.id, data, hashlib.sha256(data).hexdigest(), _stamp(root / file.id)))
+    return read, skipped
+
+
+class TermIds:
+    """Sentences' tokens as term ids laid end to end, without a Python list per sentence."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self._ids: list[npt.NDArray[np.int32]] = []
+        self._lengths: list[int] = []
+
+    def add(self, sentences: Sequence[str]) -> None:
+        tokens, counts = tokens_end_to_end(sentences)
+        vocabulary = self.vocabulary
+        for token in dict.fromkeys(tokens):  # new terms numbered in order of first use
+            if token not in vocabulary:
+                vocabulary[token] = len(vocabulary)
+        self._ids.append(np.fromiter(map(vocabulary.__getitem__, tokens), dtype=np.int32, count=len(tokens)))
+        self._lengths.extend(counts)
+
+    def arrays(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        ids = np.concatenate(self._ids) if self._ids else np.empty(0, dtype=np.int32)
+        return ids, np.array(self._lengths, dtype=np.int32)
+
+
+def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
+    """Parse and tokenize files (runs in a worker process, or inline for small folders)."""
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    terms = TermIds()
+    for article_id, data in items:
+        try:
+            article = parse_article(article_id, data)
+        except UnusableArticle as error:
+            skipped.append(Skipped(article_id, str(error)))
+            continue
+        articles.append(article)
+        terms.add(article.sentences)
+    return ParsedChunk(articles, skipped, list(terms.vocabulary), *terms.arrays())
+
+
+def _chunks(files: Sequence[SourceFile]) -> Iterator[list[tuple[str, bytes]]]:
+    chunk: list[tuple[str, bytes]] = []
+    size = 0
+    for file in files:
+        data = file.data or b""
+        chunk.append((file.id, data))
+        size += len(data)
+        if size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def default_workers(total_bytes: int) -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cpus if total_bytes >= POOL_MIN_BYTES and cpus > 1 else 1
+
+
+def _parsed(chunks: list[list[tuple[str, bytes]]], workers: int) -> Iterator[ParsedChunk]:
+    done = 0
+    if workers > 1:
+        # "spawn" starts clean interpreters: forking a process that runs an event loop and
+        # other threads can copy a held lock into the child.
+        context = multiprocessing.get_context("spawn")
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for parsed in pool.map(parse_chunk, chunks):
+                    done += 1
+                    yield parsed
+            return
+        except BrokenProcessPool:
+            # A main script without `if __name__ == "__main__":` cannot start workers.
+            log.warning("Worker processes could not start; indexing in this process instead.", exc_info=True)
+    for chunk in chunks[done:]:
+        yield parse_chunk(chunk)
+
+
+def index_files(
+    files: Sequence[SourceFile], params: Bm25Params, workers: int, progress: Progress
+) -> tuple[list[Article], list[Skipped], Bm25]:
+    """Parse, tokenize and index `files` (already read), skipping duplicates and unusable ones."""
+    unique: list[SourceFile] = []
+    first_of: dict[str, str] = {}
+    duplicates: list[tuple[str, str]] = []
+    for file in files:
+        if file.digest in first_of:
+            duplicates.append((file.id, first_of[file.digest]))
+        else:
+            first_of[file.digest] = file.id
+            unique.append(file)
+    chunks = list(_chunks(unique))
+    total = sum(len(f.data or b"") for f in unique)
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    vocabulary: dict[str, int] = {}
+    term_ids: list[npt.NDArray[np.int32]] = []
+    lengths: list[npt.NDArray[np.int32]] = []
+    done = 0
+    progress("indexing", 0, total)
+    for chunk, parsed in zip(chunks, _parsed(chunks, workers), strict=True):
+        articles.extend(parsed.articles)
+        skipped.extend(parsed.skipped)
+        to_global = np.fromiter(
+            (vocabulary.setdefault(t, len(vocabulary)) for t in parsed.terms), dtype=np.int32, count=len(parsed.terms)
+        )
+        term_ids.append(to_global[parsed.term_ids])
+        lengths.append(parsed.lengths)
+        done += sum(len(data) for _, data in chunk)
+        progress("indexing", done, total)
+    unusable = {s.path: s.reason for s in skipped}
+    for duplicate, first in duplicates:
+        reason = unusable.get(first) or f"same content as {first}"
+        skipped.append(Skipped(duplicate, reason))
+    log.debug("Parsed and tokenized %s files.", f"{len(unique):,}")
+    bm25 = Bm25.from_term_ids(
+        vocabulary,
+        np.concatenate(term_ids) if term_ids else np.empty(0, dtype=np.int32),
+        np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int32),
+        params,
+    )
+    return articles, skipped, bm25
+
+
+def build(
+    folder: Path,
+    params: Bm25Params = DEFAULT_PARAMS,
+    *,
+    cache: Path | None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Built:
+    """The index of `folder`: reloaded from `cache` (a file path) when still current, else built and saved there."""
+    progress = progress or LogProgress()
+    started = time.perf_counter()
+    root = folder.resolve(strict=True)
+    taken_ns = time.time_ns()
+    files, read_skipped = read_folder(root, progress, store.load_stamps(cache) if cache else None)
+    key = content_key(files, params)
+    saved = store.load(cache, key) if cache else None
+    if saved is not None:
+        log.info("Loaded the saved index %s in %.2f s.", cache, time.perf_counter() - started)
+        skipped = sorted([*read_skipped, *saved.skipped], key=lambda s: s.path)
+        return Built(saved.articles, saved.bm25, tuple(skipped), from_cache=True)
+    files, unreadable = _read_unread(root, files)
+    read_skipped.extend(unreadable)
+    key = content_key(files, params)
+    total = sum(len(f.data or b"") for f in files)
+    articles, parse_skipped, bm25 = index_files(files, params, workers or default_workers(total), progress)
+    if cache and articles:
+        stamps = store.Stamps({f.id: (*f.stamp, f.digest) for f in files if f.stamp}, taken_ns)
+        try:
+            log.debug("Built the BM25 postings; saving them to %s.", cache)
+            store.save(cache, store.SavedIndex(key, tuple(articles), tuple(parse_skipped), bm25, stamps))
+        except (OSError, ValueError) as error:
+            log.warning("Could not save the index to %s (%s); the next start will rebuild it.", cache, error)
+    skipped = sorted([*read_skipped, *parse_skipped], key=lambda s: s.path)
+    log.info("Indexed %s sentences in %.2f s.", f"{bm25.doc_count:,}", time.perf_counter() - started)
+    return Built(tuple(articles), bm25, tuple(skipped), from_cache=False)

@@ -1,0 +1,7 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_index_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Saved indexes go to a per-run folder, never the user's cache, so tests neither read nor leave one there.
+    monkeypatch.setenv("INDEX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "index-cache"))

@@ -1,0 +1,308 @@
+"""The saved index (round trip, rebuild on change, damage detection, atomic write, no pickle),
+the build in a worker thread (the event loop keeps running), and the command line's cache flags."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from index import build_index, store
+from index.bm25 import Bm25Params
+from index.store import CACHE_ENV, MAGIC, cache_folder, index_file
+
+SYLLABLES = ["ba", "ko", "ri", "tu", "me", "sa", "lo", "ni", "ve", "da", "pu", "ge"]
+
+
+def write_corpus(folder: Path, articles: int, seed: int = 5) -> None:
+    """Articles of Zipf-distributed made-up words, 10 to 40 sentences each."""
+    rng = random.Random(seed)
+    words = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(3000)})
+    weights = [1 / (rank + 1) for rank in range(len(words))]
+    folder.mkdir(parents=True, exist_ok=True)
+    for a in range(articles):
+        sentences = [
+            " ".join(rng.choices(words, weights, k=rng.randint(6, 20))).capitalize() + "."
+            for _ in range(rng.randint(10, 40))
+        ]
+        paragraphs = "\n\n".join(" ".join(sentences[p : p + 4]) for p in range(0, len(sentences), 4))
+        (folder / f"article-{a:04d}.txt").write_text(f"title: Article {a}\ndate: 2024-03-01\n\n{paragraphs}\n")
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    write_corpus(folder, articles=12)
+    return folder
+
+
+def saved_file(cache: Path, seeds: Path) -> Path:
+    return index_file(cache, seeds)
+
+
+def test_the_second_build_reloads_the_saved_index_unchanged(seeds: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    built, first = build_index(seeds, cache_dir=cache)
+    loaded, second = build_index(seeds, cache_dir=cache)
+    assert (first.from_cache, second.from_cache) == (False, True)
+    assert second.cache_file == saved_file(cache, seeds) and second.cache_file.is_file()
+    assert loaded.articles == built.articles
+    assert (second.articles, second.sentences, second.tokens) == (first.articles, first.sentences, first.tokens)
+    assert loaded.bm25.vocabulary == built.bm25.vocabulary
+    for name in ("idf", "indptr", "indices", "data"):
+        assert np.array_equal(getattr(loaded.bm25, name), getattr(built.bm25, name))
+    question = " ".join(built.articles[3].sentences[2].split()[:4])
+    assert loaded.search(question, 5) == built.search(question, 5)
+
+
+def test_the_saved_index_loads_without_pickle_or_np_load(
+    seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_index(seeds, cache_dir=tmp_path)
+    assert saved_file(tmp_path, seeds).read_bytes().startswith(MAGIC)
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loading the saved index must not unpickle")
+
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(np, "load", forbidden)
+    assert build_index(seeds, cache_dir=tmp_path)[1].from_cache
+
+
+def test_a_changed_added_or_removed_article_triggers_a_rebuild(seeds: Path, tmp_path: Path) -> None:
+    build_index(seeds, cache_dir=tmp_path)
+    article = seeds / "article-0003.txt"
+    article.write_text(article.read_text() + "\nThe zeppelin landed quietly.\n")
+    index, report = build_index(seeds, cache_dir=tmp_path)
+    assert not report.from_cache
+    assert index.search("zeppelin", 1)[0].article == "article-0003.txt"
+    assert build_index(seeds, cache_dir=tmp_path)[1].from_cache
+
+    (seeds / "extra.md").write_text("A brand new article about a quokka.\n")
+    index, report = build_index(seeds, cache_dir=tmp_path)
+    assert (report.from_cache, report.articles) == (False, 13)
+    (seeds / "extra.md").unlink()
+    index, report = build_index(seeds, cache_dir=tmp_path)
+    assert (report.from_cache, report.articles, index.search("quokka", 1)) == (False, 12, [])
+
+
+def test_other_bm25_parameters_trigger_a_rebuild(seeds: Path, tmp_path: Path) -> None:
+    build_index(seeds, cache_dir=tmp_path)
+    assert not build_index(seeds, Bm25Params(k1=1.5, b=0.75), cache_dir=tmp_path)[1].from_cache
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_one_byte(path: Path) -> None:
+    # A byte in the middle of the arrays, past the directory: only the checksum can tell.
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def wrong_directory(path: Path) -> None:
+    # A directory claiming a huge array must be refused before anything is allocated.
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"shape": [', b'"shape": [99999999999', 1))
+
+
+def garbage(path: Path) -> None:
+    path.write_bytes(os.urandom(5000))
+
+
+def pickled_objects(path: Path) -> None:
+    with path.open("wb") as file:
+        np.save(file, np.array([{"format": 1}], dtype=object), allow_pickle=True)
+
+
+@pytest.mark.parametrize("damage", [truncate, flip_one_byte, wrong_directory, garbage, pickled_objects])
+def test_a_damaged_saved_index_is_detected_and_rebuilt(
+    seeds: Path, tmp_path: Path, damage: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    built, _ = build_index(seeds, cache_dir=tmp_path)
+    path = saved_file(tmp_path, seeds)
+    assert callable(damage)
+    damage(path)
+    with caplog.at_level(logging.WARNING, logger="index.store"):
+        rebuilt, report = build_index(seeds, cache_dir=tmp_path)
+    assert not report.from_cache
+    assert "is damaged" in caplog.text
+    assert rebuilt.articles == built.articles
+    assert np.array_equal(rebuilt.bm25.data, built.bm25.data)
+    assert build_index(seeds, cache_dir=tmp_path)[1].from_cache  # rewritten whole
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(
+    seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    build_index(seeds, cache_dir=tmp_path)
+    path = saved_file(tmp_path, seeds)
+    before = path.read_bytes()
+
+    def fail_midway(file: object, arrays: object) -> None:
+        assert hasattr(file, "write")
+        file.write(b"QABOTIDX half an index")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_write", fail_midway)
+    (seeds / "article-0000.txt").write_text("A changed article about a narwhal.\n")
+    with caplog.at_level(logging.WARNING, logger="index.build"):
+        index, _report = build_index(seeds, cache_dir=tmp_path)
+    assert index.search("narwhal", 1)[0].article == "article-0000.txt"  # the build itself succeeded
+    assert "Could not save the index" in caplog.text
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [path.name]
+
+
+def test_an_unwritable_cache_folder_still_gives_an_index(seeds: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    _index, report = build_index(seeds, cache_dir=blocker / "cache")
+    assert report.articles == 12 and not report.from_cache
+
+
+def test_the_cache_folder_comes_from_the_argument_the_environment_or_the_user_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "from-env"))
+    assert cache_folder(tmp_path / "given") == tmp_path / "given"
+    assert cache_folder() == tmp_path / "from-env"
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_folder() == tmp_path / "xdg" / "qa-bot"
+
+
+def test_use_cache_false_neither_reads_nor_writes(seeds: Path, tmp_path: Path) -> None:
+    _index, report = build_index(seeds, cache_dir=tmp_path / "cache", use_cache=False)
+    assert report.cache_file is None and not (tmp_path / "cache").exists()
+
+
+def test_cli_index_takes_the_cache_folder_flag(
+    seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "unused"))
+    cache = tmp_path / "flag"
+    assert main(["index", "--seeds", str(seeds), "--cache-dir", str(cache)]) == 0
+    assert main(["index", "--seeds", str(seeds), "--cache-dir", str(cache)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == f"Saved index: {saved_file(cache, seeds)} (written)."
+    assert out[3] == f"Saved index: {saved_file(cache, seeds)} (reused: no article changed)."
+    assert not (tmp_path / "unused").exists()
+    assert main(["index", "--seeds", str(seeds), "--no-cache"]) == 0
+    assert "Saved index" not in capsys.readouterr().out
+
+
+def test_workers_and_inline_builds_are_identical(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    write_corpus(seeds, articles=40)
+    inline, _ = build_index(seeds, use_cache=False, workers=1)
+    pooled, _ = build_index(seeds, use_cache=False, workers=2)
+    assert pooled.articles == inline.articles
+    assert pooled.bm25.vocabulary == inline.bm25.vocabulary
+    assert np.array_equal(pooled.bm25.data, inline.bm25.data)
+
+
+async def max_loop_lag_while(build: object) -> tuple[float, float]:
+    """Run `build` in a worker thread, as the bot does, while a 5 ms ticker measures the loop's lag."""
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(time.perf_counter() - before - 0.005)
+
+    probe = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    assert callable(build)
+    await asyncio.to_thread(build)
+    seconds = time.perf_counter() - started
+    done.set()
+    await probe
+    return max(lags), seconds
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_the_event_loop_keeps_running_while_an_index_builds(tmp_path: Path, workers: int) -> None:
+    seeds = tmp_path / "seeds"
+    write_corpus(seeds, articles=400)  # about 10,000 sentences: a build of about a second
+    cache = tmp_path / "cache"
+    lag, seconds = await max_loop_lag_while(lambda: build_index(seeds, cache_dir=cache, workers=workers))
+    assert seconds > 0.25  # long enough for the 5 ms probe to tick 50 times
+    assert lag < 0.100
+    lag, _ = await max_loop_lag_while(lambda: build_index(seeds, cache_dir=cache, workers=workers))  # reload
+    assert lag < 0.100
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import index.build
+
+    reads: list[str] = []
+    real = index.build._read_inside
+
+    def counting(root: Path, path: Path) -> bytes:
+        reads.append(path.name)
+        return real(root, path)
+
+    monkeypatch.setattr(index.build, "_read_inside", counting)
+    return reads
+
+
+def test_unchanged_files_are_not_read_again_once_settled(
+    seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.build
+
+    monkeypatch.setattr(index.build, "RACY_NS", 0)  # as if the files were written long before
+    build_index(seeds, cache_dir=tmp_path)
+    reads = count_reads(monkeypatch)
+    assert build_index(seeds, cache_dir=tmp_path)[1].from_cache
+    assert reads == []
+    changed = seeds / "article-0005.txt"
+    changed.write_text(changed.read_text().replace("Article 5", "Article five", 1))
+    index, report = build_index(seeds, cache_dir=tmp_path)
+    assert not report.from_cache
+    assert reads.count("article-0005.txt") == 1 and len(reads) == 12  # the rebuild needs every file's text
+    assert index.articles[5].title == "Article five"
+
+
+def test_recently_changed_files_are_always_read(seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_index(seeds, cache_dir=tmp_path)
+    reads = count_reads(monkeypatch)
+    assert build_index(seeds, cache_dir=tmp_path)[1].from_cache
+    assert len(reads) == 12  # written a moment ago: a same-tick change would not show in the stamp
+
+
+def test_progress_is_a_bar_on_a_terminal_and_log_lines_elsewhere(caplog: pytest.LogCaptureFixture) -> None:
+    import io
+
+    from index.progress import BarProgress, LogProgress, terminal_or_log
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    bar = terminal_or_log(terminal)
+    assert isinstance(bar, BarProgress)
+    for done in range(0, 11):
+        bar("indexing", done, 10)
+    assert "indexing: 100%" in terminal.getvalue()
+    assert isinstance(terminal_or_log(io.StringIO()), LogProgress)
+    with caplog.at_level(logging.INFO, logger="index.build"):
+        log_progress = LogProgress(every=3600)
+        for done in range(0, 2001, 100):
+            log_progress("reading", done, 2000)
+    assert [r.getMessage() for r in caplog.records] == ["reading: 0% (0 of 2,000)", "reading: 100% (2,000 of 2,000)"]
