@@ -21,20 +21,28 @@ from index.search import index_articles
 
 
 def mrr(
-    features: list[np.ndarray], gold: np.ndarray, docs: list[np.ndarray], w: np.ndarray, keep: np.ndarray
+    features: list[np.ndarray], gold: list[np.ndarray], docs: list[np.ndarray], w: np.ndarray, keep: np.ndarray
 ) -> tuple[float, float]:
+    """MRR@10 and R@1 over the kept questions; `gold` holds each question's gold candidates (positions)."""
     total = top1 = 0.0
     for rows, g, d, k in zip(features, gold, docs, keep, strict=True):
-        if not k or g < 0:
+        if not k or not len(g):
             continue
         scores = rows @ w
         order = np.lexsort((d, -scores))
-        rank = int(np.flatnonzero(order == g)[0]) + 1
+        rank = int(np.flatnonzero(np.isin(order, g))[0]) + 1
         if rank <= DEPTH:
             total += 1 / rank
         top1 += rank == 1
     n = keep.sum()
     return total / n, top1 / n
+
+
+def _ragged(arrays: list[np.ndarray]) -> np.ndarray:
+    """An object array of arrays, even when they happen to share a length."""
+    packed = np.empty(len(arrays), dtype=object)
+    packed[:] = arrays
+    return packed
 
 
 def main() -> int:
@@ -56,17 +64,15 @@ def main() -> int:
             found = index.candidates(q.text)
             features.append(found.features)
             docs.append(found.docs)
-            hits = np.flatnonzero(found.docs == q.gold)
-            gold.append(int(hits[0]) if len(hits) else -1)
+            gold.append(np.flatnonzero(np.isin(found.docs, q.golds)))
         if args.cache:
             np.savez(
                 args.cache,
-                features=np.array(features, dtype=object),
-                docs=np.array(docs, dtype=object),
-                gold=np.array(gold),
+                features=_ragged(features),
+                docs=_ragged(docs),
+                gold=_ragged(gold),
             )
     print(f"features for {len(gold):,} questions in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    gold_arr = np.array(gold)
     tune = np.array([q.topic < TUNE_ARTICLES for q in corpus.questions])
     held = ~tune
     every = np.ones_like(tune)
@@ -75,7 +81,7 @@ def main() -> int:
         parts = [
             f"{label} MRR {m:.4f} R@1 {r:.4f}"
             for label, keep in (("tune", tune), ("held-out", held), ("all", every))
-            for m, r in [mrr(features, gold_arr, docs, w, keep)]
+            for m, r in [mrr(features, gold, docs, w, keep)]
         ]
         print(f"{name}: {dict(zip(FEATURES, np.round(w, 3).tolist(), strict=True))}\n   " + " | ".join(parts))
 
@@ -86,7 +92,7 @@ def main() -> int:
     for name in FEATURES[1:]:
         single = bm25_only.copy()
         best = max(
-            (mrr(features, gold_arr, docs, single + np.eye(len(FEATURES))[FEATURES.index(name)] * v, tune)[0], v)
+            (mrr(features, gold, docs, single + np.eye(len(FEATURES))[FEATURES.index(name)] * v, tune)[0], v)
             for v in np.arange(0, 1.51, 0.1)
         )
         single[FEATURES.index(name)] = best[1]
@@ -99,7 +105,7 @@ def main() -> int:
             for v in grid:
                 trial = w.copy()
                 trial[i] = v
-                score = mrr(features, gold_arr, docs, trial, tune)[0]
+                score = mrr(features, gold, docs, trial, tune)[0]
                 if score > best_score + 1e-9:
                     best_score, best_value = score, v
             w[i] = best_value

@@ -9,7 +9,9 @@ import pytest
 from bot.cli import main
 from index.evaluation import (
     SquadQuestion,
+    best_rank,
     exact_match,
+    full_mrr,
     load_squad,
     retrieval,
     run_rank_bm25,
@@ -37,12 +39,14 @@ def test_each_paragraph_is_an_article_and_gold_is_numbered_across_the_index() ->
     corpus = load_squad(TINY)
     assert [len(a.sentences) for a in corpus.articles] == [3, 2, 2]
     assert corpus.articles[0].sentences[1] == "It flows for 1,006 kilometres."
-    assert [(q.id, q.gold, q.topic, q.article) for q in corpus.questions] == [
-        ("r1", 1, 0, 0),
-        ("r2", 2, 0, 0),
-        ("r3", 4, 0, 1),
-        ("b1", 5, 1, 2),
-        ("b2", 6, 1, 2),
+    # Every answer's sentence is gold, once, in the order of the answers (r1's two answers share one).
+    assert [(q.id, q.golds, q.topic, q.article) for q in corpus.questions] == [
+        ("r1", (1,), 0, 0),
+        ("r2", (2,), 0, 0),
+        ("r3", (4,), 0, 1),
+        ("r4", (4, 3), 0, 1),
+        ("b1", (5,), 1, 2),
+        ("b2", (6,), 1, 2),
     ]
     assert corpus.questions[0].answers == ("1,006 kilometres", "1,006")
 
@@ -57,11 +61,11 @@ def test_gzip_is_read_directly(tmp_path: Path) -> None:
 
 def test_splits_are_by_wikipedia_article() -> None:
     corpus = load_squad(TINY)
-    late = SquadQuestion("x", "q", 30, 0, 0, ("a",))
+    late = SquadQuestion("x", "q", 30, 0, (0,), ("a",))
     with_late = type(corpus)(corpus.articles, (*corpus.questions, late))
     assert with_late.split("held-out") == (late,)
-    assert len(with_late.split("tune")) == 5
-    assert len(with_late.split("all")) == 6
+    assert len(with_late.split("tune")) == 6
+    assert len(with_late.split("all")) == 7
 
 
 def test_retrieval_metrics() -> None:
@@ -70,6 +74,16 @@ def test_retrieval_metrics() -> None:
     assert metrics.mrr == pytest.approx((1 + 0.5 + 0.2) / 5)
     assert (metrics.r1, metrics.r5, metrics.r10) == (0.2, 0.6, 0.6)
     assert metrics.per_second == 2.5
+
+
+def test_a_question_ranks_where_its_best_placed_gold_sentence_is() -> None:
+    assert best_rank([7, 3, 4], (4, 3)) == 2
+    assert best_rank([7, 3, 4], (9,)) is None
+    assert best_rank([], (1,)) is None
+
+
+def test_full_ranking_mrr_has_no_cut_off() -> None:
+    assert full_mrr([1, 20, None, 4]) == pytest.approx((1 + 0.05 + 0.25) / 4)
 
 
 def test_squad_answer_scoring() -> None:
@@ -84,7 +98,8 @@ def test_rank_bm25_defaults_rank_gold_like_a_stable_sort() -> None:
     corpus = load_squad(TINY)
     ranks, _ = run_rank_bm25(corpus.sentences, corpus.questions)
     # "How long is the Loire?": "is"/"the" tie across sentences, "loire" wins for sentence 0.
-    assert ranks == [None, 2, 2, 1, 1]
+    # r4's first answer's sentence ranks second, its other answer's sentence first.
+    assert ranks == [None, 2, 2, 1, 1, 1]
 
 
 def test_eval_command_prints_and_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,15 +107,17 @@ def test_eval_command_prints_and_writes_the_report(tmp_path: Path, capsys: pytes
     assert main(["eval", "squad", str(TINY), "--out", str(out), "--seeds", str(SEEDS)]) == 0
     printed = capsys.readouterr().out
     assert out.read_text(encoding="utf-8") == printed
-    assert "3 paragraphs as articles, 7 sentences in one index, 5 questions." in printed
-    # Gold ranks: qa-bot None, 2, 1, 1, 1 ("How long is the Loire?" shares no stem with its gold sentence;
-    # "the longest river in France" names the sentence before the source's); rank-bm25 None, 2, 2, 1, 1.
-    assert "| qa-bot (all) | 5 | 0.700 | 0.600 | 0.800 | 0.800 |" in printed
-    assert "| rank-bm25 defaults (all) | 5 | 0.600 | 0.400 | 0.800 | 0.800 |" in printed
-    assert "| confident when the gold sentence is first (3 questions) | 1.000 |" in printed
+    assert "3 paragraphs as articles, 7 sentences in one index, 6 questions." in printed
+    # Gold ranks: qa-bot None, 2, 1, 1, 1, 1 ("How long is the Loire?" shares no stem with its gold sentence;
+    # "the longest river in France" names the sentence before the source's); rank-bm25 None, 2, 2, 1, 1, 1.
+    assert "| qa-bot (all) | 6 | 0.750 | 0.667 | 0.833 | 0.833 |" in printed
+    assert "| rank-bm25 defaults (all) | 6 | 0.667 | 0.500 | 0.833 | 0.833 |" in printed
+    assert "rank-bm25 defaults, MRR over the full ranking (all): 0.667" in printed
+    # r4 ("Through which countries does the Rhine flow?") is first but its sentence lacks "countries" and "flow".
+    assert "| confident when the gold sentence is first (4 questions) | 0.750 |" in printed
     assert "| given a short answer | 2 (1.000) |" in printed
     assert "| exact match / token F1 over the answers given | 1.000 / 1.000 |" in printed
-    assert "| not confident when asked of the seed articles alone (5 questions) | 1.000 |" in printed
+    assert "| not confident when asked of the seed articles alone (6 questions) | 1.000 |" in printed
 
 
 def test_eval_command_rejects_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
