@@ -20,6 +20,11 @@ from index.text import tokenize, tokenize_question
 CONFIDENT_COVERAGE = 0.6
 # BM25 candidates looked at before the final ranking.
 CANDIDATES = 50
+# Hostile questions stay cheap: a pasted article is read up to MAX_QUESTION_CHARS and
+# searched with its first MAX_QUESTION_TOKENS tokens; k is capped at MAX_HITS.
+MAX_QUESTION_CHARS = 8_000
+MAX_QUESTION_TOKENS = 64
+MAX_HITS = 25
 
 
 @dataclass(frozen=True)
@@ -110,8 +115,8 @@ class SearchIndex:
 
     def search(self, question: str, k: int = 3) -> list[Hit]:
         """The k best sentences sharing a term with `question`, best first."""
-        tokens = tokenize_question(question)
-        found = self.bm25.top(tokens, max(k, 0))
+        tokens = tokenize_question(question[:MAX_QUESTION_CHARS])[:MAX_QUESTION_TOKENS]
+        found = self.bm25.top(tokens, min(max(k, 0), MAX_HITS))
         query = set(tokens)
         hits = []
         for doc, score in zip(found.docs.tolist(), found.scores.tolist(), strict=True):
