@@ -208,26 +208,26 @@ class _Listing:
         self.root_fd = root_fd
         self.skipped = skipped
         self.listed = 0
+        self.full = False  # MAX_FILES entries were listed: the walk stops
 
     def candidates(self) -> list[_Candidate]:
         found: list[_Candidate] = []
         pending: list[tuple[str, ...]] = [()]
-        while pending:
+        while pending and not self.full:
             folder = pending.pop()
             try:
                 subfolders = self._list(folder, found)
-            except _TooManyFiles:
-                _skip(
-                    self.skipped,
-                    ".",
-                    f"more than {MAX_FILES:,} files and folders: the rest of the folder was not read; "
-                    "keep fewer, larger articles",
-                )
-                break
             except OSError as error:
                 _skip(self.skipped, "/".join(folder) or ".", f"folder unreadable: {_why(error)}")
                 continue
             pending.extend(reversed(subfolders))
+        if self.full:
+            _skip(
+                self.skipped,
+                ".",
+                f"more than {MAX_FILES:,} files and folders: the rest of the folder was not read; "
+                "keep fewer, larger articles",
+            )
         found.sort(key=lambda candidate: candidate.id)
         return found
 
@@ -237,9 +237,10 @@ class _Listing:
             entries = []
             with os.scandir(fd) as scan:
                 for entry in scan:
+                    if self.listed == MAX_FILES:
+                        self.full = True
+                        break
                     self.listed += 1
-                    if self.listed > MAX_FILES:
-                        raise _TooManyFiles
                     entries.append(entry)
         finally:
             os.close(fd)
@@ -259,10 +260,6 @@ class _Listing:
             else:
                 found.append(_Candidate(relative, link=False))
         return subfolders
-
-
-class _TooManyFiles(Exception):
-    pass
 
 
 def _skip(skipped: list[Skipped], path: str, reason: str) -> None:
