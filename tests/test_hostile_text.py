@@ -120,7 +120,7 @@ def test_sentences_of_any_text_are_clean_bounded_and_lose_nothing(text: str) -> 
 
 
 @given(st.lists(st.text(any_char, min_size=1, max_size=200), min_size=1, max_size=8), st.data())
-def test_passage_span_of_any_sentences_holds_the_sentence_within_budget(sentences: list[str], data: st.DataObject) -> None:
+def test_passage_span_holds_the_sentence_within_budget(sentences: list[str], data: st.DataObject) -> None:
     index = data.draw(st.integers(0, len(sentences) - 1))
     budget = data.draw(st.integers(0, 300))
     start, end = passage_span(sentences, index, budget)
