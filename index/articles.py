@@ -27,7 +27,7 @@ ARTICLE_SUFFIXES = (".txt", ".md")
 # Limits. Past each, the file (or the rest of the folder) is skipped with the reason;
 # together they bound what one build may read: MAX_TOTAL_BYTES of text at most.
 MAX_ARTICLE_BYTES = 2_000_000  # a long news article is ~50 KB; 2 MB is a book
-MAX_TOTAL_BYTES = 200_000_000  # all articles of one build
+MAX_TOTAL_BYTES = 100_000_000  # all articles of one build: about 1 GB of index (10x, measured)
 MAX_FILES = 50_000  # folder entries listed (files and folders); the walk stops there
 MAX_HEADER_CHARS = 500  # a longer "title:" (or date, url, source) line is body text
 MAX_URL_CHARS = 2_000
