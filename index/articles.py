@@ -29,6 +29,7 @@ ARTICLE_SUFFIXES = (".txt", ".md")
 MAX_ARTICLE_BYTES = 2_000_000  # a long news article is ~50 KB; 2 MB is a book
 MAX_TOTAL_BYTES = 100_000_000  # all articles of one build: about 1 GB of index (10x, measured)
 MAX_FILES = 50_000  # folder entries listed (files and folders); the walk stops there
+MAX_DEPTH = 16  # nested folders; each folder is reopened from the top, so depth costs twice
 MAX_HEADER_CHARS = 500  # a longer "title:" (or date, url, source) line is body text
 MAX_URL_CHARS = 2_000
 TITLE_CHARS = 80
@@ -254,7 +255,10 @@ class _Listing:
             elif entry.is_symlink():
                 found.append(_Candidate(relative, link=True))  # judged when read
             elif entry.is_dir(follow_symlinks=False):
-                subfolders.append((*folder, name))
+                if len(folder) < MAX_DEPTH:
+                    subfolders.append((*folder, name))
+                else:
+                    _skip(self.skipped, relative, f"folder nested more than {MAX_DEPTH} deep, not read")
             elif not _is_article_name(name):
                 _skip(self.skipped, relative, "not an article: only .txt and .md files are read")
             else:
@@ -337,7 +341,11 @@ def load_articles(folder: Path) -> tuple[list[Article], list[Skipped]]:
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     used = 0
-    root_fd = os.open(root, _DIR_FLAGS)
+    try:
+        root_fd = os.open(root, _DIR_FLAGS)
+    except OSError as error:
+        _skip(skipped, ".", f"folder unreadable: {_why(error)}")
+        return articles, skipped
     try:
         for candidate in _Listing(root_fd, skipped).candidates():
             try:

@@ -343,3 +343,24 @@ def test_the_repository_seed_still_parses_as_before(tmp_path: Path) -> None:
     found, skipped = load_articles(tmp_path / "seeds")
     assert skipped == []
     assert [len(a.sentences) for a in found] == [33]
+
+
+def test_folders_nested_too_deep_are_not_read(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*(["d"] * (articles.MAX_DEPTH + 1)))
+    _write(deep.parent / "last-read.txt", "The deepest article read.\n")
+    _write(deep / "too-deep.txt", "Never read.\n")
+    found, skipped = load_articles(tmp_path)
+    assert [a.id for a in found] == ["/".join(["d"] * articles.MAX_DEPTH) + "/last-read.txt"]
+    folder = "/".join(["d"] * (articles.MAX_DEPTH + 1))
+    assert skipped == [articles.Skipped(folder, f"folder nested more than {articles.MAX_DEPTH} deep, not read")]
+
+
+def test_an_unreadable_seeds_folder_is_one_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refuse)
+    assert load_articles(tmp_path) == (
+        [],
+        [articles.Skipped(".", "folder unreadable: permission denied; let the bot's user read it")],
+    )
