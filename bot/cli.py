@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from bot.launch import add_commands as add_bot_commands
 from index import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index
 
 
@@ -134,6 +135,7 @@ def parser() -> argparse.ArgumentParser:
     build = commands.add_parser("index", help="build the index and report what was indexed")
     build.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
     build.set_defaults(run=cmd_index)
+    add_bot_commands(commands)  # run, sync and check: the Discord bot
     return root
 
 

@@ -1,0 +1,115 @@
+"""The Discord client: settings in, an index built at startup, the extensions loaded."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+from discord.ext import commands
+
+from bot.config import Settings, load_settings
+from bot.errors import QATree
+from bot.formatting import answer_embed
+from bot.index_holder import IndexHolder
+from index import Article
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation")
+# Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
+QUESTION_CHARS = 500
+
+
+# The bot has no voice features: don't warn at every start that voice libraries are missing.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
+class QuestionCooldowns:
+    """One question per user per `seconds`, shared by /ask, mentions and DMs."""
+
+    MAX_TRACKED = 10_000
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last: dict[int, float] = {}
+
+    def retry_after(self, user_id: int, now: float | None = None) -> float:
+        """0 and the question counts when the user may ask now; else the seconds left to wait."""
+        now = time.monotonic() if now is None else now
+        last = self._last.get(user_id)
+        if last is not None and now - last < self.seconds:
+            return self.seconds - (now - last)
+        if len(self._last) >= self.MAX_TRACKED:
+            self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
+        self._last[user_id] = now
+        return 0.0
+
+
+def intents() -> discord.Intents:
+    """Servers, and messages in them and in DMs; no privileged intent (message content, members)."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    return wanted
+
+
+class QABot(commands.Bot):
+    """The question-answering bot. Not connected until `start()`; the index is built in `setup_hook`."""
+
+    def __init__(self, settings: Settings, *, load_index: bool = True, **options: object) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=QATree,
+            owner_ids=set(settings.owner_ids),
+            **options,  # type: ignore[arg-type]
+        )
+        self.settings = settings
+        self.load_index = load_index
+        self.cooldowns = QuestionCooldowns(settings.cooldown_seconds)
+        self._holder: IndexHolder | None = None
+
+    @property
+    def holder(self) -> IndexHolder:
+        if self._holder is None:
+            raise RuntimeError("the index is not built: it is built in setup_hook, when the bot logs in")
+        return self._holder
+
+    async def setup_hook(self) -> None:
+        if self.load_index:
+            self._holder = await IndexHolder.build(self.settings.seeds_dir)
+            report = self._holder.last_build
+            log.info(
+                "Indexed %d articles (%d sentences) from %s in %.2f s; skipped %d files",
+                report.articles,
+                report.sentences,
+                self.settings.seeds_dir,
+                report.seconds,
+                len(report.skipped),
+            )
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        # No prefix commands: the questions listener (bot.exts.messages) handles messages.
+        return
+
+    async def on_ready(self) -> None:
+        log.info(
+            "Connected as %s (id %s) to %d servers", self.user, self.user.id if self.user else "?", len(self.guilds)
+        )
+
+    async def answer(self, question: str, passages: int, article: Article | None = None) -> discord.Embed:
+        """Search off the event loop and format the answer."""
+        answer = await self.holder.ask(question[:QUESTION_CHARS], passages, article)
+        return answer_embed(answer)
+
+
+def create_bot(settings: Settings | None = None, *, load_index: bool = True, **options: object) -> QABot:
+    """The bot configured from the environment (DISCORD_TOKEN is checked only when it starts), not logged in."""
+    return QABot(settings or load_settings(require_token=False), load_index=load_index, **options)

@@ -1,0 +1,103 @@
+"""The bot's settings, read once from the environment (and `.env`), checked before anything starts."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_COOLDOWN_SECONDS = 5.0
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback's locals."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: Secret | None = field(repr=False)
+    seeds_dir: Path = Path("seeds")
+    moderator_role_ids: frozenset[int] = frozenset()
+    owner_ids: frozenset[int] = frozenset()  # empty: the application's owner (or its team)
+    dev_guild_id: int | None = None
+    log_level: str = "INFO"
+    cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set: put DISCORD_TOKEN=<your bot token> in .env (see .env.example) "
+                "or in the environment."
+            )
+        return self.token.reveal()
+
+    @property
+    def log_level_number(self) -> int:
+        return int(logging.getLevelName(self.log_level))
+
+
+def _ids(name: str, raw: str) -> frozenset[int]:
+    ids = set()
+    for part in raw.replace(" ", "").split(","):
+        if not part:
+            continue
+        if not part.isdigit():
+            raise ConfigError(f"{name} must be comma-separated numeric Discord ids (got {part!r}); fix it in .env.")
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
+    """Settings from `environ` (default: os.environ, which the CLI fills from .env first)."""
+    env = os.environ if environ is None else environ
+    token = env.get("DISCORD_TOKEN", "").strip()
+    dev_guild = env.get("DEV_GUILD_ID", "").strip()
+    if dev_guild and not dev_guild.isdigit():
+        raise ConfigError(f"DEV_GUILD_ID must be a numeric server id (got {dev_guild!r}); fix it in .env.")
+    log_level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {log_level!r}); fix it in .env.")
+    raw_cooldown = env.get("ASK_COOLDOWN_SECONDS", "").strip()
+    try:
+        cooldown = float(raw_cooldown) if raw_cooldown else DEFAULT_COOLDOWN_SECONDS
+    except ValueError:
+        cooldown = -1.0
+    if not 0 <= cooldown <= 3600:
+        raise ConfigError(
+            f"ASK_COOLDOWN_SECONDS must be a number of seconds from 0 to 3600 (got {raw_cooldown!r}); fix it in .env."
+        )
+    settings = Settings(
+        token=Secret(token) if token else None,
+        seeds_dir=Path(env.get("SEEDS_DIR", "").strip() or "seeds"),
+        moderator_role_ids=_ids("MODERATOR_ROLE_IDS", env.get("MODERATOR_ROLE_IDS", "")),
+        owner_ids=_ids("OWNER_IDS", env.get("OWNER_IDS", "")),
+        dev_guild_id=int(dev_guild) if dev_guild else None,
+        log_level=log_level,
+        cooldown_seconds=cooldown,
+    )
+    if require_token:
+        settings.require_token()
+    return settings

@@ -1,0 +1,246 @@
+"""Pure functions from search results to Discord messages, always within Discord's limits.
+
+Every piece of text that did not come from us (questions, article text, titles, file names) is escaped,
+so it renders as written and mentions nobody; anything too long is cut at a word boundary with "…".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import discord
+
+from bot.index_holder import ReloadReport
+from index import Answer, Article, Hit
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+CONTENT_LIMIT = 2000
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_FIELDS_LIMIT = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+CHOICE_NAME_LIMIT = 100
+CHOICES_LIMIT = 25
+
+ELLIPSIS = "…"
+CONFIDENT_COLOUR = discord.Colour.green()
+WEAK_COLOUR = discord.Colour.orange()
+INFO_COLOUR = discord.Colour.blurple()
+SOURCES_PER_PAGE = 10
+# Article titles are short in a citation so the passage keeps most of a field's room.
+CITATION_TITLE_CHARS = 120
+
+NO_CONFIDENT_ANSWER = (
+    "I found no confident answer in the articles. Try other words, or see `/sources` for what they cover."
+)
+NOTHING_MATCHES = (
+    "Nothing in the articles matches that question. Try other words, or see `/sources` for what they cover."
+)
+
+
+def escape(text: str) -> str:
+    """Text from users or articles, shown as written: no markdown, no mentions."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut at a word boundary and ended with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS[:limit]
+    room = limit - len(ELLIPSIS)
+    cut = text.rfind(" ", 0, room + 1)
+    # One enormous word: cut inside it, never leaving a dangling escape backslash.
+    kept = text[:cut] if cut > 0 else text[:room]
+    return kept.rstrip().rstrip("\\") + ELLIPSIS
+
+
+def shorten_start(text: str, limit: int) -> str:
+    """Like `shorten`, but keeps the end of `text` (context before a matched sentence)."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ""
+    room = limit - len(ELLIPSIS)
+    start = len(text) - room
+    cut = text.find(" ", start - 1)
+    kept = text[cut + 1 :] if cut >= 0 else text[start:]
+    return ELLIPSIS + kept.lstrip()
+
+
+def passage_markdown(hit: Hit, limit: int) -> str:
+    """The passage with its matched sentence in bold, in at most `limit` characters.
+
+    The sentence is kept whole when it fits; the context around it is trimmed first, evenly on both sides.
+    """
+    at = hit.passage.find(hit.text)
+    before, after = (hit.passage[:at], hit.passage[at + len(hit.text) :]) if at >= 0 else ("", "")
+    sentence = escape(hit.text.strip())
+    before, after = escape(before.strip()), escape(after.strip())
+    bold = 4  # the two "**" markers
+    if len(sentence) + bold >= limit:
+        return f"**{shorten(sentence, limit - bold)}**" if limit > bold + 1 else shorten(sentence, limit)
+    room = limit - bold - len(sentence)
+    spaces = (1 if before else 0) + (1 if after else 0)
+    room = max(0, room - spaces)
+    half = room // 2
+    before_room = half if len(after) > room - half else room - len(after)
+    before = shorten_start(before, before_room)
+    after = shorten(after, room - len(before))
+    parts = [p for p in (before, f"**{sentence}**", after) if p]
+    return " ".join(parts)
+
+
+def _safe_url(url: str | None) -> str | None:
+    # Only plain web links become clickable; anything else could break the markdown around it.
+    if not url or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return None
+    return url.replace("(", "%28").replace(")", "%29")
+
+
+def citation(hit: Hit) -> str:
+    """Where a passage comes from: title, date, sentence number, and a link when the article has one."""
+    parts = [
+        f"*{shorten(escape(hit.title), CITATION_TITLE_CHARS)}*",
+        hit.date or "undated",
+        f"sentence {hit.sentence}",
+    ]
+    url = _safe_url(hit.url)
+    if url:
+        parts.append(f"[link]({url})")
+    return "— " + " · ".join(parts)
+
+
+def _hit_field(name: str, hit: Hit, limit: int) -> tuple[str, str]:
+    cite = citation(hit)
+    if len(cite) > limit // 2:
+        cite = shorten(cite, limit // 2)
+    value = passage_markdown(hit, limit - len(cite) - 1) + "\n" + cite
+    return shorten(name, FIELD_NAME_LIMIT), value
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    """An answer as one embed: the question, the short answer in bold when there is one, a field per passage.
+
+    When nothing is confident, it says so and shows at most the closest passage, marked as a weak match.
+    """
+    title = shorten(escape(" ".join(answer.question.split())) or "?", EMBED_TITLE_LIMIT)
+    hits: Sequence[Hit]
+    if answer.confident:
+        description = f"**{shorten(escape(answer.short_answer), 1000)}**" if answer.short_answer else ""
+        hits = answer.hits[:EMBED_FIELDS_LIMIT]
+        names = [
+            f"{rank}. {hit.title}" + ("" if hit.confident else " (weak match)") for rank, hit in enumerate(hits, 1)
+        ]
+        colour = CONFIDENT_COLOUR
+    else:
+        description = NO_CONFIDENT_ANSWER if answer.hits else NOTHING_MATCHES
+        hits = answer.hits[:1]
+        names = [f"Closest passage (weak match): {hit.title}" for hit in hits]
+        colour = WEAK_COLOUR
+    embed = discord.Embed(title=title, description=description or None, colour=colour)
+    names = [shorten(escape(n), FIELD_NAME_LIMIT) for n in names]
+    if hits:
+        spare = EMBED_TOTAL_LIMIT - len(title) - len(description) - sum(len(n) for n in names)
+        per_field = min(FIELD_VALUE_LIMIT, spare // len(hits))
+        for name, hit in zip(names, hits, strict=True):
+            field_name, value = _hit_field(name, hit, per_field)
+            embed.add_field(name=field_name, value=value, inline=False)
+    return embed
+
+
+def page_count(total: int, per_page: int = SOURCES_PER_PAGE) -> int:
+    return max(1, math.ceil(total / per_page))
+
+
+def sources_embed(articles: Sequence[Article], page: int, per_page: int = SOURCES_PER_PAGE) -> discord.Embed:
+    """One page (0-based) of the indexed articles: title, date, sentences."""
+    pages = page_count(len(articles), per_page)
+    page = min(max(page, 0), pages - 1)
+    first = page * per_page
+    lines = [
+        shorten(
+            f"**{n}.** {escape(a.title)} · {a.date or 'undated'} · {len(a.sentences):,} sentences",
+            EMBED_DESCRIPTION_LIMIT // per_page,
+        )
+        for n, a in enumerate(articles[first : first + per_page], start=first + 1)
+    ]
+    embed = discord.Embed(
+        title=f"Indexed articles ({len(articles):,})",
+        description="\n".join(lines) or "No article is indexed.",
+        colour=INFO_COLOUR,
+    )
+    embed.set_footer(text=f"Page {page + 1} of {pages} · ask about them with /ask")
+    return embed
+
+
+def help_embed(cooldown_seconds: float) -> discord.Embed:
+    embed = discord.Embed(
+        title="What I do",
+        description=(
+            "I answer questions with passages from the news articles I have indexed. Every passage comes with "
+            "its citation: the article, its date, the sentence number and a link when there is one. The sentence "
+            "that matched your question is in **bold**."
+        ),
+        colour=INFO_COLOUR,
+    )
+    embed.add_field(
+        name="How to ask",
+        value=(
+            "• `/ask question:` your question; `passages:` how many passages (1 to 5); `article:` search one "
+            "article only (start typing its title).\n"
+            "• Mention me in a channel with your question, or send me a direct message.\n"
+            "• `/sources` lists the articles I know.\n"
+            f"• One question every {cooldown_seconds:g} s per person."
+        ),
+        inline=False,
+    )
+    embed.add_field(
+        name="Moderators",
+        value="`/reload` re-reads the articles folder and says what changed.",
+        inline=False,
+    )
+    return embed
+
+
+def _names(label: str, names: Sequence[str], shown: int = 10) -> str:
+    listed = ", ".join(escape(n) for n in names[:shown])
+    more = f" and {len(names) - shown:,} more" if len(names) > shown else ""
+    return f"{label} ({len(names):,}): {listed}{more}" if names else f"{label}: none"
+
+
+def reload_message(report: ReloadReport) -> str:
+    """What a /reload did, in one message within the content limit."""
+    if report.error:
+        text = (
+            f"Reload failed, so I kept the previous index ({report.articles:,} articles, "
+            f"{report.sentences:,} sentences). Reason: {escape(report.error)}"
+        )
+        return shorten(text, CONTENT_LIMIT)
+    changes = report.changes
+    lines = [
+        f"Reloaded in {report.seconds:.2f} s: now {report.articles:,} articles, {report.sentences:,} sentences.",
+        _names("Added", changes.added),
+        _names("Removed", changes.removed),
+        _names("Changed", changes.changed),
+    ]
+    if report.skipped:
+        shown = [f"{escape(s.path)} ({escape(s.reason)})" for s in report.skipped[:10]]
+        more = f" and {len(report.skipped) - 10:,} more" if len(report.skipped) > 10 else ""
+        lines.append(f"Skipped ({len(report.skipped):,}): " + "; ".join(shown) + more)
+    return shorten("\n".join(lines), CONTENT_LIMIT)
+
+
+def cooldown_message(retry_after: float) -> str:
+    return f"You're asking too fast: try again in {max(1, math.ceil(retry_after))} s."
+
+
+def choice_name(article: Article) -> str:
+    """An autocomplete choice's label: the title and date, within 100 characters."""
+    suffix = f" · {article.date}" if article.date else ""
+    return shorten(article.title, CHOICE_NAME_LIMIT - len(suffix)) + suffix

@@ -1,0 +1,200 @@
+"""`qa-bot run`, `qa-bot sync` and `qa-bot check`: starting the Discord bot from a shell.
+
+discord.py is imported inside the commands so that `qa-bot ask` does not pay for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+from typing import TYPE_CHECKING, Any
+
+from dotenv import find_dotenv, load_dotenv
+
+from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.bot import QABot
+
+log = logging.getLogger(__name__)
+
+TOKEN_REJECTED = (
+    "Discord rejected DISCORD_TOKEN: copy the bot token again from the Developer Portal (Bot → Reset Token) "
+    "into .env or the environment."
+)
+
+
+def _settings(*, require_token: bool) -> Settings:
+    # Real environment variables win over .env, which is looked for in the working directory and its parents.
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+    from bot.cli import UsageError
+
+    try:
+        return load_settings(require_token=require_token)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+
+
+def _setup_logging(settings: Settings) -> None:
+    import discord
+
+    discord.utils.setup_logging(level=settings.log_level_number, root=True)
+
+
+async def _start(bot: QABot, token: str) -> None:
+    from bot.cli import UsageError
+    from index import EmptyIndexError
+
+    loop = asyncio.get_running_loop()
+    # systemd stops services with SIGTERM: close the connection cleanly, as Ctrl-C does.
+    loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bot.close()))
+    try:
+        async with bot:
+            await bot.start(token)
+    except EmptyIndexError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _login_failures() -> tuple[type[Exception], ...]:
+    import discord
+
+    return (discord.LoginFailure,)
+
+
+def _network_errors() -> tuple[type[Exception], ...]:
+    import aiohttp
+
+    return (aiohttp.ClientConnectionError, OSError)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.bot import create_bot
+    from bot.cli import UsageError
+
+    settings = _settings(require_token=True)
+    _setup_logging(settings)
+    try:
+        asyncio.run(_start(create_bot(settings), settings.require_token()))
+    except _login_failures():
+        raise UsageError(TOKEN_REJECTED) from None
+    except _network_errors() as error:
+        raise UsageError(
+            f"could not reach Discord ({type(error).__name__}): check the network and try again."
+        ) from None
+    return 0
+
+
+async def _sync(settings: Settings, guild_id: int | None) -> int:
+    import discord
+
+    from bot.bot import create_bot
+
+    async with create_bot(settings, load_index=False) as bot:
+        await bot.login(settings.require_token())
+        if guild_id is None:
+            synced = await bot.tree.sync()
+            where = "globally (servers and DMs; they can take a few minutes to appear)"
+        else:
+            guild = discord.Object(guild_id)
+            bot.tree.copy_global_to(guild=guild)
+            synced = await bot.tree.sync(guild=guild)
+            where = f"to server {guild_id} (available there at once)"
+    print(f"Synced {len(synced)} commands {where}: " + ", ".join(f"/{c.name}" for c in synced))
+    return len(synced)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from bot.cli import UsageError
+
+    settings = _settings(require_token=True)
+    _setup_logging(settings)
+    guild_id: int | None = None
+    if args.guild == "dev":
+        if settings.dev_guild_id is None:
+            raise UsageError("--guild without an id uses DEV_GUILD_ID, which is not set: set it in .env or give an id.")
+        guild_id = settings.dev_guild_id
+    elif args.guild is not None:
+        if not args.guild.isdigit():
+            raise UsageError(f"--guild takes a numeric server id (got {args.guild!r}).")
+        guild_id = int(args.guild)
+    try:
+        asyncio.run(_sync(settings, guild_id))
+    except _login_failures():
+        raise UsageError(TOKEN_REJECTED) from None
+    except _network_errors() as error:
+        raise UsageError(
+            f"could not reach Discord ({type(error).__name__}): check the network and try again."
+        ) from None
+    return 0
+
+
+async def command_payloads(bot: QABot) -> list[dict[str, Any]]:
+    """Run the bot's setup without connecting; the commands as Discord would receive them."""
+    await bot.setup_hook()
+    return [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
+
+
+async def _check(settings: Settings) -> tuple[QABot, int, list[dict[str, Any]]]:
+    from bot.bot import create_bot
+
+    async with create_bot(settings) as bot:
+        payloads = await command_payloads(bot)
+        return bot, len(bot.extensions), payloads
+
+
+def describe_command(payload: dict[str, Any]) -> str:
+    options = " ".join(
+        option["name"] if option.get("required") else f"[{option['name']}]" for option in payload.get("options", [])
+    )
+    contexts = {0: "server", 1: "bot DM", 2: "private channel"}
+    where = ", ".join(contexts.get(c, str(c)) for c in payload.get("contexts") or [])
+    permissions = payload.get("default_member_permissions")
+    needs = f"; default permissions {permissions}" if permissions else ""
+    return f"/{payload['name']} {options}".rstrip() + f" ({where}{needs}): {payload['description']}"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.cli import UsageError
+    from index import EmptyIndexError
+
+    settings = _settings(require_token=False)
+    try:
+        bot, extensions, payloads = asyncio.run(_check(settings))
+    except EmptyIndexError as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        print(json.dumps(payloads, indent=2, ensure_ascii=False))
+        return 0
+    report = bot.holder.last_build
+    print(
+        f"Indexed {report.articles:,} article(s), {report.sentences:,} sentences from {settings.seeds_dir}; "
+        f"loaded {extensions} extensions; {len(payloads)} global commands would be registered:"
+    )
+    for payload in payloads:
+        print("  " + describe_command(payload))
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    """Add run, sync and check to the `qa-bot` sub-command parser."""
+    run = commands.add_parser("run", help="start the Discord bot (DISCORD_TOKEN from the environment or .env)")
+    run.set_defaults(run=cmd_run)
+
+    sync = commands.add_parser("sync", help="register the slash commands with Discord, then exit")
+    sync.add_argument(
+        "--guild",
+        nargs="?",
+        const="dev",
+        metavar="ID",
+        help="sync to one server only, at once (without ID: DEV_GUILD_ID); default: globally",
+    )
+    sync.set_defaults(run=cmd_sync)
+
+    check = commands.add_parser("check", help="build the index and the commands without connecting (for CI)")
+    check.add_argument("--json", action="store_true", help="print the registration payloads as JSON")
+    check.set_defaults(run=cmd_check)

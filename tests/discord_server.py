@@ -1,0 +1,132 @@
+"""A small fake Discord over real sockets on 127.0.0.1: REST under /api/v10 and a websocket gateway.
+
+An unmodified `bot.start()` logs in, connects, identifies and receives READY, GUILD_CREATE and whatever
+the test queues with `send_event`. discord.py is pointed here through `Route.BASE` and
+`DiscordWebSocket.DEFAULT_GATEWAY` (it does not ask /gateway/bot when connecting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord.gateway
+import discord.http
+import pytest
+import yarl
+from aiohttp import WSMsgType, web
+from discord_harness import APP_ID, BOT_USER, CHANNEL_ID, GUILD_ID, application, guild_create, message_object
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: Any
+
+
+@dataclass
+class FakeDiscordServer:
+    requests: list[Request] = field(default_factory=list)
+    gateway_received: list[dict[str, Any]] = field(default_factory=list)
+    identified: asyncio.Event = field(default_factory=asyncio.Event)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _sequence: int = 0
+    _next_id: int = 1_300_000_000_000_000_000
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    async def start(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        app = web.Application()
+        app.router.add_get("/", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{self.port}/api/v10")
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{self.port}/")
+        )
+
+    async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    # -- REST
+
+    @staticmethod
+    def _json(data: Any) -> web.Response:
+        # Exactly application/json: discord.py does not parse "application/json; charset=utf-8" as JSON.
+        return web.Response(body=json.dumps(data).encode(), headers={"Content-Type": "application/json"})
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        raw = await request.read()
+        body = json.loads(raw) if raw and request.content_type == "application/json" else None
+        self.requests.append(Request(request.method, path, body))
+        if path == "/users/@me":
+            return self._json(BOT_USER)
+        if path == "/oauth2/applications/@me":
+            return self._json(application())
+        if path.startswith("/interactions/") and path.endswith("/callback"):
+            message_id = self.new_id()
+            data = (body or {}).get("data") or {}
+            return self._json(
+                {
+                    "interaction": {"id": path.split("/")[2], "type": 2, "response_message_id": str(message_id)},
+                    "resource": {"type": body["type"], "message": message_object(message_id, CHANNEL_ID, data)},
+                }
+            )
+        if path.startswith("/webhooks/") or path.startswith("/channels/"):
+            return self._json(message_object(self.new_id(), CHANNEL_ID, body or {}))
+        return self._json({})
+
+    # -- gateway
+
+    async def _send(self, socket: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
+        self._sequence += 1
+        await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
+
+    async def send_event(self, event: str, data: dict[str, Any]) -> None:
+        await self._send(self._sockets[-1], event, data)
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45_000}}))
+        async for frame in socket:
+            if frame.type is not WSMsgType.TEXT:
+                continue
+            message = json.loads(frame.data)
+            self.gateway_received.append(message)
+            if message["op"] == 1:
+                await socket.send_str(json.dumps({"op": 11}))
+            elif message["op"] == 2:
+                await self._send(
+                    socket,
+                    "READY",
+                    {
+                        "v": 10,
+                        "user": BOT_USER,
+                        "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                        "session_id": "fake-session",
+                        "resume_gateway_url": f"ws://127.0.0.1:{self.port}/",
+                        "application": {"id": str(APP_ID), "flags": 0},
+                        "private_channels": [],
+                        "relationships": [],
+                    },
+                )
+                await self._send(socket, "GUILD_CREATE", guild_create())
+                self.identified.set()
+        return socket

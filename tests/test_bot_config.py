@@ -1,0 +1,179 @@
+"""Settings from the environment, and the bot's command line: run, sync, check."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from discord_harness import APP_ID, FakeDiscord, seeds_folder
+
+import bot.launch
+from bot import create_bot
+from bot.cli import main
+from bot.config import ConfigError, Secret, load_settings
+
+TOKEN = "MTEx.very-secret-token.value"
+
+
+def test_settings_parse_every_variable(tmp_path):
+    settings = load_settings(
+        {
+            "DISCORD_TOKEN": f" {TOKEN} ",
+            "SEEDS_DIR": str(tmp_path),
+            "MODERATOR_ROLE_IDS": "11, 22,",
+            "OWNER_IDS": "33",
+            "DEV_GUILD_ID": "44",
+            "LOG_LEVEL": "debug",
+            "ASK_COOLDOWN_SECONDS": "2.5",
+        }
+    )
+    assert settings.require_token() == TOKEN
+    assert settings.seeds_dir == tmp_path
+    assert settings.moderator_role_ids == {11, 22}
+    assert settings.owner_ids == {33}
+    assert settings.dev_guild_id == 44
+    assert settings.log_level == "DEBUG" and settings.log_level_number == logging.DEBUG
+    assert settings.cooldown_seconds == 2.5
+    assert TOKEN not in repr(settings) and TOKEN not in str(settings.token) and TOKEN not in repr(Secret(TOKEN))
+
+
+def test_defaults_without_a_token_when_none_is_required():
+    settings = load_settings({}, require_token=False)
+    assert (settings.token, str(settings.seeds_dir), settings.owner_ids, settings.dev_guild_id) == (
+        None,
+        "seeds",
+        frozenset(),
+        None,
+    )
+    assert settings.cooldown_seconds == 5.0
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "DISCORD_TOKEN is not set: put DISCORD_TOKEN=<your bot token> in .env (see .env.example)"),
+        ({"DISCORD_TOKEN": "t", "OWNER_IDS": "12,abc"}, "OWNER_IDS must be comma-separated numeric Discord ids"),
+        ({"DISCORD_TOKEN": "t", "DEV_GUILD_ID": "x"}, "DEV_GUILD_ID must be a numeric server id"),
+        ({"DISCORD_TOKEN": "t", "LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of DEBUG, INFO"),
+        ({"DISCORD_TOKEN": "t", "ASK_COOLDOWN_SECONDS": "-1"}, "ASK_COOLDOWN_SECONDS must be a number of seconds"),
+    ],
+)
+def test_bad_settings_fail_with_one_line_naming_the_variable(environ, message):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_create_bot_reads_the_environment_and_does_not_connect(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEEDS_DIR", str(tmp_path))
+    monkeypatch.setenv("MODERATOR_ROLE_IDS", "5")
+    created = create_bot()
+    assert created.settings.seeds_dir == tmp_path
+    assert created.settings.moderator_role_ids == {5}
+    assert created.is_closed() is False and created.user is None
+    assert created.allowed_mentions is not None and created.allowed_mentions.to_dict() == {"parse": []}
+
+
+@pytest.fixture
+def shell(monkeypatch, tmp_path):
+    """A clean environment in an empty working directory (no .env), with logging setup left alone."""
+    for name in (
+        "DISCORD_TOKEN",
+        "SEEDS_DIR",
+        "OWNER_IDS",
+        "MODERATOR_ROLE_IDS",
+        "DEV_GUILD_ID",
+        "LOG_LEVEL",
+        "ASK_COOLDOWN_SECONDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bot.launch, "_setup_logging", lambda settings: None)
+    fake = FakeDiscord()
+    fake.install(monkeypatch)
+    return fake
+
+
+def test_run_without_a_token_prints_one_line_and_exits_2(shell, capsys):
+    assert main(["run"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "qa-bot: DISCORD_TOKEN is not set: put DISCORD_TOKEN=<your bot token> in .env (see .env.example) "
+        "or in the environment.\n"
+    )
+
+
+def test_the_token_is_read_from_dotenv_and_a_rejected_one_prints_one_line(shell, capsys, tmp_path):
+    (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nSEEDS_DIR={seeds_folder(tmp_path)}\n")
+    shell.reject_token = True
+    assert main(["run"]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"qa-bot: {bot.launch.TOKEN_REJECTED}\n"
+    assert TOKEN not in out + err
+    assert [(c.method, c.path) for c in shell.calls] == [("GET", "/users/@me")]
+
+
+def test_run_with_a_missing_seeds_folder_says_so_in_one_line(shell, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("SEEDS_DIR", str(tmp_path / "nowhere"))
+    assert main(["run"]) == 2
+    _, err = capsys.readouterr()
+    assert err == (
+        f"qa-bot: The seeds folder {tmp_path / 'nowhere'} does not exist; "
+        "create it or point SEEDS_DIR at your articles.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "path"),
+    [
+        (["sync"], "/applications/{application_id}/commands"),
+        (["sync", "--guild", "77"], "/applications/{application_id}/guilds/{guild_id}/commands"),
+        (["sync", "--guild"], "/applications/{application_id}/guilds/{guild_id}/commands"),  # DEV_GUILD_ID
+    ],
+)
+def test_sync_registers_the_commands_and_exits(shell, capsys, monkeypatch, argv, path):
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("DEV_GUILD_ID", "77")
+    assert main(argv) == 0
+    [put] = [c for c in shell.calls if c.method == "PUT"]
+    assert put.path == path
+    assert str(APP_ID) in put.url and (
+        path.endswith("/applications/{application_id}/commands") or "/guilds/77/" in put.url
+    )
+    assert sorted(c["name"] for c in put.body) == ["ask", "help", "reload", "sources"]
+    out, _ = capsys.readouterr()
+    assert out.startswith("Synced 4 commands ")
+    assert out.rstrip().endswith("/ask, /sources, /help, /reload")
+
+
+def test_sync_to_the_dev_guild_needs_dev_guild_id(shell, capsys, monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    assert main(["sync", "--guild"]) == 2
+    assert capsys.readouterr().err.startswith("qa-bot: --guild without an id uses DEV_GUILD_ID, which is not set")
+    assert shell.calls == []
+
+
+def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEEDS_DIR", str(seeds_folder(tmp_path)))
+    assert main(["check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        f"Indexed 4 article(s), 45 sentences from {tmp_path / 'seeds'}; loaded 3 extensions; "
+        "4 global commands would be registered:"
+    )
+    assert [line.split(" (")[0].strip() for line in lines[1:]] == [
+        "/ask question [passages] [article]",
+        "/sources",
+        "/help",
+        "/reload",
+    ]
+    assert lines[4].startswith("  /reload (server, bot DM; default permissions 32): ")
+    assert shell.calls == []  # nothing was sent to Discord
+
+    assert main(["check", "--json"]) == 0
+    payloads = json.loads(capsys.readouterr().out)
+    assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload"]
