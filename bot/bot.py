@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation")
 # Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
 QUESTION_CHARS = 500
+SKIPPED_LOGGED = 20  # the first skipped files are named in the log; /reload lists them too
 
 
 # The bot has no voice features: don't warn at every start that voice libraries are missing.
@@ -35,6 +36,7 @@ class QuestionCooldowns:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._last: dict[int, float] = {}
+        self._warned: dict[int, float] = {}
 
     def retry_after(self, user_id: int, now: float | None = None) -> float:
         """0 and the question counts when the user may ask now; else the seconds left to wait."""
@@ -44,8 +46,18 @@ class QuestionCooldowns:
             return self.seconds - (now - last)
         if len(self._last) >= self.MAX_TRACKED:
             self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
+            self._warned = {u: t for u, t in self._warned.items() if u in self._last}
         self._last[user_id] = now
         return 0.0
+
+    def first_refusal(self, user_id: int, now: float | None = None) -> bool:
+        """True once per cooldown window: a user flooding messages gets one "try again", not one each."""
+        now = time.monotonic() if now is None else now
+        last, warned = self._last.get(user_id), self._warned.get(user_id)
+        if last is not None and warned is not None and warned >= last:
+            return False
+        self._warned[user_id] = now
+        return True
 
 
 def intents() -> discord.Intents:
@@ -93,6 +105,8 @@ class QABot(commands.Bot):
                 report.seconds,
                 len(report.skipped),
             )
+            for skipped in report.skipped[:SKIPPED_LOGGED]:
+                log.warning("Skipped %s: %s", skipped.path, skipped.reason)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         # What exists now (modules, the index) lives as long as the bot: freeze it, so that the collector's

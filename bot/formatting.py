@@ -31,8 +31,6 @@ CONFIDENT_COLOUR = discord.Colour.green()
 WEAK_COLOUR = discord.Colour.orange()
 INFO_COLOUR = discord.Colour.blurple()
 SOURCES_PER_PAGE = 10
-# Article titles are short in a citation so the passage keeps most of a field's room.
-CITATION_TITLE_CHARS = 120
 
 NO_CONFIDENT_ANSWER = (
     "I found no confident answer in the articles. Try other words, or see `/sources` for what they cover."
@@ -104,12 +102,11 @@ def _safe_url(url: str | None) -> str | None:
 
 
 def citation(hit: Hit) -> str:
-    """Where a passage comes from: title, date, sentence number, and a link when the article has one."""
-    parts = [
-        f"*{shorten(escape(hit.title), CITATION_TITLE_CHARS)}*",
-        escape(hit.date or "undated"),
-        f"sentence {hit.sentence}",
-    ]
+    """The line under a passage: date, sentence number, and a link when the article has one.
+
+    The article's title is the field's name, just above: together they are the citation.
+    """
+    parts = [escape(hit.date or "undated"), f"sentence {hit.sentence}"]
     url = _safe_url(hit.url)
     if url:
         parts.append(f"[link]({url})")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
+import sys
 from typing import TYPE_CHECKING, Any
 
 from dotenv import find_dotenv, load_dotenv
@@ -18,8 +18,6 @@ from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from bot.bot import QABot
-
-log = logging.getLogger(__name__)
 
 TOKEN_REJECTED = (
     "Discord rejected DISCORD_TOKEN: copy the bot token again from the Developer Portal (Bot → Reset Token) "
@@ -72,6 +70,14 @@ def _network_errors() -> tuple[type[Exception], ...]:
     return (aiohttp.ClientConnectionError, OSError)
 
 
+def _unreachable(error: Exception) -> int:
+    # Not a settings problem (exit status 1, not 2): a service manager may well retry later.
+    print(
+        f"qa-bot: could not reach Discord ({type(error).__name__}): check the network and try again.", file=sys.stderr
+    )
+    return 1
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.bot import create_bot
     from bot.cli import UsageError
@@ -83,9 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except _login_failures():
         raise UsageError(TOKEN_REJECTED) from None
     except _network_errors() as error:
-        raise UsageError(
-            f"could not reach Discord ({type(error).__name__}): check the network and try again."
-        ) from None
+        return _unreachable(error)
     return 0
 
 
@@ -122,14 +126,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if not args.guild.isdigit():
             raise UsageError(f"--guild takes a numeric server id (got {args.guild!r}).")
         guild_id = int(args.guild)
+    import discord
+
     try:
         asyncio.run(_sync(settings, guild_id))
     except _login_failures():
         raise UsageError(TOKEN_REJECTED) from None
-    except _network_errors() as error:
+    except discord.Forbidden:
+        where = f"server {guild_id}" if guild_id else "this application"
         raise UsageError(
-            f"could not reach Discord ({type(error).__name__}): check the network and try again."
+            f"Discord refused to register the commands in {where}: invite the bot there with the "
+            "applications.commands scope (see the README), then sync again."
         ) from None
+    except _network_errors() as error:
+        return _unreachable(error)
     return 0
 
 

@@ -30,7 +30,7 @@ MAX_ARTICLE_BYTES = 2_000_000  # a long news article is ~50 KB; 2 MB is a book
 MAX_TOTAL_BYTES = 100_000_000  # all articles of one build: about 1 GB of index (10x, measured)
 MAX_FILES = 50_000  # folder entries listed (files and folders); the walk stops there
 MAX_DEPTH = 16  # nested folders; each folder is reopened from the top, so depth costs twice
-MAX_HEADER_CHARS = 500  # a longer "title:" (or date, url, source) line is body text
+MAX_HEADER_CHARS = 300  # a longer title, date or source is cut at a word boundary, with "…"
 MAX_URL_CHARS = 2_000
 TITLE_CHARS = 80
 
@@ -81,7 +81,7 @@ def _headers(lines: list[str]) -> tuple[dict[str, str], list[str]]:
     for n, line in enumerate(lines):
         if not line.strip():
             return (fields, lines[n + 1 :]) if fields else ({}, lines)
-        match = _HEADER.match(line) if len(line) <= MAX_HEADER_CHARS else None
+        match = _HEADER.match(line)
         if not match:
             break
         fields[match.group(1).lower()] = match.group(2).strip()
@@ -97,11 +97,17 @@ def _headline(lines: list[str]) -> tuple[str | None, list[str]]:
     return None, lines
 
 
-def _short_title(sentence: str) -> str:
-    if len(sentence) <= TITLE_CHARS:
-        return sentence
-    cut = sentence.rfind(" ", 0, TITLE_CHARS - 1)
-    return sentence[: cut if cut > 0 else TITLE_CHARS - 1].rstrip(" ,;:–—-") + "…"
+def _short(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 1)
+    return text[: cut if cut > 0 else limit - 1].rstrip(" ,;:–—-") + "…"
+
+
+def _header(fields: dict[str, str], name: str) -> str | None:
+    # Header values go through the same cleaning as sentences (controls, spaces).
+    value = " ".join(split_sentences(fields.get(name, "")))
+    return _short(value, MAX_HEADER_CHARS) if value else None
 
 
 def _clean_url(value: str | None) -> str | None:
@@ -113,13 +119,13 @@ def _clean_url(value: str | None) -> str | None:
 def parse_article(article_id: str, data: bytes) -> Article:
     """Parse one file's bytes. Raises UnusableArticle with the reason it cannot be used."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnusableArticle("UTF-16 text; save it as UTF-8")
+        raise UnusableArticle("UTF-16 text: save it as UTF-8")
     if b"\x00" in data[:8192]:
         raise UnusableArticle("binary file, not text")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise UnusableArticle(f"not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8") from None
+        raise UnusableArticle(f"not UTF-8 text (bad byte at offset {error.start}): save it as UTF-8") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     fields, lines = _headers(text.split("\n"))
     headline, lines = (None, lines) if "title" in fields else _headline(lines)
@@ -135,14 +141,12 @@ def parse_article(article_id: str, data: bytes) -> Article:
     sentences = tuple(split_sentences(body))
     if not sentences:
         raise UnusableArticle("no text to index (the file is empty or holds only headers)")
-    # Header values go through the same cleaning as sentences (controls, spaces).
-    title = " ".join(split_sentences(fields.get("title", ""))) or headline or sentences[0]
     return Article(
         id=article_id,
-        title=_short_title(" ".join(split_sentences(title))),
-        date=" ".join(split_sentences(fields.get("date", ""))) or None,
+        title=_header(fields, "title") or headline or _short(sentences[0], TITLE_CHARS),
+        date=_header(fields, "date"),
         url=_clean_url(fields.get("url")),
-        source=" ".join(split_sentences(fields.get("source", ""))) or None,
+        source=_header(fields, "source"),
         sentences=sentences,
         digest=hashlib.sha256(data).hexdigest(),
     )
@@ -190,7 +194,7 @@ def _why(error: OSError) -> str:
     if error.errno in (errno.ELOOP, errno.ENOTDIR):
         return "replaced by a link while the folder was being read, not followed"
     if error.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied; let the bot's user read it"
+        return "permission denied: let the bot's user read it"
     if error.errno == errno.ENXIO:
         return "not a regular file (a pipe, socket or device)"
     return f"unreadable ({error.strerror or error})"
@@ -226,7 +230,7 @@ class _Listing:
             _skip(
                 self.skipped,
                 ".",
-                f"more than {MAX_FILES:,} files and folders: the rest of the folder was not read; "
+                f"more than {MAX_FILES:,} files and folders: the rest of the folder was not read: "
                 "keep fewer, larger articles",
             )
         found.sort(key=lambda candidate: candidate.id)
@@ -251,7 +255,7 @@ class _Listing:
             if name.startswith("."):
                 continue  # hidden: .git, .DS_Store, editors' swap files
             if not _valid_name(name):
-                _skip(self.skipped, relative, "its name holds control characters or non-UTF-8 bytes; rename it")
+                _skip(self.skipped, relative, "its name holds control characters or non-UTF-8 bytes: rename it")
             elif entry.is_symlink():
                 found.append(_Candidate(relative, link=True))  # judged when read
             elif entry.is_dir(follow_symlinks=False):
@@ -297,7 +301,7 @@ def _read_at_most(fd: int, limit: int) -> bytes:
 
 def _too_large(size: int) -> UnusableArticle:
     return UnusableArticle(
-        f"too large ({size:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}); split it into smaller articles"
+        f"too large ({size:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}): split it into smaller articles"
     )
 
 
@@ -317,7 +321,7 @@ def _read(root: Path, root_fd: int, candidate: _Candidate, budget: int) -> bytes
             raise _too_large(info.st_size)
         if info.st_size > budget:
             raise UnusableArticle(
-                f"over the limit of {MAX_TOTAL_BYTES:,} bytes for all articles together; keep fewer articles"
+                f"over the limit of {MAX_TOTAL_BYTES:,} bytes for all articles together: keep fewer articles"
             )
         data = _read_at_most(fd, MAX_ARTICLE_BYTES + 1)  # the file may have grown since fstat
     except OSError as error:
@@ -330,8 +334,10 @@ def _read(root: Path, root_fd: int, candidate: _Candidate, budget: int) -> bytes
 
 
 def _content_key(article: Article) -> str:
-    # Same sentences, same article: a copy saved with other line ends or a BOM is a duplicate too.
-    return hashlib.sha256("\n".join(article.sentences).encode("utf-8")).hexdigest()
+    # Same metadata and sentences, same article: a copy saved with other line ends or a BOM is a
+    # duplicate too; the same text under another title or url (another outlet's copy) is not.
+    parts = (article.title, article.date or "", article.url or "", article.source or "", *article.sentences)
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 
 def load_articles(folder: Path) -> tuple[list[Article], list[Skipped]]:
@@ -357,7 +363,7 @@ def load_articles(folder: Path) -> tuple[list[Article], list[Skipped]]:
             except Exception:
                 # A bug must cost one file, not the whole build.
                 logger.exception("Unexpected error while reading %s", printable(candidate.id))
-                _skip(skipped, candidate.id, "unexpected error while reading it (logged); please report it")
+                _skip(skipped, candidate.id, "unexpected error while reading it (logged): please report it")
                 continue
             used += len(data)
             key = _content_key(article)

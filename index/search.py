@@ -155,7 +155,7 @@ def build_index(folder: Path, params: Bm25Params = DEFAULT_PARAMS) -> tuple[Sear
     started = time.perf_counter()
     if not folder.is_dir():
         raise EmptyIndexError(
-            f"The seeds folder {folder} does not exist; create it or point SEEDS_DIR at your articles."
+            f"The seeds folder {folder} does not exist: create it, or set SEEDS_DIR to your articles."
         )
     articles, skipped = load_articles(folder)
     if not articles:

@@ -5,7 +5,10 @@ REST calls are captured at `discord.http.HTTPClient.request`, interaction traffi
 `bot._connection.parsers[...]`, the table the websocket uses. Payloads are shaped as Discord sends them
 (API v10). Internals as of discord.py 2.7 (pinned in pyproject.toml).
 
-Each test module declares a `harness` fixture around `Harness` (see its docstring).
+Each test module declares a `harness` fixture around `Harness` (see its docstring), importing it with
+`from tests.discord_harness import Harness`. `FakeDiscord.fail_paths` makes chosen webhook routes fail
+with 404 Unknown interaction; `reject_token` makes login fail with 401. `tests/discord_server.py` is the
+same fake Discord over real sockets.
 """
 
 from __future__ import annotations
@@ -251,6 +254,7 @@ class FakeDiscord:
     calls: list[Call] = field(default_factory=list)
     fail_paths: set[str] = field(default_factory=set)
     reject_token: bool = False
+    forbidden_paths: set[str] = field(default_factory=set)  # REST routes that answer 403 Missing Access
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_200_000_000_000_000_000))
 
     def next_id(self) -> int:
@@ -266,6 +270,8 @@ class FakeDiscord:
         return call.reply
 
     def _rest_reply(self, route: discord.http.Route, body: Any) -> Any:
+        if route.path in self.forbidden_paths or route.url in self.forbidden_paths:
+            raise discord.Forbidden(_FakeResponse(403), {"code": 50001, "message": "Missing Access"})
         if route.path == "/users/@me" and self.reject_token:
             raise discord.HTTPException(_FakeResponse(401), {"code": 0, "message": "401: Unauthorized"})
         if route.path == "/users/@me" and route.method == "GET":
@@ -348,7 +354,7 @@ class FakeDiscord:
 class _FakeResponse:
     def __init__(self, status: int) -> None:
         self.status = status
-        self.reason = "Unauthorized" if status == 401 else "Not Found"
+        self.reason = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Not Found")
 
 
 @dataclass

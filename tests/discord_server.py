@@ -17,7 +17,8 @@ import discord.http
 import pytest
 import yarl
 from aiohttp import WSMsgType, web
-from discord_harness import APP_ID, BOT_USER, CHANNEL_ID, GUILD_ID, application, guild_create, message_object
+
+from tests.discord_harness import APP_ID, BOT_USER, CHANNEL_ID, GUILD_ID, application, guild_create, message_object
 
 
 @dataclass

@@ -6,12 +6,13 @@ import json
 import logging
 
 import pytest
-from discord_harness import APP_ID, FakeDiscord, seeds_folder
 
 import bot.launch
 from bot import create_bot
 from bot.cli import main
 from bot.config import ConfigError, Secret, load_settings
+from index import EmptyIndexError, build_index
+from tests.discord_harness import APP_ID, FakeDiscord, seeds_folder
 
 TOKEN = "MTEx.very-secret-token.value"
 
@@ -121,10 +122,10 @@ def test_run_with_a_missing_seeds_folder_says_so_in_one_line(shell, capsys, monk
     monkeypatch.setenv("SEEDS_DIR", str(tmp_path / "nowhere"))
     assert main(["run"]) == 2
     _, err = capsys.readouterr()
-    assert err == (
-        f"qa-bot: The seeds folder {tmp_path / 'nowhere'} does not exist; "
-        "create it or point SEEDS_DIR at your articles.\n"
-    )
+    with pytest.raises(EmptyIndexError) as core:  # the core's own words for it
+        build_index(tmp_path / "nowhere")
+    assert str(tmp_path / "nowhere") in str(core.value)
+    assert err == f"qa-bot: {core.value}\n"
 
 
 @pytest.mark.parametrize(
@@ -177,3 +178,24 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
     assert main(["check", "--json"]) == 0
     payloads = json.loads(capsys.readouterr().out)
     assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload"]
+
+
+def test_an_unreachable_discord_is_one_line_and_exit_1(shell, capsys, monkeypatch, tmp_path):
+    async def refuse(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr("discord.http.HTTPClient.request", refuse)
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("SEEDS_DIR", str(seeds_folder(tmp_path)))
+    assert main(["run"]) == 1
+    assert capsys.readouterr().err == ("qa-bot: could not reach Discord (OSError): check the network and try again.\n")
+
+
+def test_sync_to_a_server_the_bot_is_not_in_says_what_to_do(shell, capsys, monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    shell.forbidden_paths.add("/applications/{application_id}/guilds/{guild_id}/commands")
+    assert main(["sync", "--guild", "77"]) == 2
+    assert capsys.readouterr().err == (
+        "qa-bot: Discord refused to register the commands in server 77: invite the bot there with the "
+        "applications.commands scope (see the README), then sync again.\n"
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from discord_harness import Harness, limit_violations, seeds_folder, settings_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from bot.formatting import (
 )
 from bot.index_holder import ArticleChanges, ReloadReport
 from index import Answer, Hit, Skipped
+from tests.discord_harness import Harness, limit_violations, seeds_folder, settings_for
 
 
 def hit(text: str, before: str = "", after: str = "", **overrides) -> Hit:
@@ -78,9 +78,9 @@ def test_a_sentence_longer_than_the_room_is_cut_inside_the_bold():
 
 def test_citation_links_only_web_urls():
     assert citation(hit("x", url="https://e.com/a_(b)")) == (
-        "— *A title* · 2024-01-02 · sentence 2 · [link](https://e.com/a_%28b%29)"
+        "— 2024-01-02 · sentence 2 · [link](https://e.com/a_%28b%29)"
     )
-    assert citation(hit("x", url="javascript:alert(1)", date=None)) == "— *A title* · undated · sentence 2"
+    assert citation(hit("x", url="javascript:alert(1)", date=None)) == "— undated · sentence 2"
 
 
 def test_short_answer_is_bold_above_the_passages():

@@ -6,12 +6,12 @@ import asyncio
 import logging
 
 import pytest
-from discord_harness import BOT_ID, BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, Harness, seeds_folder, settings_for, user
 
-from bot.bot import intents
+from bot.bot import QuestionCooldowns, intents
 from bot.errors import APOLOGY
 from bot.exts.messages import EMPTY_QUESTION
 from index import SearchIndex
+from tests.discord_harness import BOT_ID, BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, Harness, seeds_folder, settings_for, user
 
 MESSAGES = "/channels/{channel_id}/messages"
 NO_PINGS_REPLY = {"parse": [], "replied_user": False}
@@ -89,8 +89,10 @@ async def test_a_bare_mention_gets_a_hint_and_mentions_are_not_pinged(tmp_path, 
 async def test_the_cooldown_is_shared_with_slash_commands(tmp_path, harness):
     events = await harness.start(settings_for(seeds_folder(tmp_path), cooldown_seconds=60.0))
     await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}, in_dm=True), 2)
-    events.message("Who is in charge?", in_dm=True)
-    [reply] = await replies(harness)
+    for _ in range(5):
+        events.message("Who is in charge?", in_dm=True)
+    await asyncio.sleep(0.2)
+    [reply] = await replies(harness)  # one "try again" for the flood, not one per message
     assert reply.body["content"] == "You're asking too fast: try again in 60 s."
     assert "embeds" not in reply.body or not reply.body["embeds"]
 
@@ -99,11 +101,36 @@ async def test_an_unexpected_error_is_logged_and_answered_with_an_apology(tmp_pa
     def broken(self, question, k=3):
         raise RuntimeError("index exploded")
 
-    monkeypatch.setattr(SearchIndex, "ask", broken)
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
+    monkeypatch.setattr(SearchIndex, "ask", broken)
     with caplog.at_level(logging.ERROR, logger="bot.exts.messages"):
         events.message("How many coups?", in_dm=True)
         [reply] = await replies(harness)
     assert reply.body["content"] == APOLOGY
     [record] = [r for r in caplog.records if r.name == "bot.exts.messages"]
     assert record.exc_info is not None and "index exploded" in str(record.exc_info[1])
+
+
+def test_cooldowns_count_per_user_and_warn_once_per_window():
+    cooldowns = QuestionCooldowns(10.0)
+    assert cooldowns.retry_after(1, now=100.0) == 0.0
+    assert cooldowns.retry_after(1, now=104.0) == 6.0
+    assert cooldowns.retry_after(2, now=104.0) == 0.0
+    assert [cooldowns.first_refusal(1, now=t) for t in (104.0, 105.0)] == [True, False]
+    assert cooldowns.retry_after(1, now=110.0) == 0.0  # a new window
+    assert cooldowns.retry_after(1, now=111.0) == 9.0
+    assert cooldowns.first_refusal(1, now=111.0) is True
+
+
+async def test_a_channel_where_the_bot_may_not_reply_is_a_warning_not_a_traceback(tmp_path, harness, caplog):
+    events = await harness.start(settings_for(seeds_folder(tmp_path)))
+    events.guild_create()
+    harness.fake.forbidden_paths.add(MESSAGES)
+    with caplog.at_level(logging.WARNING, logger="bot.exts.messages"):
+        events.message(f"<@{BOT_ID}> how many coups?", in_dm=False, mentions=(BOT_USER,))
+        await replies(harness)
+    [record] = [r for r in caplog.records if r.name == "bot.exts.messages"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert record.getMessage() == (
+        f"No permission to reply in channel {CHANNEL_ID}: grant Send Messages and Read Message History"
+    )

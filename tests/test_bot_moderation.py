@@ -8,7 +8,11 @@ import time
 
 import pytest
 from discord.utils import escape_markdown
-from discord_harness import (
+
+import bot.index_holder
+from bot.exts.moderation import ALREADY_RUNNING, NOT_ALLOWED
+from index import EmptyIndexError, build_index
+from tests.discord_harness import (
     APP_OWNER_ID,
     EPHEMERAL,
     MANAGE_GUILD,
@@ -19,9 +23,6 @@ from discord_harness import (
     seeds_folder,
     settings_for,
 )
-
-import bot.index_holder
-from bot.exts.moderation import ALREADY_RUNNING, NOT_ALLOWED
 
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
 SEED_SENTENCES = 33
@@ -169,10 +170,11 @@ async def test_a_reload_that_finds_nothing_keeps_the_old_index_and_says_why(tmp_
     shutil.rmtree(folder)
     lines = await reload_report(harness, events, permissions=MANAGE_GUILD)
 
+    with pytest.raises(EmptyIndexError) as core:  # the core's own words for it, escaped for Discord
+        build_index(folder)
     assert lines == [
         f"Reload failed, so I kept the previous index (4 articles, {SEED_SENTENCES + SMALL_SENTENCES} sentences). "
-        f"Reason: The seeds folder {escape_markdown(str(folder))} does not exist; "
-        "create it or point SEEDS\\_DIR at your articles."
+        f"Reason: {escape_markdown(str(core.value))}"
     ]
     assert events.bot.holder.index is serving
     _, answer = await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}), 2)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-
-from discord_harness import command_data, interaction_payload, seeds_folder, settings_for
-from discord_server import FakeDiscordServer
+import logging
 
 from bot.bot import QABot
+from tests.discord_harness import command_data, interaction_payload, seeds_folder, settings_for
+from tests.discord_server import FakeDiscordServer
 
 BOUND_SECONDS = 15.0
+TOKEN = "MTEx.smoke-test-secret.token"
 
 
-async def test_login_ready_and_one_ask_round_trip_over_sockets(tmp_path, monkeypatch):
+async def test_login_ready_and_one_ask_round_trip_over_sockets(tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)  # everything discord.py and the bot log, to check the token is not there
     server = FakeDiscordServer()
     await server.start(monkeypatch)
     # guild_ready_timeout: READY is followed by the only GUILD_CREATE at once; no need to wait 2 s for more.
@@ -23,7 +25,7 @@ async def test_login_ready_and_one_ask_round_trip_over_sockets(tmp_path, monkeyp
         ready.set()
 
     client.add_listener(on_ready)
-    running = asyncio.create_task(client.start("fake-token"))
+    running = asyncio.create_task(client.start(TOKEN))
     try:
         await asyncio.wait_for(ready.wait(), BOUND_SECONDS)
         ask = interaction_payload(
@@ -49,7 +51,9 @@ async def test_login_ready_and_one_ask_round_trip_over_sockets(tmp_path, monkeyp
         ("GET", "/oauth2/applications/@me"),
     ]
     identify = next(m for m in server.gateway_received if m["op"] == 2)
-    assert identify["d"]["token"] == "fake-token"
+    assert identify["d"]["token"] == TOKEN
+    assert TOKEN not in caplog.text
+    assert "has connected to Gateway" in caplog.text  # the log was captured
     assert identify["d"]["intents"] & (1 << 15) == 0  # no message-content intent
     callback = next(r for r in server.requests if r.path.endswith("/callback"))
     assert callback.path == f"/interactions/{ask['id']}/{ask['token']}/callback"

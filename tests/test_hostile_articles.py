@@ -34,13 +34,13 @@ OUTSIDE_SECRET = "The zanzibarite password is hidden outside the seeds folder.\n
 
 # Every bad file and the one reason it is skipped for.
 EXPECTED_SKIPS = {
-    "latin1.txt": "not UTF-8 text (bad byte at offset 3); save it as UTF-8",
+    "latin1.txt": "not UTF-8 text (bad byte at offset 3): save it as UTF-8",
     "binary.txt": "binary file, not text",
-    "utf16.txt": "UTF-16 text; save it as UTF-8",
+    "utf16.txt": "UTF-16 text: save it as UTF-8",
     "photo.jpg": "not an article: only .txt and .md files are read",
     "empty.txt": "no text to index (the file is empty or holds only headers)",
     "blank.md": "no text to index (the file is empty or holds only headers)",
-    "huge.txt": f"too large ({HUGE_BYTES:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}); split it into smaller articles",
+    "huge.txt": f"too large ({HUGE_BYTES:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}): split it into smaller articles",
     "link-to-outside-file.txt": "link to outside the seeds folder, not followed",
     "link-to-outside-folder": "link to outside the seeds folder, not followed",
     "link-to-inside-folder": "link to a folder, not followed",
@@ -54,8 +54,8 @@ EXPECTED_SKIPS = {
     "fifo.txt": "not a regular file (a pipe, socket or device)",
     "good/copy-of-alpha.txt": "same text as good/alpha.txt",
     "good/crlf-copy-of-alpha.txt": "same text as good/alpha.txt",
-    "bad\\x0aname.txt": "its name holds control characters or non-UTF-8 bytes; rename it",
-    "caf\\udce9.txt": "its name holds control characters or non-UTF-8 bytes; rename it",
+    "bad\\x0aname.txt": "its name holds control characters or non-UTF-8 bytes: rename it",
+    "caf\\udce9.txt": "its name holds control characters or non-UTF-8 bytes: rename it",
 }
 GOOD_IDS = {
     "good/alpha.txt",
@@ -240,11 +240,10 @@ def test_build_uses_every_good_article_and_skips_each_bad_file_once(
     assert index.search("Niger delta", 1)[0].article == "zero-width.txt"
     assert index.search("ירושלים", 1)[0].article == "right-to-left.txt"
     assert index.search("القاهرة", 1)[0].article == "right-to-left.txt"
-    # The trap line is too long to be a header: it is body text, spaces folded.
+    # The trap header is read in linear time; the 5,000 digits are text, cut into sentences.
     traps = by_id["header-traps.txt"]
-    assert traps.title == "title: x"
-    assert traps.sentences[0] == "title: x"
-    assert "".join(traps.sentences[1:]).replace(" ", "") == "Thetailislong." + "9" * 5_000
+    assert traps.title == "x"
+    assert "".join(traps.sentences).replace(" ", "") == "Thetailislong." + "9" * 5_000
 
     assert by_id["good/alpha.txt"].url == "https://example.com/harvest"
     assert index.search("zanzibarite password", 3) == []
@@ -263,11 +262,12 @@ def test_index_command_lists_each_skipped_file_once(hostile: HostileFolder, caps
 
 def test_javascript_urls_and_huge_headers_do_not_reach_citations(tmp_path: Path) -> None:
     _write(tmp_path / "a.txt", "Title: T\nUrl: javascript:alert(1)\n\nBody text here.\n")
-    _write(tmp_path / "b.txt", "Title: " + "long " * 50 + "\nUrl: https://x.test/" + "a" * 3_000 + "\n\nBody two.\n")
+    _write(tmp_path / "b.txt", "Title: " + "long " * 100 + "\nUrl: https://x.test/" + "a" * 3_000 + "\n\nBody two.\n")
     found, skipped = load_articles(tmp_path)
     assert skipped == []
     assert [(a.id, a.url) for a in found] == [("a.txt", None), ("b.txt", None)]
-    assert len(found[1].title) <= articles.TITLE_CHARS
+    assert found[1].title == ("long " * 59).strip() + "…"
+    assert len(found[1].title) <= articles.MAX_HEADER_CHARS
 
 
 def test_control_characters_in_articles_become_spaces(tmp_path: Path) -> None:
@@ -285,7 +285,7 @@ def test_entry_limit_stops_the_walk_with_one_reason(tmp_path: Path, monkeypatch:
     assert len(found) == 5
     assert {a.id for a in found} < {f"{n}.txt" for n in range(8)}
     assert [(s.path, s.reason) for s in skipped] == [
-        (".", "more than 5 files and folders: the rest of the folder was not read; keep fewer, larger articles")
+        (".", "more than 5 files and folders: the rest of the folder was not read: keep fewer, larger articles")
     ]
 
 
@@ -295,7 +295,7 @@ def test_total_byte_limit_skips_the_articles_past_it(tmp_path: Path, monkeypatch
         _write(tmp_path / f"{n}.txt", f"Article number{n} is twenty-odd bytes.\n")  # 37 bytes each
     found, skipped = load_articles(tmp_path)
     assert [a.id for a in found] == ["0.txt"]
-    reason = "over the limit of 50 bytes for all articles together; keep fewer articles"
+    reason = "over the limit of 50 bytes for all articles together: keep fewer articles"
     assert [(s.path, s.reason) for s in skipped] == [("1.txt", reason), ("2.txt", reason)]
 
 
@@ -326,7 +326,7 @@ def test_an_unexpected_error_costs_one_file_not_the_build(
     monkeypatch.setattr(articles, "parse_article", parse)
     found, skipped = load_articles(tmp_path)
     assert [a.id for a in found] == ["b.txt"]
-    assert skipped == [articles.Skipped("a.txt", "unexpected error while reading it (logged); please report it")]
+    assert skipped == [articles.Skipped("a.txt", "unexpected error while reading it (logged): please report it")]
     assert any(r.exc_info and r.getMessage() == "Unexpected error while reading a.txt" for r in caplog.records)
 
 
@@ -362,5 +362,5 @@ def test_an_unreadable_seeds_folder_is_one_reason(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(os, "open", refuse)
     assert load_articles(tmp_path) == (
         [],
-        [articles.Skipped(".", "folder unreadable: permission denied; let the bot's user read it")],
+        [articles.Skipped(".", "folder unreadable: permission denied: let the bot's user read it")],
     )

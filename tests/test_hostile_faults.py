@@ -14,7 +14,15 @@ from typing import Any
 
 import discord
 import pytest
-from discord_harness import (
+
+import index.search
+from bot.bot import QABot
+from bot.cli import main
+from bot.config import load_settings
+from bot.exts.moderation import NOT_ALLOWED
+from bot.formatting import NOTHING_MATCHES, escape
+from bot.launch import TOKEN_REJECTED
+from tests.discord_harness import (
     EPHEMERAL,
     MANAGE_GUILD,
     MEMBER_ID,
@@ -28,15 +36,7 @@ from discord_harness import (
     seeds_folder,
     settings_for,
 )
-from discord_server import FakeDiscordServer
-
-import index.search
-from bot.bot import QABot
-from bot.cli import main
-from bot.config import load_settings
-from bot.exts.moderation import NOT_ALLOWED
-from bot.formatting import NOTHING_MATCHES, escape
-from bot.launch import TOKEN_REJECTED
+from tests.discord_server import FakeDiscordServer
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "MTA1NjM0.GhXyZa.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -119,7 +119,7 @@ async def test_a_rebuild_finding_no_article_keeps_the_old_index_serving(
         folder.mkdir()
         reason = f"No usable article in {folder}: add .txt or .md files there (skipped: 0)."
     elif emptied == "folder removed":
-        reason = f"The seeds folder {folder} does not exist; create it or point SEEDS_DIR at your articles."
+        reason = f"The seeds folder {folder} does not exist: create it, or set SEEDS_DIR to your articles."
     else:
         folder.mkdir()
         (folder / "latin1.txt").write_bytes("Café".encode("latin-1"))

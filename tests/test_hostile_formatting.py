@@ -6,11 +6,10 @@ import json
 import re
 from typing import Any
 
-import hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
-from discord_harness import limit_violations
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 from bot.formatting import (
     CHOICE_NAME_LIMIT,
     answer_embed,
@@ -23,6 +22,7 @@ from bot.formatting import (
 from bot.index_holder import ArticleChanges, ReloadReport
 from index import Answer, Article, Hit, Skipped, parse_article
 from index.articles import UnusableArticle
+from tests.discord_harness import limit_violations
 
 # Mentions, markdown, zero-width and direction marks, emoji and other scripts are likelier than in plain text().
 HOSTILE = st.sampled_from(

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from discord_harness import BOT_USER, MANAGE_GUILD, MEMBER_ID, Harness, seeds_folder, settings_for
 
 from bot.formatting import cooldown_message
+from tests.discord_harness import BOT_USER, MANAGE_GUILD, MEMBER_ID, Harness, seeds_folder, settings_for
 
 QUESTIONS = 1_000
 USERS = 200
@@ -88,6 +88,7 @@ async def test_a_thousand_questions_from_two_hundred_users_during_five_reloads(
 
     arrivals: dict[int, float] = {}  # interaction or message id -> loop time it arrived
     kinds: dict[int, str] = {}
+    users: dict[int, int] = {}
     reloads: list[int] = []
     reload_every = QUESTIONS // RELOADS
     chosen = random.Random(6)
@@ -111,6 +112,7 @@ async def test_a_thousand_questions_from_two_hundred_users_during_five_reloads(
             )
         arrivals[int(payload["id"])] = loop.time()
         kinds[int(payload["id"])] = kind
+        users[int(payload["id"])] = asker
         askers.add(asker)
         await asyncio.sleep(ARRIVAL_SECONDS / QUESTIONS)
 
@@ -131,32 +133,53 @@ async def test_a_thousand_questions_from_two_hundred_users_during_five_reloads(
         """Everything but a defer: an answer, a cooldown reply, a report, or a reply that says what to do."""
         return [c for c in calls if not (c.is_callback and c.body.get("type") == 5)]
 
-    def unanswered() -> list[int]:
+    def content(call: Any) -> str:
+        return str((call.body.get("data") or call.body).get("content") or "")
+
+    def outstanding() -> tuple[list[int], list[int]]:
+        """Questions without a reply yet, and the message questions that need none: the bot answers
+        messages flooding in during one cooldown window with a single "try again" (bot.exts.messages)."""
         got = responses()
-        return [key for key in arrivals if not replies(got.get(key, []))]
+        open_, covered = [], []
+        for key in sorted(arrivals, key=arrivals.__getitem__):
+            if replies(got.get(key, [])):
+                continue
+            if kinds.get(key) in ("DM", "mention"):
+                earlier = [k for k in kinds if users[k] == users[key] and arrivals[k] < arrivals[key]]
+                accepted = [arrivals[k] for k in earlier if any(c.body.get("embeds") for c in got.get(k, []))]
+                since = max(accepted, default=float("-inf"))
+                warned = any(
+                    kinds[k] in ("DM", "mention")
+                    and arrivals[k] > since
+                    and any(content(c).startswith(COOLDOWN_PREFIX) for c in got.get(k, []))
+                    for k in earlier
+                )
+                if warned and arrivals[key] - since < COOLDOWN_SECONDS + 0.2:
+                    covered.append(key)
+                    continue
+            open_.append(key)
+        return open_, covered
 
     deadline = loop.time() + 30
-    while unanswered() and loop.time() < deadline:
+    while outstanding()[0] and loop.time() < deadline:
         await asyncio.sleep(0.05)
-    left = unanswered()
+    await asyncio.sleep(0.2)  # any late duplicate reply would show up now
+    left, covered = outstanding()
     assert not left, [(kinds.get(key, "reload"), [c.body for c in responses().get(key, [])]) for key in left[:5]]
     probing.cancel()
     gc.collect()  # a task that died with an exception is reported when collected
     await asyncio.sleep(0)
 
     got = responses()
-    latency = {key: got[key][0].at - arrived for key, arrived in arrivals.items()}
-    cooldowns = sum(
-        1
-        for key in kinds
-        if ((got[key][-1].body.get("data") or got[key][-1].body).get("content") or "").startswith(COOLDOWN_PREFIX)
-    )
+    latency = {key: got[key][0].at - arrived for key, arrived in arrivals.items() if key not in covered}
+    cooldowns = sum(1 for key in kinds if key in got and content(got[key][-1]).startswith(COOLDOWN_PREFIX))
     reload_reports = [str(got[key][-1].body["content"]) for key in reloads]
     reload_seconds = ", ".join(r.split(" s:")[0].removeprefix("Reloaded in ") for r in reload_reports)
     figures = (
         f"{len(kinds):,} questions ({sum(k.startswith('slash') for k in kinds.values())} slash, "
         f"{sum(k == 'DM' for k in kinds.values())} DMs, {sum(k == 'mention' for k in kinds.values())} mentions; "
-        f"{cooldowns} cooldown replies) and {len(reloads)} reloads: first response max {max(latency.values()):.3f} s, "
+        f"{cooldowns} cooldown replies, {len(covered)} messages covered by an earlier one) and {len(reloads)} "
+        f"reloads: first response max {max(latency.values()):.3f} s, "
         f"median {statistics.median(latency.values()):.3f} s; loop lag max {probe.worst * 1000:.1f} ms "
         f"over {probe.samples} probes; reloads took {reload_seconds} s"
     )
@@ -172,4 +195,4 @@ async def test_a_thousand_questions_from_two_hundred_users_during_five_reloads(
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     # Each question got exactly one answer: no duplicate replies under load.
     for key, kind in kinds.items():
-        assert len(replies(got[key])) == 1, (kind, [c.body for c in got[key]])
+        assert len(replies(got.get(key, []))) == (0 if key in covered else 1), (kind, [c.body for c in got[key]])

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from discord_harness import BOT_USER, Harness, limit_violations, seeds_folder, settings_for
+
+from tests.discord_harness import BOT_USER, Harness, limit_violations, seeds_folder, settings_for
 
 HOSTILE_QUESTIONS = {
     "whitespace": " \t ",

@@ -6,11 +6,11 @@ import time
 import unicodedata
 from pathlib import Path
 
-import hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 from index import SearchIndex, build_index
 from index.passages import count_tokens, passage_span
 from index.search import MAX_HITS

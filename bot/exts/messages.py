@@ -51,10 +51,16 @@ class Messages(commands.Cog):
                 return
             wait = self.bot.cooldowns.retry_after(message.author.id)
             if wait:
-                await message.reply(cooldown_message(wait), mention_author=False, allowed_mentions=NONE)
+                if self.bot.cooldowns.first_refusal(message.author.id):
+                    await message.reply(cooldown_message(wait), mention_author=False, allowed_mentions=NONE)
                 return
             embed = await self.bot.answer(question, DEFAULT_PASSAGES)
             await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
+        except discord.Forbidden:
+            # A server that lets members mention the bot where it may not reply: a setting, not a bug.
+            log.warning(
+                "No permission to reply in channel %s: grant Send Messages and Read Message History", message.channel.id
+            )
         except Exception:
             log.exception("Unexpected error answering a message question")
             try:

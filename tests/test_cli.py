@@ -1,0 +1,123 @@
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.helpers import REPO, SEEDS, write_articles
+
+ANSWER_KEYS = ["rank", "score", "confident", "article", "title", "date", "url", "sentence", "text", "passage"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_json_is_one_object_per_question_with_the_exact_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(
+        capsys, "ask", "--seeds", str(SEEDS), "--json", "-k", "2", "How many coups?", "Who is in charge?"
+    )
+    assert (status, err) == (0, "")
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert list(first) == ["question", "confident", "short_answer", "answers"]
+    assert first["question"] == "How many coups?"
+    assert first["confident"] is True
+    assert len(first["answers"]) == 2
+    top = first["answers"][0]
+    assert list(top) == ANSWER_KEYS
+    assert (top["rank"], top["article"], top["date"], top["url"], top["sentence"]) == (
+        1,
+        "000_eed0d9b0ce39977c.txt",
+        "2023-07-27",
+        None,
+        33,
+    )
+    assert top["text"] in top["passage"]
+    assert isinstance(top["score"], float)
+    assert second["answers"][0]["text"] == "It is not clear at the moment who is really in charge of Niger."
+
+
+def test_a_question_with_no_shared_term_has_no_answers(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "ask", "--seeds", str(SEEDS), "--json", "zebra xylophone")
+    assert status == 0
+    assert json.loads(out) == {"question": "zebra xylophone", "confident": False, "short_answer": None, "answers": []}
+
+
+def test_human_output_numbers_passages_with_citations(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "ask", "--seeds", str(SEEDS), "-k", "1", "Who is in charge?")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == "Q: Who is in charge?"
+    assert lines[1].startswith(" 1. ")
+    assert lines[-1] == (
+        "    — Niger’s President Mohamed Bazoum has issued a defiant message on Twitter after… · 2023-07-27 · "
+        "sentence 20 · 000_eed0d9b0ce39977c.txt"
+    )
+
+
+def test_no_confident_answer_is_said_plainly(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "ask", "--seeds", str(SEEDS), "-k", "1", "What is the capital of Australia?")
+    assert out.splitlines()[1] == "   No confident answer in the articles. Closest passages:"
+    assert "(weak match)" in out
+
+
+def test_questions_come_from_standard_input_one_per_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Who is in charge?\n\n  \nHow many coups?\n"))
+    monkeypatch.setenv("SEEDS_DIR", str(SEEDS))
+    status, out, _ = run(capsys, "ask", "--json")
+    assert status == 0
+    assert [json.loads(line)["question"] for line in out.splitlines()] == ["Who is in charge?", "How many coups?"]
+
+
+def test_index_reports_articles_and_skipped_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    seeds = write_articles(tmp_path, {"a.txt": "Rain fell. Rivers rose.", "empty.txt": ""})
+    status, out, err = run(capsys, "index", "--seeds", str(seeds))
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].startswith(f"Indexed 1 article(s) from {seeds}: 2 sentences, 4 tokens, in ")
+    assert lines[1:] == [
+        "Skipped 1 file(s):",
+        "  empty.txt: no text to index (the file is empty or holds only headers)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        (["index", "--seeds", "{empty}"], 1, "qa-bot: No usable article in {empty}: add .txt or .md files there"),
+        (["index", "--seeds", "{missing}"], 1, "qa-bot: The seeds folder {missing} does not exist"),
+        (["ask", "--seeds", "{missing}", "x"], 2, "qa-bot: The seeds folder {missing} does not exist"),
+        (["ask", "--seeds", "{empty}", "  "], 2, "qa-bot: the question is empty: ask something"),
+        (["ask", "-k", "0", "x"], 2, "qa-bot: -k must be at least 1 (got 0)"),
+    ],
+)
+def test_user_errors_are_one_line_and_a_nonzero_status(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], status: int, message: str
+) -> None:
+    paths = {"empty": str(tmp_path), "missing": str(tmp_path / "missing")}
+    got, out, err = run(capsys, *(a.format(**paths) for a in argv))
+    assert (got, out) == (status, "")
+    assert err.startswith(message.format(**paths))
+    assert err.count("\n") == 1
+
+
+def test_the_installed_command_runs_without_a_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--seeds", str(tmp_path / "nope"), "x"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    missing = tmp_path / "nope"
+    expected = f"qa-bot: The seeds folder {missing} does not exist: create it, or set SEEDS_DIR to your articles.\n"
+    assert done.stderr == expected
