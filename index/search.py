@@ -12,7 +12,7 @@ import numpy as np
 
 from index.articles import Article, Skipped, load_articles
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
-from index.passages import PASSAGE_TOKENS, count_tokens, passage_span
+from index.passages import PASSAGE_TOKENS, passage_span
 from index.text import tokenize, tokenize_question
 
 # A hit is confident when the sentence holds at least this share of the question's
@@ -161,9 +161,6 @@ def build_index(folder: Path, params: Bm25Params = DEFAULT_PARAMS) -> tuple[Sear
     if not articles:
         raise EmptyIndexError(f"No usable article in {folder}: add .txt or .md files there (skipped: {len(skipped)}).")
     index = index_articles(articles, params)
-    # Load the passage tokenizer here, with the build: its first load holds the GIL for a few
-    # hundred ms, which in a bot would stall the event loop at the first question.
-    count_tokens("")
     report = BuildReport(
         articles=len(articles),
         sentences=index.sentence_count,
