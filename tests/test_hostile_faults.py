@@ -7,6 +7,7 @@ import asyncio
 import logging
 import shutil
 import subprocess
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -368,3 +369,20 @@ def test_dotenv_is_git_ignored_and_its_example_is_not() -> None:
         check = ["git", "-C", str(REPO), "check-ignore", "-q"]
         assert subprocess.run([*check, ".env"]).returncode == 0
         assert subprocess.run([*check, ".env.example"]).returncode == 1
+
+
+# -- the command line
+
+
+def test_a_reader_that_goes_away_stops_qa_bot_ask_quietly() -> None:
+    questions = "".join(f"Who is in charge? {n}\n" for n in range(500)).encode()
+    command = [sys.executable, "-m", "bot", "ask", "--seeds", str(REPO / "seeds")]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        process.stdin.write(questions)
+        process.stdin.close()
+        assert process.stdout.read(20).startswith(b"Q: Who is in charge?")
+        process.stdout.close()  # like `| head`
+        error = process.stderr.read()
+        assert process.wait(timeout=60) == 141
+    assert error == b""
