@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ ARTICLE_SUFFIXES = (".txt", ".md")
 MAX_ARTICLE_BYTES = 2_000_000  # a long news article is ~50 KB; 2 MB is a book
 MAX_TOTAL_BYTES = 100_000_000  # all articles of one build: about 1 GB of index (10x, measured)
 MAX_FILES = 50_000  # folder entries listed (files and folders); the walk stops there
+MAX_ARTICLES = MAX_FILES  # no more articles than entries (the name index.build uses)
 MAX_DEPTH = 16  # nested folders; each folder is reopened from the top, so depth costs twice
 MAX_HEADER_CHARS = 300  # a longer title, date or source is cut at a word boundary, with "…"
 MAX_URL_CHARS = 2_000
@@ -375,3 +376,30 @@ def load_articles(folder: Path) -> tuple[list[Article], list[Skipped]]:
     finally:
         os.close(root_fd)
     return articles, skipped
+
+
+# File by file, for a caller with its own loop (index.build): the same safety, one descriptor each.
+
+
+def _candidate_files(root: Path, skipped: list[Skipped]) -> Iterator[tuple[str, Path]]:
+    """Each candidate article under `root` (resolved) as (id, path), in id order; the rest goes to `skipped`."""
+    root_fd = os.open(root, _DIR_FLAGS)
+    try:
+        found = _Listing(root_fd, skipped).candidates()
+    finally:
+        os.close(root_fd)
+    for candidate in found:
+        yield candidate.id, root / candidate.id
+
+
+def _read_inside(root: Path, path: Path) -> bytes:
+    """The bytes of `path`, a file under `root` (resolved), read as load_articles reads it.
+
+    Raises UnusableArticle with the reason when it may not or cannot be read.
+    """
+    relative = path.relative_to(root).as_posix()
+    root_fd = os.open(root, _DIR_FLAGS)
+    try:
+        return _read(root, root_fd, _Candidate(relative, link=path.is_symlink()), MAX_TOTAL_BYTES)
+    finally:
+        os.close(root_fd)

@@ -62,8 +62,13 @@ def normalise(text: str) -> str:
     return text.translate(_QUOTE_MAP).lower()
 
 
-@lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
+    # Cut before the cache, so that neither the cache nor the vocabulary holds giant "words".
+    return _stem_short(word[:MAX_TOKEN_CHARS])
+
+
+@lru_cache(maxsize=200_000)
+def _stem_short(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
@@ -74,12 +79,12 @@ def words(text: str) -> list[str]:
 
 def tokenize(text: str) -> list[str]:
     """Search tokens: normalised words without stop words, stemmed."""
-    return [_stem(w[:MAX_TOKEN_CHARS]) for w in words(text) if w not in STOP_WORDS]
+    return [_stem(w) for w in words(text) if w not in STOP_WORDS]
 
 
 def tokenize_question(text: str) -> list[str]:
     """Search tokens of a question: also without the words that only shape a question."""
-    return [_stem(w[:MAX_TOKEN_CHARS]) for w in words(text) if w not in STOP_WORDS and w not in QUESTION_WORDS]
+    return [_stem(w) for w in words(text) if w not in STOP_WORDS and w not in QUESTION_WORDS]
 
 
 def _quote_balance(sentence: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -364,3 +365,25 @@ def test_an_unreadable_seeds_folder_is_one_reason(tmp_path: Path, monkeypatch: p
         [],
         [articles.Skipped(".", "folder unreadable: permission denied: let the bot's user read it")],
     )
+
+
+def test_file_by_file_reading_keeps_the_same_rules(tmp_path: Path) -> None:
+    # index.build (the parallel, cached build) reads through these two.
+    seeds, outside = tmp_path / "seeds", tmp_path / "outside.txt"
+    _write(seeds / "a.txt", "An article.\n")
+    _write(seeds / "notes.csv", "not an article")
+    _write(outside, OUTSIDE_SECRET)
+    (seeds / "out.txt").symlink_to(outside)
+    os.mkfifo(seeds / "pipe.txt")
+    root = seeds.resolve()
+    skipped: list[articles.Skipped] = []
+    found = list(articles._candidate_files(root, skipped))
+    assert found == [("a.txt", root / "a.txt"), ("out.txt", root / "out.txt"), ("pipe.txt", root / "pipe.txt")]
+    assert skipped == [articles.Skipped("notes.csv", "not an article: only .txt and .md files are read")]
+    assert articles._read_inside(root, root / "a.txt") == b"An article.\n"
+    for name, reason in [
+        ("out.txt", "link to outside the seeds folder, not followed"),
+        ("pipe.txt", "not a regular file (a pipe, socket or device)"),
+    ]:
+        with pytest.raises(articles.UnusableArticle, match=re.escape(reason)):
+            articles._read_inside(root, root / name)
