@@ -43,15 +43,15 @@ _QUOTE_MAP = str.maketrans(
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_SPACES = re.compile(r"\s+")
+_OPEN_QUOTES = ("\u201c", "\u00ab")
+_CLOSE_QUOTES = ("\u201d", "\u00bb")
 # Control characters (C0 and C1 but line ends) would reach terminals, logs and Discord
 # as escape sequences; they become spaces. Lone surrogates (possible in any str, e.g. from
 # JSON) cannot be encoded to UTF-8 for blingfire; they become U+FFFD.
 _CONTROLS = dict.fromkeys([*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)], " ")
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-_SPACES = re.compile(r"\s+")
-_OPEN_QUOTES = ("\u201c", "\u00ab")
-_CLOSE_QUOTES = ("\u201d", "\u00bb")
 
 _stemmer = Stemmer.Stemmer("english")
 
