@@ -369,7 +369,7 @@ def load_articles(folder: Path) -> tuple[list[Article], list[Skipped]]:
             used += len(data)
             key = _content_key(article)
             if key in seen:
-                _skip(skipped, candidate.id, f"same text as {seen[key]}")
+                _skip(skipped, candidate.id, f"same content as {seen[key]}")
                 continue
             seen[key] = candidate.id
             articles.append(article)
