@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -386,3 +387,21 @@ def test_a_reader_that_goes_away_stops_qa_bot_ask_quietly() -> None:
         error = process.stderr.read()
         assert process.wait(timeout=60) == 141
     assert error == b""
+
+
+async def test_the_reload_reply_gives_each_skipped_file_its_reason(tmp_path: Path, harness: Harness) -> None:
+    folder = seeds_folder(tmp_path)
+    events = await harness.start(settings_for(folder))
+    (folder / "latin1.txt").write_bytes("Café crème".encode("latin-1"))
+    (folder / "blob.txt").write_bytes(bytes(range(256)))
+    (folder / "out_link.txt").symlink_to(REPO / "README.md")
+    os.mkfifo(folder / "pipe.txt")
+
+    content = await reload_content(harness, events, permissions=MANAGE_GUILD)
+
+    assert content.split("\n")[-1] == (
+        "Skipped (4): blob.txt (binary file, not text); "
+        "latin1.txt (not UTF-8 text (bad byte at offset 3): save it as UTF-8); "
+        "out\\_link.txt (link to outside the seeds folder, not followed); "
+        "pipe.txt (not a regular file (a pipe, socket or device))"
+    )
