@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -16,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import index.articles as articles
+import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 from bot.cli import main
 from index import build_index, load_articles
 from index.articles import MAX_ARTICLE_BYTES
@@ -387,3 +391,54 @@ def test_file_by_file_reading_keeps_the_same_rules(tmp_path: Path) -> None:
     ]:
         with pytest.raises(articles.UnusableArticle, match=re.escape(reason)):
             articles._read_inside(root, root / name)
+
+
+name_part = st.text(
+    st.one_of(st.characters(exclude_characters="/\x00", exclude_categories=("Cs",)), st.sampled_from("\n\u202e ._-")),
+    min_size=1,
+    max_size=12,
+).filter(lambda part: part not in (".", "..") and len(part.encode()) < 200)
+file_names = st.builds(
+    lambda folders, stem, suffix: "/".join([*folders, stem + suffix]),
+    st.lists(name_part, max_size=2),
+    name_part,
+    st.sampled_from([".txt", ".md", ".TXT", ".csv", ""]),
+)
+file_bytes = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"", b" \n", b"Title: t\n\nA sentence.", "Caf\xe9".encode("latin-1")]),
+)
+
+
+@settings(max_examples=60)
+@given(st.dictionaries(file_names, file_bytes, max_size=12))
+def test_every_file_of_any_folder_is_indexed_or_skipped_exactly_once(files: dict[str, bytes]) -> None:
+    with tempfile.TemporaryDirectory() as temporary:
+        root = Path(temporary)
+        written: set[str] = set()
+        for name, data in files.items():
+            path = root / name
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                continue  # a name that is also a folder of another name
+            written.add(name)
+        found, skipped = load_articles(root)
+        shown = [a.id for a in found] + [s.path for s in skipped]
+        assert len(shown) == len(set(shown))  # one outcome per file
+        expected = {_outcome_path(name) for name in written} - {None}
+        assert set(shown) == {articles.printable(path) for path in expected if path is not None}
+
+
+def _outcome_path(name: str) -> str | None:
+    """Where a file's one outcome is reported: itself, the first folder above it that was skipped whole,
+    or nowhere when it is hidden or under a hidden folder (ignored, as documented)."""
+    parts = name.split("/")
+    for depth, part in enumerate(parts, start=1):
+        if part.startswith("."):
+            return None
+        if articles._BAD_NAME_CHARS.search(part):
+            return "/".join(parts[:depth])
+    return name
