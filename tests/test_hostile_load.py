@@ -58,19 +58,38 @@ def many_articles(folder: Path, start: int, count: int) -> None:
         (folder / f"extra{n:04}.txt").write_text(f"title: Report {n}\n\n{sentences}\n", encoding="utf-8")
 
 
+SCHEDSTAT = Path("/proc/thread-self/schedstat")  # Linux: ns on a CPU, ns waiting for a CPU, time slices
+
+
+def _cpu_wait() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (0 where Linux's schedstat is missing)."""
+    try:
+        return int(SCHEDSTAT.read_text().split()[1]) / 1e9
+    except OSError:
+        return 0.0
+
+
 class LagProbe:
-    """Sleeps a little, over and over, and records how late the loop wakes it."""
+    """Sleeps a little, over and over, and records how late the loop wakes it.
+
+    `worst` is the raw lateness. `worst_own` leaves out the time the loop's thread spent waiting for a
+    CPU (the machine's load, which no program controls); what remains is the process's own doing:
+    the GIL held by another thread, a garbage-collection pass, blocking code on the loop.
+    """
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_own = 0.0
         self.samples = 0
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            before = loop.time()
+            before, waited_before = loop.time(), _cpu_wait()
             await asyncio.sleep(PROBE_INTERVAL)
-            self.worst = max(self.worst, loop.time() - before - PROBE_INTERVAL)
+            lag = loop.time() - before - PROBE_INTERVAL
+            self.worst = max(self.worst, lag)
+            self.worst_own = max(self.worst_own, lag - (_cpu_wait() - waited_before))
             self.samples += 1
 
 
@@ -181,6 +200,7 @@ async def test_a_thousand_questions_from_two_hundred_users_during_five_reloads(
         f"{cooldowns} cooldown replies, {len(covered)} messages covered by an earlier one) and {len(reloads)} "
         f"reloads: first response max {max(latency.values()):.3f} s, "
         f"median {statistics.median(latency.values()):.3f} s; loop lag max {probe.worst * 1000:.1f} ms "
+        f"({probe.worst_own * 1000:.1f} ms not waiting for a CPU) "
         f"over {probe.samples} probes; reloads took {reload_seconds} s"
     )
     print(figures)
@@ -190,7 +210,7 @@ async def test_a_thousand_questions_from_two_hundred_users_during_five_reloads(
     assert cooldowns > 0
     assert all(report.startswith("Reloaded in ") for report in reload_reports), reload_reports
     assert max(latency.values()) < FIRST_RESPONSE_LIMIT, figures
-    assert probe.worst < LOOP_LAG_LIMIT, figures
+    assert probe.worst_own < LOOP_LAG_LIMIT, figures
     assert probe.samples > ARRIVAL_SECONDS / PROBE_INTERVAL / 2  # the probe really ran throughout
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     # Each question got exactly one answer: no duplicate replies under load.
