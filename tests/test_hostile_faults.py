@@ -17,13 +17,14 @@ from typing import Any
 import discord
 import pytest
 
-import index.search
+import bot.index_holder
 from bot.bot import QABot
 from bot.cli import main
 from bot.config import load_settings
 from bot.exts.moderation import NOT_ALLOWED
 from bot.formatting import NOTHING_MATCHES, escape
 from bot.launch import TOKEN_REJECTED
+from index import SearchIndex
 from tests.discord_harness import (
     EPHEMERAL,
     MANAGE_GUILD,
@@ -89,11 +90,12 @@ async def test_a_rebuild_failing_halfway_keeps_the_old_index_serving(
     (folder / "volcano.txt").write_text("The volcano erupted over Reykjavik at dawn.\n", encoding="utf-8")
     read_before_failing: list[str] = []
 
-    def fail_after_reading(articles: Any, *args: Any) -> Any:
-        read_before_failing.extend(a.id for a in articles)
+    def fail_after_reading(self: SearchIndex) -> None:
+        # The articles are read and indexed; the failure comes as the new index is put together.
+        read_before_failing.extend(a.id for a in self.articles)
         raise RuntimeError("injected failure halfway through the build")
 
-    monkeypatch.setattr(index.search, "index_articles", fail_after_reading)
+    monkeypatch.setattr(SearchIndex, "__post_init__", fail_after_reading)
 
     content = await reload_content(harness, events, permissions=MANAGE_GUILD)
 
@@ -262,7 +264,7 @@ async def test_reload_is_refused_without_rights_even_when_the_default_permission
     events = await harness.start(settings_for(seeds_folder(tmp_path), owner_ids=frozenset({MEMBER_ID + 99})))
     events.guild_create()
     rebuilt: list[bool] = []
-    monkeypatch.setattr(index.search, "load_articles", lambda folder: rebuilt.append(True) or ([], []))
+    monkeypatch.setattr(bot.index_holder, "build_index", lambda *args, **kwargs: rebuilt.append(True))
 
     [refusal] = await harness.fake.wait_interaction(events.command("reload", **who))
 
@@ -276,6 +278,7 @@ async def test_reload_is_refused_without_rights_even_when_the_default_permission
     payload = events.command("reload", **moderator)
     defer, _ = await harness.fake.wait_interaction(payload, 2)
     assert defer.body == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert rebuilt == [True]
 
 
 # -- the token
