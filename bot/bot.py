@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 
@@ -108,6 +109,11 @@ class QABot(commands.Bot):
                 log.warning("Skipped %s: %s", skipped.path, skipped.reason)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        # What exists now (modules, the index) lives as long as the bot: freeze it, so that the collector's
+        # full passes, which hold the GIL and so stall the event loop, walk only what was made since
+        # (measured: 110-150 ms pauses under the load test without this).
+        gc.collect()
+        gc.freeze()
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: the questions listener (bot.exts.messages) handles messages.

@@ -221,3 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if args.command == "index" else 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`qa-bot ask … | head`): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import aiohttp
 import discord
 from discord import app_commands
 
 from bot.formatting import cooldown_message
 
 log = logging.getLogger(__name__)
+
+# What sending a reply can raise when Discord refuses it (4xx, 5xx, 429), times out or cannot be reached.
+DELIVERY_ERRORS = (discord.HTTPException, asyncio.TimeoutError, aiohttp.ClientError)
 
 APOLOGY = "Sorry, something went wrong on my side while answering that. It has been logged; please try again later."
 
@@ -70,5 +75,5 @@ class QATree(app_commands.CommandTree):
             message = APOLOGY
         try:
             await reply_ephemeral(interaction, message)
-        except discord.HTTPException:
+        except DELIVERY_ERRORS:
             log.warning("Could not tell the user about an error (the interaction may have expired)", exc_info=True)

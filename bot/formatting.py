@@ -106,7 +106,7 @@ def citation(hit: Hit) -> str:
 
     The article's title is the field's name, just above: together they are the citation.
     """
-    parts = [hit.date or "undated", f"sentence {hit.sentence}"]
+    parts = [escape(hit.date or "undated"), f"sentence {hit.sentence}"]
     url = _safe_url(hit.url)
     if url:
         parts.append(f"[link]({url})")
@@ -162,7 +162,7 @@ def sources_embed(articles: Sequence[Article], page: int, per_page: int = SOURCE
     first = page * per_page
     lines = [
         shorten(
-            f"**{n}.** {escape(a.title)} · {a.date or 'undated'} · {len(a.sentences):,} sentences",
+            f"**{n}.** {escape(a.title)} · {escape(a.date or 'undated')} · {len(a.sentences):,} sentences",
             EMBED_DESCRIPTION_LIMIT // per_page,
         )
         for n, a in enumerate(articles[first : first + per_page], start=first + 1)
@@ -239,5 +239,5 @@ def cooldown_message(retry_after: float) -> str:
 
 def choice_name(article: Article) -> str:
     """An autocomplete choice's label: the title and date, within 100 characters."""
-    suffix = f" · {article.date}" if article.date else ""
+    suffix = shorten(f" · {article.date}", CHOICE_NAME_LIMIT // 2) if article.date else ""
     return shorten(article.title, CHOICE_NAME_LIMIT - len(suffix)) + suffix

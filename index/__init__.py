@@ -4,6 +4,8 @@ Pure and synchronous: no Discord, no asyncio. Build with `build_index(folder)`,
 then call `SearchIndex.search(question, k)` from any thread.
 """
 
+import logging
+
 from index.articles import Article, Skipped, load_articles, parse_article
 from index.bm25 import Bm25, Bm25Params
 from index.search import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index, index_articles
@@ -23,3 +25,7 @@ __all__ = [
     "load_articles",
     "parse_article",
 ]
+
+# Skipped files are logged as warnings; an application that configures logging sees them,
+# and the command line (which prints its own report) does not print them twice.
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -7,6 +7,7 @@ that release the GIL, so a bot that builds in `asyncio.to_thread` keeps answerin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -14,6 +15,7 @@ import multiprocessing
 import os
 import stat
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,13 +31,14 @@ from index import stopwords as stopwords_module
 from index import store
 from index import text as text_module
 from index.articles import (
-    MAX_ARTICLES,
+    UNEXPECTED,
     Article,
+    SeedsFolder,
     Skipped,
     UnusableArticle,
-    _candidate_files,
-    _read_inside,
+    duplicate_key,
     parse_article,
+    record_skip,
 )
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.progress import LogProgress, Progress
@@ -83,11 +86,13 @@ class ParsedChunk:
 
     articles: list[Article]
     skipped: list[Skipped]
+    errors: list[tuple[str, str]]  # (article id, traceback) of unexpected errors
     terms: list[str]
     term_ids: npt.NDArray[np.int32]
     lengths: npt.NDArray[np.int32]
 
 
+@functools.cache
 def _code_digest() -> str:
     # The saved index depends on how text is split and tokenized and how BM25 is built:
     # a change to any of that code must invalidate it, whatever the articles.
@@ -116,55 +121,41 @@ def _stamp(path: Path) -> Stamp | None:
     return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
-def read_folder(
-    root: Path, progress: Progress, known: store.Stamps | None = None
-) -> tuple[list[SourceFile], list[Skipped]]:
-    """Every candidate file's bytes and SHA-256, with the same safety rules as load_articles.
+def read_folder(seeds: SeedsFolder, progress: Progress, known: store.Stamps | None = None) -> list[SourceFile]:
+    """Every candidate file's bytes and SHA-256, read under the seeds folder's safety rules.
 
     A file whose stamp equals the one `known` (from the saved index) recorded for it, and
     had not changed for RACY_NS before, keeps its recorded digest without being read.
     """
-    skipped: list[Skipped] = []
-    candidates = list(_candidate_files(root, skipped))
+    candidates = seeds.candidates()
     stamps = known.files if known else {}
     trusted_before = known.taken_ns - RACY_NS if known else 0
     files: list[SourceFile] = []
-    for n, (article_id, path) in enumerate(candidates, start=1):
-        if len(files) >= MAX_ARTICLES:
-            skipped.append(Skipped(article_id, f"over the limit of {MAX_ARTICLES:,} articles"))
-            continue
-        stamp = _stamp(path)
+    for n, article_id in enumerate(candidates, start=1):
+        stamp = _stamp(seeds.root / article_id)
         recorded = stamps.get(article_id)
         if stamp and recorded and tuple(recorded[:4]) == stamp and stamp[3] < trusted_before:
+            seeds.count(stamp[1])
             files.append(SourceFile(article_id, None, recorded[4], stamp))
             continue
-        try:
-            data = _read_inside(root, path)
-        except UnusableArticle as error:
-            skipped.append(Skipped(article_id, str(error)))
-            continue
-        files.append(SourceFile(article_id, data, hashlib.sha256(data).hexdigest(), stamp))
+        data = seeds.read(article_id)
+        if data is not None:
+            files.append(SourceFile(article_id, data, hashlib.sha256(data).hexdigest(), stamp))
         if n % 500 == 0:
             progress("reading", n, len(candidates))
     progress("reading", len(candidates), len(candidates))
-    return files, skipped
+    return files
 
 
-def _read_unread(root: Path, files: list[SourceFile]) -> tuple[list[SourceFile], list[Skipped]]:
+def _read_unread(seeds: SeedsFolder, files: list[SourceFile]) -> list[SourceFile]:
     """Read the files that were only stamped: the saved index is not usable, so all bytes are needed."""
     read: list[SourceFile] = []
-    skipped: list[Skipped] = []
     for file in files:
         if file.data is not None:
             read.append(file)
-            continue
-        try:
-            data = _read_inside(root, root / file.id)
-        except UnusableArticle as error:
-            skipped.append(Skipped(file.id, str(error)))
-            continue
-        read.append(SourceFile(file.id, data, hashlib.sha256(data).hexdigest(), _stamp(root / file.id)))
-    return read, skipped
+        elif (data := seeds.read(file.id)) is not None:
+            read.append(SourceFile(file.id, data, hashlib.sha256(data).hexdigest(), _stamp(seeds.root / file.id)))
+    return read
 
 
 class TermIds:
@@ -193,6 +184,7 @@ def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
     """Parse and tokenize files (runs in a worker process, or inline for small folders)."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
+    errors: list[tuple[str, str]] = []
     terms = TermIds()
     for article_id, data in items:
         try:
@@ -200,9 +192,14 @@ def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
         except UnusableArticle as error:
             skipped.append(Skipped(article_id, str(error)))
             continue
+        except Exception:
+            # A bug must cost one file, not the whole build; the traceback is logged by the parent.
+            errors.append((article_id, traceback.format_exc()))
+            skipped.append(Skipped(article_id, UNEXPECTED))
+            continue
         articles.append(article)
         terms.add(article.sentences)
-    return ParsedChunk(articles, skipped, list(terms.vocabulary), *terms.arrays())
+    return ParsedChunk(articles, skipped, errors, list(terms.vocabulary), *terms.arrays())
 
 
 def _chunks(files: Sequence[SourceFile]) -> Iterator[list[tuple[str, bytes]]]:
@@ -251,10 +248,11 @@ def index_files(
     first_of: dict[str, str] = {}
     duplicates: list[tuple[str, str]] = []
     for file in files:
-        if file.digest in first_of:
-            duplicates.append((file.id, first_of[file.digest]))
+        key = duplicate_key(file.data or b"")
+        if key in first_of:
+            duplicates.append((file.id, first_of[key]))
         else:
-            first_of[file.digest] = file.id
+            first_of[key] = file.id
             unique.append(file)
     chunks = list(_chunks(unique))
     total = sum(len(f.data or b"") for f in unique)
@@ -267,7 +265,10 @@ def index_files(
     progress("indexing", 0, total)
     for chunk, parsed in zip(chunks, _parsed(chunks, workers), strict=True):
         articles.extend(parsed.articles)
-        skipped.extend(parsed.skipped)
+        for article_id, trace in parsed.errors:
+            log.error("Unexpected error while reading %s:\n%s", article_id, trace)
+        for skip in parsed.skipped:
+            record_skip(skipped, skip.path, skip.reason)
         to_global = np.fromiter(
             (vocabulary.setdefault(t, len(vocabulary)) for t in parsed.terms), dtype=np.int32, count=len(parsed.terms)
         )
@@ -277,8 +278,7 @@ def index_files(
         progress("indexing", done, total)
     unusable = {s.path: s.reason for s in skipped}
     for duplicate, first in duplicates:
-        reason = unusable.get(first) or f"same content as {first}"
-        skipped.append(Skipped(duplicate, reason))
+        record_skip(skipped, duplicate, unusable.get(first) or f"same content as {first}")
     log.debug("Parsed and tokenized %s files.", f"{len(unique):,}")
     bm25 = Bm25.from_term_ids(
         vocabulary,
@@ -300,24 +300,23 @@ def build(
     """The index of `folder`: reloaded from `cache` (a file path) when still current, else built and saved there."""
     progress = progress or LogProgress()
     started = time.perf_counter()
-    root = folder.resolve(strict=True)
     taken_ns = time.time_ns()
-    files, read_skipped = read_folder(root, progress, store.load_stamps(cache) if cache else None)
-    key = content_key(files, params)
-    saved = store.load(cache, key) if cache else None
-    if saved is not None:
-        log.info("Loaded the saved index %s in %.2f s.", cache, time.perf_counter() - started)
-        skipped = sorted([*read_skipped, *saved.skipped], key=lambda s: s.path)
-        return Built(saved.articles, saved.bm25, tuple(skipped), from_cache=True)
-    files, unreadable = _read_unread(root, files)
-    read_skipped.extend(unreadable)
-    key = content_key(files, params)
+    with SeedsFolder(folder) as seeds:
+        files = read_folder(seeds, progress, store.load_stamps(cache) if cache else None)
+        saved = store.load(cache, content_key(files, params)) if cache else None
+        if saved is not None:
+            log.info("Loaded the saved index %s in %.2f s.", cache, time.perf_counter() - started)
+            skipped = sorted([*seeds.skipped, *saved.skipped], key=lambda s: s.path)
+            return Built(saved.articles, saved.bm25, tuple(skipped), from_cache=True)
+        files = _read_unread(seeds, files)
+    read_skipped = seeds.skipped
     total = sum(len(f.data or b"") for f in files)
     articles, parse_skipped, bm25 = index_files(files, params, workers or default_workers(total), progress)
     if cache and articles:
         stamps = store.Stamps({f.id: (*f.stamp, f.digest) for f in files if f.stamp}, taken_ns)
         try:
             log.debug("Built the BM25 postings; saving them to %s.", cache)
+            key = content_key(files, params)
             store.save(cache, store.SavedIndex(key, tuple(articles), tuple(parse_skipped), bm25, stamps))
         except (OSError, ValueError) as error:
             log.warning("Could not save the index to %s (%s); the next start will rebuild it.", cache, error)

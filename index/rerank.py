@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from index.answers import AnswerType, candidates, expected_type
 from index.stopwords import QUESTION_WORDS, STOP_WORDS
-from index.text import normalise, tokenize_question, words
+from index.text import normalise, words
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -62,7 +62,8 @@ class Query:
 
     @classmethod
     def of(cls, question: str, idf: Mapping[str, float]) -> Query:
-        terms = tuple(dict.fromkeys(tokenize_question(question)))
+        """`idf` maps the question's search terms, in question order, to their IDF."""
+        terms = tuple(idf)
         mass = sum(idf[t] for t in terms)
         return cls(terms, idf, expected_type(question), frozenset(words(question)), mass)
 

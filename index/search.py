@@ -29,6 +29,15 @@ CONFIDENT_COVERAGE = 0.55
 _COVERAGE, _NEAR = FEATURES.index("coverage"), FEATURES.index("near")
 # BM25 candidates looked at before the final ranking.
 CANDIDATES = 50
+# Hostile questions stay cheap: a pasted article is read up to MAX_QUESTION_CHARS and
+# searched with its first MAX_QUESTION_TOKENS tokens; k is capped at MAX_HITS.
+MAX_QUESTION_CHARS = 8_000
+MAX_QUESTION_TOKENS = 64
+MAX_HITS = 100
+
+
+def _question_terms(question: str) -> list[str]:
+    return tokenize_question(question[:MAX_QUESTION_CHARS])[:MAX_QUESTION_TOKENS]
 
 
 @dataclass(frozen=True)
@@ -123,13 +132,13 @@ class SearchIndex:
 
     def query(self, question: str) -> Query:
         """The question as the re-ranker reads it, with every term's IDF here."""
-        terms = tokenize_question(question)
-        return Query.of(question, {t: self._idf(t) for t in terms})
+        question = question[:MAX_QUESTION_CHARS]
+        return Query.of(question, {t: self._idf(t) for t in _question_terms(question)})
 
     def candidates(self, question: str, at_least: int = CANDIDATES) -> Candidates:
         """BM25's best CANDIDATES (or `at_least`) sentences for `question`, with their re-ranking features."""
         query = self.query(question)
-        found = self.bm25.top(tokenize_question(question), max(at_least, CANDIDATES))
+        found = self.bm25.top(_question_terms(question), max(at_least, CANDIDATES))
         best = float(found.scores[0]) if len(found.scores) else 0.0
         tokens: dict[int, list[str]] = {}  # each sentence read once per question, by index number
 
@@ -160,9 +169,10 @@ class SearchIndex:
 
     def search(self, question: str, k: int = 3) -> list[Hit]:
         """The k best sentences sharing a term with `question`, best first."""
+        k = min(max(k, 0), MAX_HITS)
         found = self.candidates(question, k)
         scores = rerank_scores(found.features)
-        order = np.lexsort((found.docs, -scores))[: max(k, 0)]
+        order = np.lexsort((found.docs, -scores))[:k]
         hits = []
         for position in order.tolist():
             doc, score = int(found.docs[position]), float(scores[position])

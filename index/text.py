@@ -23,6 +23,9 @@ from index.stopwords import QUESTION_WORDS, STOP_WORDS
 # A sentence longer than this is cut into pieces at word boundaries, so a file with no
 # punctuation cannot make one huge BM25 document or an unreadable passage.
 MAX_SENTENCE_CHARS = 1_000
+# Longer "words" (a base64 blob, a run of letters) are cut to this many characters before
+# stemming: they still match themselves, but cannot bloat the vocabulary or the stem cache.
+MAX_TOKEN_CHARS = 64
 
 # Curly and straight quotes must tokenize alike: "Niger's" and "Niger’s" are one word.
 _QUOTE_MAP = str.maketrans(
@@ -49,6 +52,11 @@ _WORD = re.compile(r"\w+(?:'\w+)*")
 _SPACES = re.compile(r"\s+")
 _OPEN_QUOTES = ("\u201c", "\u00ab")
 _CLOSE_QUOTES = ("\u201d", "\u00bb")
+# Control characters (C0 and C1 but line ends) would reach terminals, logs and Discord
+# as escape sequences; they become spaces. Lone surrogates (possible in any str, e.g. from
+# JSON) cannot be encoded to UTF-8 for blingfire; they become U+FFFD.
+_CONTROLS = dict.fromkeys([*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)], " ")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 # PyStemmer's own cache (maxCacheSize) costs four times the stemming on a miss; `_stem`'s
 # lru_cache does the caching instead.
@@ -61,8 +69,13 @@ def normalise(text: str) -> str:
     return text.translate(_QUOTE_MAP).lower()
 
 
-@lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
+    # Cut before the cache, so that neither the cache nor the vocabulary holds giant "words".
+    return _stem_short(word[:MAX_TOKEN_CHARS])
+
+
+@lru_cache(maxsize=200_000)
+def _stem_short(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
@@ -107,35 +120,44 @@ def tokenize_question(text: str) -> list[str]:
     return [_stem(w) for w in words(text) if w not in STOP_WORDS and w not in QUESTION_WORDS]
 
 
-def _open_quotation(sentence: str) -> bool:
+def _quote_balance(sentence: str) -> int:
     opened = sum(sentence.count(q) for q in _OPEN_QUOTES)
     closed = sum(sentence.count(q) for q in _CLOSE_QUOTES)
-    return opened > closed
+    return opened - closed
 
 
 def _join_quotations(sentences: Iterable[str]) -> Iterator[str]:
     # blingfire ends a sentence at every full stop, even inside “quoted speech”;
     # a quotation is one unit for a reader, so a sentence left inside an open
-    # quotation is joined to the next one.
-    pending = ""
+    # quotation is joined to the next one. A quotation never closed stops being
+    # joined once it reaches the sentence limit: no unbounded (or quadratic) join.
+    pending: list[str] = []
+    size = depth = 0
     for sentence in sentences:
-        pending = f"{pending} {sentence}" if pending else sentence
-        if not _open_quotation(pending):
-            yield pending
-            pending = ""
+        pending.append(sentence)
+        size += len(sentence) + 1
+        depth += _quote_balance(sentence)
+        if depth <= 0 or size > MAX_SENTENCE_CHARS:
+            yield " ".join(pending)
+            pending, size, depth = [], 0, 0
     if pending:
-        yield pending
+        yield " ".join(pending)
 
 
 def _cap_length(sentence: str) -> Iterator[str]:
-    while len(sentence) > MAX_SENTENCE_CHARS:
-        cut = sentence.rfind(" ", 0, MAX_SENTENCE_CHARS)
-        if cut <= 0:
-            cut = MAX_SENTENCE_CHARS
-        yield sentence[:cut].rstrip()
-        sentence = sentence[cut:].lstrip()
-    if sentence:
-        yield sentence
+    # Cut at the last space within the limit (mid-word only when there is none); works
+    # with offsets, so a 5 MB run without punctuation costs linear time, not quadratic.
+    start, end = 0, len(sentence)
+    while end - start > MAX_SENTENCE_CHARS:
+        cut = sentence.rfind(" ", start, start + MAX_SENTENCE_CHARS)
+        if cut <= start:
+            cut = start + MAX_SENTENCE_CHARS
+        yield sentence[start:cut].rstrip()
+        start = cut
+        while start < end and sentence[start] == " ":
+            start += 1
+    if start < end:
+        yield sentence[start:]
 
 
 _buffers = threading.local()
@@ -163,6 +185,7 @@ def _text_to_sentences(text: str) -> str:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of `text` as written (whitespace folded); paragraphs never merge."""
+    text = _SURROGATES.sub("\ufffd", text.translate(_CONTROLS))
     sentences: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
         paragraph = " ".join(paragraph.split())  # str.split's whitespace is re's \s: same as _SPACES, faster

@@ -82,7 +82,8 @@ def test_a_folder_is_read_recursively_in_path_order_and_bad_files_are_skipped(tm
     articles, skipped = load_articles(seeds)
     assert [a.id for a in articles] == ["a/z.md", "b.txt"]
     assert skipped == [
+        Skipped("notes.csv", "not an article: only .txt and .md files are read"),
         Skipped("c.txt", "no text to index (the file is empty or holds only headers)"),
         Skipped("latin1.txt", "not UTF-8 text (bad byte at offset 4): save it as UTF-8"),
-        Skipped("link.txt", "link to a file outside the seeds folder, not followed"),
+        Skipped("link.txt", "link to outside the seeds folder, not followed"),
     ]

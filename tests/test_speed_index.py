@@ -247,16 +247,16 @@ async def test_the_event_loop_keeps_running_while_an_index_builds(tmp_path: Path
 
 
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    import index.build
+    from index.articles import SeedsFolder
 
     reads: list[str] = []
-    real = index.build._read_inside
+    real = SeedsFolder.read
 
-    def counting(root: Path, path: Path) -> bytes:
-        reads.append(path.name)
-        return real(root, path)
+    def counting(self: SeedsFolder, article_id: str) -> bytes | None:
+        reads.append(article_id)
+        return real(self, article_id)
 
-    monkeypatch.setattr(index.build, "_read_inside", counting)
+    monkeypatch.setattr(SeedsFolder, "read", counting)
     return reads
 
 

@@ -12,7 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot.bot import QABot
-from bot.errors import APOLOGY
+from bot.errors import APOLOGY, DELIVERY_ERRORS
 from bot.formatting import cooldown_message
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Messages(commands.Cog):
             log.exception("Unexpected error answering a message question")
             try:
                 await message.reply(APOLOGY, mention_author=False, allowed_mentions=NONE)
-            except discord.HTTPException:
+            except DELIVERY_ERRORS:
                 log.warning("Could not send the apology either", exc_info=True)
 
 

@@ -1,0 +1,140 @@
+"""Hostile questions and arbitrary text: the core never raises and stays within its limits."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
+from index import SearchIndex, build_index
+from index.passages import count_tokens, passage_span
+from index.search import MAX_HITS
+from index.text import MAX_SENTENCE_CHARS, MAX_TOKEN_CHARS, normalise, split_sentences, tokenize, tokenize_question
+
+SEEDS = Path(__file__).parent.parent / "seeds"
+
+# Any code point, lone surrogates included (JSON from Discord can carry them), weighted towards
+# the characters text handling is most likely to trip on.
+TRICKY = "  \n\n\t\r.!?;:,'\"“”«»‘’()[]`*_~@#<>&/\\-–—…0123456789aAeéİıßﬁ\u200b\u200d\u202e\u2066\ufeff\x00\x1b\x85"
+any_char = st.characters(exclude_categories=())
+texts = st.text(st.one_of(any_char, st.sampled_from(TRICKY)), max_size=400)
+long_texts = st.text(st.one_of(any_char, st.sampled_from(TRICKY)), min_size=900, max_size=3_000)
+
+
+@pytest.fixture(scope="module")
+def seed_index() -> SearchIndex:
+    index, _ = build_index(SEEDS)
+    return index
+
+
+def _plain(question: str, seed_index: SearchIndex) -> list[tuple[str, int]]:
+    return [(h.article, h.sentence) for h in seed_index.search(question, 3)]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["", " ", "\n\t \u3000", "the of and is it", "who what when where why how", "🤔🇳🇪🔥", "\u200b\u200d\ufeff"],
+)
+def test_questions_without_searchable_words_get_no_hits(question: str, seed_index: SearchIndex) -> None:
+    answer = seed_index.ask(question)
+    assert answer.hits == ()
+    assert not answer.confident
+
+
+@pytest.mark.parametrize(
+    "dressed",
+    [
+        "@everyone Who is in charge of Niger?",
+        "<@&1234567890> Who is in charge of Niger? <@!42>",
+        "```\nWho is in charge of Niger?\n```",
+        "**Who** is _in charge_ of `Niger`?",
+        "Who is in cha\u200brge of Ni\u200dger?",
+        "\u202eWho is in charge of Niger?\u202c",
+        "🤔 Who is in charge of Niger? 🇳🇪",
+        "WHO IS IN CHARGE OF NIGER???",
+    ],
+)
+def test_dressed_up_questions_find_what_the_plain_question_finds(dressed: str, seed_index: SearchIndex) -> None:
+    plain = _plain("Who is in charge of Niger?", seed_index)
+    assert plain  # the seed answers it
+    assert _plain(dressed, seed_index) == plain
+
+
+def test_user_and_role_ids_add_only_digits_to_the_question(seed_index: SearchIndex) -> None:
+    assert tokenize_question("<@&1234567890> <@!42> <#99>") == ["1234567890", "42", "99"]
+
+
+def test_questions_in_other_scripts_and_urls_do_not_raise(seed_index: SearchIndex) -> None:
+    assert seed_index.search("Кто руководит Нигером?") == []
+    assert seed_index.search("谁在负责尼日尔？") == []
+    hits = seed_index.search("https://example.com/news/niger-coup?ref=bazoum#top")
+    assert hits and all("Niger" in h.passage or "Bazoum" in h.passage or "coup" in h.passage for h in hits)
+
+
+def test_a_6000_character_question_is_answered_quickly(seed_index: SearchIndex) -> None:
+    question = ("Who took President Bazoum captive in the coup in Niger and why did France object? " * 80)[:6_000]
+    started = time.perf_counter()
+    hits = seed_index.search(question, 5)
+    assert time.perf_counter() - started < 1.0
+    assert 1 <= len(hits) <= 5
+    # A pasted article is searched by its first tokens only: the same hits as its start.
+    assert [(h.article, h.sentence) for h in hits] == [
+        (h.article, h.sentence) for h in seed_index.search(question * 3, 5)
+    ]
+
+
+def test_k_is_capped(seed_index: SearchIndex) -> None:
+    assert len(seed_index.search("Niger coup France president army", 10**9)) <= MAX_HITS
+    assert seed_index.search("Niger", -5) == []
+
+
+@given(texts)
+def test_tokenizers_accept_any_text(text: str) -> None:
+    for tokens in (tokenize(text), tokenize_question(text)):
+        assert all(isinstance(t, str) and 0 < len(t) <= MAX_TOKEN_CHARS for t in tokens)
+    assert set(tokenize_question(text)) <= set(tokenize(text))
+    normalised = normalise(text)
+    assert "\u200b" not in normalised and "\u202e" not in normalised
+
+
+@given(st.one_of(texts, long_texts))
+def test_sentences_of_any_text_are_clean_bounded_and_lose_nothing(text: str) -> None:
+    sentences = split_sentences(text)
+    for sentence in sentences:
+        assert 0 < len(sentence) <= MAX_SENTENCE_CHARS
+        assert sentence == sentence.strip()
+        assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in sentence)
+        sentence.encode("utf-8")  # what blingfire, logs and Discord need
+    # No visible character is dropped or invented (controls become spaces, surrogates U+FFFD).
+    visible = "".join(
+        "\ufffd" if unicodedata.category(c) == "Cs" else c
+        for c in text
+        if not c.isspace() and unicodedata.category(c) != "Cc"
+    )
+    assert "".join(s.replace(" ", "") for s in sentences) == visible.replace(" ", "")
+
+
+@given(st.lists(st.text(any_char, min_size=1, max_size=200), min_size=1, max_size=8), st.data())
+def test_passage_span_holds_the_sentence_within_budget(sentences: list[str], data: st.DataObject) -> None:
+    index = data.draw(st.integers(0, len(sentences) - 1))
+    budget = data.draw(st.integers(0, 300))
+    start, end = passage_span(sentences, index, budget)
+    assert 0 <= start <= index < end <= len(sentences)
+    if end - start > 1:
+        assert sum(count_tokens(s) for s in sentences[start:end]) <= budget
+
+
+@given(texts, st.integers(-3, 40))
+def test_search_accepts_any_question(seed_index: SearchIndex, question: str, k: int) -> None:
+    hits = seed_index.search(question, k)
+    assert len(hits) <= max(0, min(k, MAX_HITS))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    for hit in hits:
+        article = next(a for a in seed_index.articles if a.id == hit.article)
+        assert article.sentences[hit.sentence - 1] == hit.text
+        assert hit.text in hit.passage
