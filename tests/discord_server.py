@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import discord.gateway
@@ -18,7 +19,19 @@ import pytest
 import yarl
 from aiohttp import WSMsgType, web
 
-from tests.discord_harness import APP_ID, BOT_USER, CHANNEL_ID, GUILD_ID, application, guild_create, message_object
+from tests.discord_harness import (
+    APP_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    GUILD_ID,
+    application,
+    command_data,
+    guild_create,
+    interaction_payload,
+    message_object,
+    seeds_folder,
+    settings_for,
+)
 
 
 @dataclass
@@ -131,3 +144,39 @@ class FakeDiscordServer:
                 await self._send(socket, "GUILD_CREATE", guild_create())
                 self.identified.set()
         return socket
+
+
+async def ask_over_sockets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str, question: str, bound: float = 15.0
+) -> tuple[FakeDiscordServer, dict[str, Any]]:
+    """Start this fake Discord and an unmodified `bot.start(token)`, send one /ask once READY, wait for
+    its followup, then shut both down. Returns the server (every request and gateway message recorded)
+    and the interaction payload that was sent."""
+    from bot.bot import QABot
+
+    server = FakeDiscordServer()
+    await server.start(monkeypatch)
+    # guild_ready_timeout: READY is followed by the only GUILD_CREATE at once; no need to wait 2 s for more.
+    client = QABot(settings_for(seeds_folder(tmp_path)), guild_ready_timeout=0.1)
+    ready = asyncio.Event()
+
+    async def on_ready() -> None:
+        ready.set()
+
+    client.add_listener(on_ready)
+    running = asyncio.create_task(client.start(token))
+    try:
+        await asyncio.wait_for(ready.wait(), bound)
+        ask = interaction_payload(server.new_id(), 2, command_data(server.new_id(), "ask", {"question": question}))
+        await server.send_event("INTERACTION_CREATE", ask)
+
+        async def answered() -> None:
+            while not [r for r in server.requests if r.method == "POST" and r.path.startswith("/webhooks/")]:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(answered(), bound)
+    finally:
+        await asyncio.wait_for(client.close(), bound)
+        await asyncio.wait_for(running, bound)
+        await server.stop()
+    return server, ask

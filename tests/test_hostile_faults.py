@@ -18,7 +18,6 @@ import discord
 import pytest
 
 import bot.index_holder
-from bot.bot import QABot
 from bot.cli import main
 from bot.config import load_settings
 from bot.exts.moderation import NOT_ALLOWED
@@ -39,7 +38,7 @@ from tests.discord_harness import (
     seeds_folder,
     settings_for,
 )
-from tests.discord_server import FakeDiscordServer
+from tests.discord_server import ask_over_sockets
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "MTA1NjM0.GhXyZa.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -330,32 +329,7 @@ async def test_the_token_never_reaches_a_log_a_reply_or_a_request_body_over_sock
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # discord.py logs every request and gateway event at DEBUG
-    server = FakeDiscordServer()
-    await server.start(monkeypatch)
-    client = QABot(settings_for(seeds_folder(tmp_path)), guild_ready_timeout=0.1)
-    ready = asyncio.Event()
-
-    async def on_ready() -> None:
-        ready.set()
-
-    client.add_listener(on_ready)
-    running = asyncio.create_task(client.start(TOKEN))
-    try:
-        await asyncio.wait_for(ready.wait(), 15)
-        ask = interaction_payload(
-            server.new_id(), 2, command_data(server.new_id(), "ask", {"question": "How many coups?"})
-        )
-        await server.send_event("INTERACTION_CREATE", ask)
-
-        async def answered() -> None:
-            while not [r for r in server.requests if r.path.startswith("/webhooks/")]:
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(answered(), 15)
-    finally:
-        await asyncio.wait_for(client.close(), 15)
-        await asyncio.wait_for(running, 15)
-        await server.stop()
+    server, _ = await ask_over_sockets(tmp_path, monkeypatch, TOKEN, "How many coups?")
 
     identify = next(m for m in server.gateway_received if m["op"] == 2)
     assert identify["d"]["token"] == TOKEN  # it was used where it belongs, and only there
