@@ -192,9 +192,7 @@ async def _build_with_probe(articles: Path, cache: Path) -> tuple[float, float, 
 
     ticker = asyncio.create_task(probe())
     started = time.perf_counter()
-    _, report = await asyncio.to_thread(
-        build_index, articles, cache_dir=cache, progress=LogProgress(every=1e9), isolate=True
-    )
+    _, report = await asyncio.to_thread(build_index, articles, cache_dir=cache, progress=LogProgress(every=1e9))
     seconds = time.perf_counter() - started
     done.set()
     await ticker

@@ -71,7 +71,7 @@ class IndexHolder:
     @classmethod
     async def build(cls, folder: Path) -> IndexHolder:
         """Build the first index off the event loop. Raises EmptyIndexError (its message says what to do)."""
-        index, report = await asyncio.to_thread(build_index, folder, isolate=True)
+        index, report = await asyncio.to_thread(build_index, folder)
         # One question now loads what answering needs (the tokenizer behind passage budgets, about 0.6 s),
         # so the first member to ask is answered as fast as the rest.
         await asyncio.to_thread(index.ask, index.articles[0].sentences[0], 1)
@@ -116,7 +116,7 @@ class IndexHolder:
             started = time.perf_counter()
             old = self._index
             try:
-                index, report = await asyncio.to_thread(build_index, self.folder, isolate=True)
+                index, report = await asyncio.to_thread(build_index, self.folder)
             except EmptyIndexError as error:
                 return self._kept(old, str(error), started)
             except Exception as error:

@@ -298,27 +298,6 @@ def index_files(
     return articles, skipped, bm25
 
 
-def _build_and_save(folder: str, params: Bm25Params, cache: str, workers: int | None) -> None:
-    # Runs in a child process: its skipped files are reported by the parent, which reads the folder too.
-    logging.getLogger("index").setLevel(logging.ERROR)
-    build(Path(folder), params, cache=Path(cache), workers=workers)
-
-
-def _built_in_child(
-    folder: Path, params: Bm25Params, cache: Path, workers: int | None, files: Sequence[SourceFile]
-) -> store.SavedIndex | None:
-    """Build and save the index in a fresh process, then load it here: the long single calls of a big
-    build (merging postings, saving) hold the GIL, and would stall an event loop in this process."""
-    context = multiprocessing.get_context("spawn")
-    try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            pool.submit(_build_and_save, str(folder), params, str(cache), workers).result()
-    except Exception:
-        log.warning("Building in a child process failed; building in this process instead.", exc_info=True)
-        return None
-    return store.load(cache, content_key(files, params))  # None if an article changed meanwhile
-
-
 def build(
     folder: Path,
     params: Bm25Params = DEFAULT_PARAMS,
@@ -326,7 +305,6 @@ def build(
     cache: Path | None,
     workers: int | None = None,
     progress: Progress | None = None,
-    isolate: bool = False,
 ) -> Built:
     """The index of `folder`: reloaded from `cache` (a file path) when still current, else built and saved there."""
     progress = progress or LogProgress()
@@ -342,12 +320,6 @@ def build(
         files = _read_unread(seeds, files)
     read_skipped = seeds.skipped
     total = sum(len(f.data or b"") for f in files)
-    if isolate and cache and total >= POOL_MIN_BYTES:
-        saved = _built_in_child(folder, params, cache, workers, files)
-        if saved is not None:
-            log.info("Indexed %s sentences in %.2f s.", f"{saved.bm25.doc_count:,}", time.perf_counter() - started)
-            skipped = sorted([*read_skipped, *saved.skipped], key=lambda s: s.path)
-            return Built(saved.articles, saved.bm25, tuple(skipped), from_cache=False)
     articles, parse_skipped, bm25 = index_files(files, params, workers or default_workers(total), progress)
     if cache and articles:
         stamps = store.Stamps({f.id: (*f.stamp, f.digest) for f in files if f.stamp}, taken_ns)

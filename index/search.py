@@ -214,16 +214,13 @@ def build_index(
     use_cache: bool = True,
     workers: int | None = None,
     progress: Progress | None = None,
-    isolate: bool = False,
 ) -> tuple[SearchIndex, BuildReport]:
     """Read every article under `folder` and index it, or reload the saved index if no article changed.
 
     The saved index lives in `cache_dir`, else $INDEX_CACHE_DIR, else the user's cache folder;
     `use_cache=False` neither reads nor writes it. `workers` processes parse the articles
     (default: one per core for big folders, none for small ones). `progress` is told how far
-    each stage is (default: log lines). Safe to run in a worker thread while an event loop runs;
-    `isolate=True` (for such callers) builds a big folder in a child process and loads the saved
-    result, so the build's long calls never hold this process's GIL.
+    each stage is (default: log lines). Safe to run in a worker thread while an event loop runs.
 
     Raises EmptyIndexError when the folder is missing or holds no usable article.
     """
@@ -233,7 +230,7 @@ def build_index(
             f"The seeds folder {folder} does not exist: create it, or set SEEDS_DIR to your articles."
         )
     cache = store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
-    built = build(folder, params, cache=cache, workers=workers, progress=progress, isolate=isolate)
+    built = build(folder, params, cache=cache, workers=workers, progress=progress)
     if not built.articles:
         raise EmptyIndexError(
             f"No usable article in {folder}: add .txt or .md files there (skipped: {len(built.skipped)})."

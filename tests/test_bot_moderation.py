@@ -184,9 +184,9 @@ async def test_a_reload_that_finds_nothing_keeps_the_old_index_and_says_why(tmp_
 async def test_two_reloads_never_run_together_and_questions_are_answered_meanwhile(tmp_path, harness, monkeypatch):
     real_build = bot.index_holder.build_index
 
-    def slow_build(folder, **options):
+    def slow_build(folder):
         time.sleep(0.5)  # runs in the worker thread: the event loop stays free
-        return real_build(folder, **options)
+        return real_build(folder)
 
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     monkeypatch.setattr(bot.index_holder, "build_index", slow_build)
