@@ -154,16 +154,16 @@ def guild_create() -> dict[str, Any]:
     }
 
 
-def message_object(message_id: int, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    """The message Discord returns for a message the bot sent."""
+def message_payload(message_id: int, channel_id: int, author: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A message object as Discord sends it; `fields` (content, embeds, mentions, flags…) override the empty ones."""
     return {
         "id": str(message_id),
         "channel_id": str(channel_id),
         "type": 0,
-        "author": BOT_USER,
-        "content": body.get("content") or "",
-        "embeds": body.get("embeds") or [],
-        "components": body.get("components") or [],
+        "author": author,
+        "content": "",
+        "embeds": [],
+        "components": [],
         "attachments": [],
         "mentions": [],
         "mention_roles": [],
@@ -172,8 +172,22 @@ def message_object(message_id: int, channel_id: int, body: dict[str, Any]) -> di
         "tts": False,
         "timestamp": TIMESTAMP,
         "edited_timestamp": None,
-        "flags": body.get("flags") or 0,
+        "flags": 0,
+        **fields,
     }
+
+
+def message_object(message_id: int, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The message Discord returns for a message the bot sent."""
+    return message_payload(
+        message_id,
+        channel_id,
+        BOT_USER,
+        content=body.get("content") or "",
+        embeds=body.get("embeds") or [],
+        components=body.get("components") or [],
+        flags=body.get("flags") or 0,
+    )
 
 
 def command_data(command_id: int, name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -408,24 +422,13 @@ class Events:
         author_id: int = MEMBER_ID,
         author: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "id": str(self.fake.next_id()),
-            "channel_id": str(DM_CHANNEL_ID if in_dm else CHANNEL_ID),
-            "type": 0,
-            "author": author or user(author_id, "asker"),
-            "content": content,
-            "embeds": [],
-            "attachments": [],
-            "components": [],
-            "mentions": list(mentions),
-            "mention_roles": [],
-            "mention_everyone": False,
-            "pinned": False,
-            "tts": False,
-            "timestamp": TIMESTAMP,
-            "edited_timestamp": None,
-            "flags": 0,
-        }
+        payload = message_payload(
+            self.fake.next_id(),
+            DM_CHANNEL_ID if in_dm else CHANNEL_ID,
+            author or user(author_id, "asker"),
+            content=content,
+            mentions=list(mentions),
+        )
         if not in_dm:
             payload["guild_id"] = str(GUILD_ID)
             payload["member"] = {k: v for k, v in member(author_id).items() if k != "user"}
