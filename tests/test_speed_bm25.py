@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+import index.bm25
 from index import Article, index_articles
 from index.bm25 import DEFAULT_PARAMS, TIE_DECIMALS, Bm25
 from index.text import tokenize
@@ -138,3 +139,11 @@ def test_top_is_thread_safe() -> None:
     with ThreadPoolExecutor(4) as pool:
         found = list(pool.map(lambda q: bm25.top(q, 5).docs.tolist(), asked * 3))
     assert found == expected * 3
+
+
+def test_each_tokens_document_is_found_in_slices_as_np_repeat_finds_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index.bm25, "REPEAT_SLICE", 3)
+    for lengths in ([], [0], [4], [2, 0, 3], [0, 0, 1, 5, 0, 2, 2, 7], [3] * 10):
+        sizes = np.array(lengths, dtype=np.int64)
+        expected = np.repeat(np.arange(len(sizes)), sizes)
+        assert index.bm25._document_of_each_token(sizes).tolist() == expected.tolist()
