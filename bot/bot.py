@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 
@@ -12,7 +11,7 @@ from discord.ext import commands
 from bot.config import Settings, load_settings
 from bot.errors import QATree
 from bot.formatting import answer_embed
-from bot.index_holder import IndexHolder
+from bot.index_holder import IndexHolder, keep_out_of_full_collections
 from index import Article
 
 log = logging.getLogger(__name__)
@@ -109,11 +108,8 @@ class QABot(commands.Bot):
                 log.warning("Skipped %s: %s", skipped.path, skipped.reason)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        # What exists now (modules, the index) lives as long as the bot: freeze it, so that the collector's
-        # full passes, which hold the GIL and so stall the event loop, walk only what was made since
-        # (measured: 110-150 ms pauses under the load test without this).
-        gc.collect()
-        gc.freeze()
+        # What exists now (modules, the index) lives as long as the bot (or the next reload).
+        keep_out_of_full_collections(collect=True)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: the questions listener (bot.exts.messages) handles messages.

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 SEED_FILE = SEEDS / "000_eed0d9b0ce39977c.txt"
+SYLLABLES = ["ba", "ko", "ri", "tu", "me", "sa", "lo", "ni", "ve", "da", "pu", "ge"]
 
 
 def write_articles(folder: Path, articles: dict[str, str]) -> Path:
@@ -16,3 +24,38 @@ def write_articles(folder: Path, articles: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return folder
+
+
+def write_corpus(folder: Path, articles: int, seed: int = 5) -> None:
+    """Articles of Zipf-distributed made-up words, 10 to 40 sentences each."""
+    rng = random.Random(seed)
+    words = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(3000)})
+    weights = [1 / (rank + 1) for rank in range(len(words))]
+    folder.mkdir(parents=True, exist_ok=True)
+    for a in range(articles):
+        sentences = [
+            " ".join(rng.choices(words, weights, k=rng.randint(6, 20))).capitalize() + "."
+            for _ in range(rng.randint(10, 40))
+        ]
+        paragraphs = "\n\n".join(" ".join(sentences[p : p + 4]) for p in range(0, len(sentences), 4))
+        (folder / f"article-{a:04d}.txt").write_text(f"title: Article {a}\ndate: 2024-03-01\n\n{paragraphs}\n")
+
+
+async def max_loop_lag_while(work: Awaitable[T]) -> tuple[T, float, float]:
+    """`work`'s result, its seconds, and the event loop's longest lag (s) meanwhile, ticking every 5 ms."""
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(time.perf_counter() - before - 0.005)
+
+    probe = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    result = await work
+    seconds = time.perf_counter() - started
+    done.set()
+    await probe
+    return result, seconds, max(lags)

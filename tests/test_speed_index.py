@@ -4,11 +4,10 @@ the build in a worker thread (the event loop keeps running), and the command lin
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import pickle
-import random
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,23 +17,7 @@ from bot.cli import main
 from index import build_index, store
 from index.bm25 import Bm25Params
 from index.store import CACHE_ENV, MAGIC, cache_folder, index_file
-
-SYLLABLES = ["ba", "ko", "ri", "tu", "me", "sa", "lo", "ni", "ve", "da", "pu", "ge"]
-
-
-def write_corpus(folder: Path, articles: int, seed: int = 5) -> None:
-    """Articles of Zipf-distributed made-up words, 10 to 40 sentences each."""
-    rng = random.Random(seed)
-    words = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(3000)})
-    weights = [1 / (rank + 1) for rank in range(len(words))]
-    folder.mkdir(parents=True, exist_ok=True)
-    for a in range(articles):
-        sentences = [
-            " ".join(rng.choices(words, weights, k=rng.randint(6, 20))).capitalize() + "."
-            for _ in range(rng.randint(10, 40))
-        ]
-        paragraphs = "\n\n".join(" ".join(sentences[p : p + 4]) for p in range(0, len(sentences), 4))
-        (folder / f"article-{a:04d}.txt").write_text(f"title: Article {a}\ndate: 2024-03-01\n\n{paragraphs}\n")
+from tests.helpers import max_loop_lag_while, write_corpus
 
 
 @pytest.fixture
@@ -213,36 +196,17 @@ def test_workers_and_inline_builds_are_identical(tmp_path: Path) -> None:
     assert np.array_equal(pooled.bm25.data, inline.bm25.data)
 
 
-async def max_loop_lag_while(build: object) -> tuple[float, float]:
-    """Run `build` in a worker thread, as the bot does, while a 5 ms ticker measures the loop's lag."""
-    lags: list[float] = []
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        while not done.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            lags.append(time.perf_counter() - before - 0.005)
-
-    probe = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    assert callable(build)
-    await asyncio.to_thread(build)
-    seconds = time.perf_counter() - started
-    done.set()
-    await probe
-    return max(lags), seconds
-
-
 @pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.usefixtures("frozen_like_the_bot")
 async def test_the_event_loop_keeps_running_while_an_index_builds(tmp_path: Path, workers: int) -> None:
     seeds = tmp_path / "seeds"
     write_corpus(seeds, articles=400)  # about 10,000 sentences: a build of about a second
     cache = tmp_path / "cache"
-    lag, seconds = await max_loop_lag_while(lambda: build_index(seeds, cache_dir=cache, workers=workers))
+    build = functools.partial(build_index, seeds, cache_dir=cache, workers=workers)
+    _, seconds, lag = await max_loop_lag_while(asyncio.to_thread(build))
     assert seconds > 0.25  # long enough for the 5 ms probe to tick 50 times
     assert lag < 0.100
-    lag, _ = await max_loop_lag_while(lambda: build_index(seeds, cache_dir=cache, workers=workers))  # reload
+    _, _, lag = await max_loop_lag_while(asyncio.to_thread(build))  # from the saved index
     assert lag < 0.100
 
 

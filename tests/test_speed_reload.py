@@ -1,0 +1,71 @@
+"""A reload keeps the event loop running, and frees the index it replaced off the event loop,
+once no question still reads it."""
+
+import asyncio
+import os
+import threading
+import weakref
+from pathlib import Path
+
+import pytest
+
+from bot.index_holder import IndexHolder
+from index.store import CACHE_ENV
+from tests.helpers import max_loop_lag_while, write_corpus
+
+
+def freed_in(index_holder: IndexHolder) -> list[int]:
+    """The thread idents that free the serving index's first article (filled when it is freed)."""
+    threads: list[int] = []
+    weakref.finalize(index_holder.index.articles[0], lambda: threads.append(threading.get_ident()))
+    return threads
+
+
+async def test_a_replaced_index_is_freed_in_a_worker_thread(tmp_path: Path) -> None:
+    write_corpus(tmp_path, articles=12)
+    holder = await IndexHolder.build(tmp_path)
+    threads = freed_in(holder)
+    report = await holder.reload()
+    assert report.error is None
+    assert len(threads) == 1
+    assert threads[0] != threading.get_ident()  # the event loop's thread
+
+
+async def test_an_index_still_read_when_replaced_is_freed_after_the_reading_ends(tmp_path: Path) -> None:
+    write_corpus(tmp_path, articles=12)
+    holder = await IndexHolder.build(tmp_path)
+    threads = freed_in(holder)
+    reading = [holder.index]  # as a question being answered from it holds it
+    asyncio.get_running_loop().call_later(0.2, reading.clear)  # the question ends, on the event loop
+    report = await holder.reload()
+    assert report.error is None
+    assert reading == []
+    assert len(threads) == 1
+    assert threads[0] != threading.get_ident()
+
+
+@pytest.mark.usefixtures("frozen_like_the_bot")
+async def test_the_event_loop_keeps_running_while_the_bot_reloads_and_answers(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "seeds", articles=400)  # about 10,000 sentences
+    holder = await IndexHolder.build(tmp_path / "seeds")
+    answered: list[int] = []
+
+    async def ask_meanwhile(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            answer = await holder.ask("Bako rime tuko?", 3)
+            answered.append(len(answer.hits))
+            await asyncio.sleep(0.01)
+
+    for saved in Path(os.environ[CACHE_ENV]).glob("index-*.bin"):
+        saved.unlink()  # the first reload rebuilds from the files, the second loads what it saved
+    for from_cache in (False, True):
+        stop = asyncio.Event()
+        asker = asyncio.create_task(ask_meanwhile(stop))
+        report, _, lag = await max_loop_lag_while(holder.reload())
+        stop.set()
+        await asker
+        assert report.error is None
+        assert holder.last_build.from_cache is from_cache
+        assert report.articles == 400
+        assert lag < 0.100
+    assert answered and set(answered) == {3}
