@@ -53,7 +53,9 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
-@dataclass(frozen=True)
+# Slots: no per-article dict (unpickling from a worker would make one), so an article is one object
+# for the garbage collector, whose full passes hold the GIL while a large archive builds.
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Article:
     """One article: its id is its path relative to the seeds folder, with `/`."""
 
