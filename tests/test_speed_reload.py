@@ -2,6 +2,7 @@
 once no question still reads it."""
 
 import asyncio
+import gc
 import os
 import threading
 import weakref
@@ -69,3 +70,15 @@ async def test_the_event_loop_keeps_running_while_the_bot_reloads_and_answers(tm
         assert report.articles == 400
         assert lag < 0.100
     assert answered and set(answered) == {3}
+
+
+@pytest.mark.usefixtures("frozen_like_the_bot")
+async def test_the_new_index_is_kept_out_of_full_collections(tmp_path: Path) -> None:
+    write_corpus(tmp_path, articles=12)
+    holder = await IndexHolder.build(tmp_path)
+    await holder.reload()
+    article = holder.index.articles[0]
+    # gc.get_objects() lists the objects a collection walks; frozen ones are not among them.
+    assert not any(found is article for found in gc.get_objects())
+    gc.unfreeze()
+    assert any(found is article for found in gc.get_objects())
