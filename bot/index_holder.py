@@ -70,7 +70,9 @@ def keep_out_of_full_collections(*, collect: bool) -> None:
     A full pass walks every tracked object while holding the GIL, so with a large index in
     memory it stalls the event loop (110-150 ms measured under load). The index lives until
     the next reload, and freezing does not stop its objects from being freed then.
-    `collect` first clears the garbage already made (itself a full pass: only at start-up).
+    `collect` first clears the garbage already made (itself a full pass: only at start-up). Without
+    it, reference cycles that died in the oldest generation since its last pass are frozen too and
+    never freed: a few objects per reload, against a pass that would stall the loop.
     """
     if collect:
         gc.collect()
