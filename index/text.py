@@ -13,7 +13,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from itertools import chain, compress
+from itertools import chain
 
 import blingfire
 import Stemmer
@@ -93,6 +93,14 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in words(text) if w not in STOP_WORDS]
 
 
+# Each word's search token (None for a stop word), kept across calls: an archive's articles
+# share most of their words, so a build looks most of them up here instead of filtering and
+# stemming them article by article. Replaced by an empty one when full, so hostile text cannot
+# grow it without bound (replaced, not cleared: a call in another thread keeps its own).
+_token_of: dict[str, str | None] = {}
+TOKEN_CACHE_WORDS = 200_000
+
+
 def tokens_end_to_end(texts: Sequence[str]) -> tuple[list[str], list[int]]:
     """Every text's `tokenize` tokens laid end to end, and each text's token count.
 
@@ -106,12 +114,23 @@ def tokens_end_to_end(texts: Sequence[str]) -> tuple[list[str], list[int]]:
     if len(lines) != len(texts):
         lines = [normalise(t) for t in texts]
     per_text = [_words_of_normalised(line) for line in lines]
-    found = dict.fromkeys(chain.from_iterable(per_text))
-    is_token = {w: w not in STOP_WORDS for w in found}
-    token_of = {w: _stem(w) for w, kept in is_token.items() if kept}
     flat = list(chain.from_iterable(per_text))
-    tokens = [token_of[w] for w in compress(flat, map(is_token.__getitem__, flat))]
-    counts = [sum(map(is_token.__getitem__, text_words)) for text_words in per_text]
+    global _token_of
+    token_of = _token_of
+    unseen = set(flat).difference(token_of)
+    if len(token_of) + len(unseen) > TOKEN_CACHE_WORDS:
+        token_of = _token_of = {}
+        unseen = set(flat)
+    for word in unseen:
+        token_of[word] = None if word in STOP_WORDS else _stem(word)
+    mapped = list(map(token_of.__getitem__, flat))
+    tokens = [token for token in mapped if token is not None]
+    counts = []
+    start = 0
+    for text_words in per_text:
+        end = start + len(text_words)
+        counts.append(end - start - mapped[start:end].count(None))
+        start = end
     return tokens, counts
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import index.text
 from index.text import normalise, tokenize, tokens_end_to_end, words
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_eed0d9b0ce39977c.txt"
@@ -54,3 +56,13 @@ def test_a_long_paragraph_after_a_short_one_is_split_alike() -> None:
     long = "Mr. Smith went home. “It is late. Very late,” he said. Done! " * 3000
     for text in ("Short one. Two.", long, "Tiny.", long[:5000], "x"):
         assert _text_to_sentences(text) == blingfire.text_to_sentences(text)
+
+
+def test_the_word_cache_is_emptied_when_full_and_answers_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index.text, "TOKEN_CACHE_WORDS", 5)
+    monkeypatch.setattr(index.text, "_token_of", {})
+    first, second = ["Alpha beta", "the gamma"], ["Delta running", "delta zeta"]
+    assert tokens_end_to_end(first) == expected(first) == (["alpha", "beta", "gamma"], [2, 1])
+    assert set(index.text._token_of) == {"alpha", "beta", "the", "gamma"}
+    assert tokens_end_to_end(second) == expected(second) == (["delta", "run", "delta", "zeta"], [2, 2])
+    assert set(index.text._token_of) == {"delta", "running", "zeta"}  # 4 + 3 > 5: emptied first
