@@ -82,9 +82,6 @@ class SourceFiles:
         self.digests.append(digest)
         self.stamps.append(stamp)
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def total_bytes(self) -> int:
         return sum(len(data or b"") for data in self.data)
 
