@@ -28,6 +28,7 @@ import pytest
 
 from bot.bot import QABot
 from bot.config import Settings
+from index import SearchIndex
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "seeds" / "000_eed0d9b0ce39977c.txt"
@@ -470,6 +471,15 @@ SMALL_ARTICLES = {
         "Cider makers expect a busy winter. Prices at the market fell slightly."
     ),
 }
+
+
+def break_the_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every question from now on raises, as a bug in the index would (after start-up's warm-up question)."""
+
+    def broken(self: SearchIndex, question: str, k: int = 3) -> None:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(SearchIndex, "ask", broken)
 
 
 def settings_for(folder: Path, **overrides: Any) -> Settings:

@@ -11,7 +11,7 @@ import pytest
 from bot.errors import APOLOGY
 from bot.formatting import NO_CONFIDENT_ANSWER, NOTHING_MATCHES
 from index import SearchIndex
-from tests.discord_harness import EPHEMERAL, SMALL_ARTICLES, Harness, seeds_folder, settings_for
+from tests.discord_harness import EPHEMERAL, SMALL_ARTICLES, Harness, break_the_index, seeds_folder, settings_for
 
 NO_PINGS = {"parse": []}
 SEED_ID = "000_eed0d9b0ce39977c.txt"
@@ -178,11 +178,8 @@ async def test_search_runs_off_the_event_loop(tmp_path, harness, monkeypatch):
 
 
 async def test_an_unexpected_error_is_logged_and_the_user_gets_an_apology(tmp_path, harness, monkeypatch, caplog):
-    def broken(self, question, k=3):
-        raise RuntimeError("index exploded")
-
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
-    monkeypatch.setattr(SearchIndex, "ask", broken)
+    break_the_index(monkeypatch)
     with caplog.at_level(logging.ERROR, logger="bot.errors"):
         payload = events.command("ask", {"question": "How many coups?"})
         defer, apology = await harness.fake.wait_interaction(payload, 2)

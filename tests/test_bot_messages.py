@@ -10,8 +10,17 @@ import pytest
 from bot.bot import QuestionCooldowns, intents
 from bot.errors import APOLOGY
 from bot.exts.messages import EMPTY_QUESTION
-from index import SearchIndex
-from tests.discord_harness import BOT_ID, BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, Harness, seeds_folder, settings_for, user
+from tests.discord_harness import (
+    BOT_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    Harness,
+    break_the_index,
+    seeds_folder,
+    settings_for,
+    user,
+)
 
 MESSAGES = "/channels/{channel_id}/messages"
 NO_PINGS_REPLY = {"parse": [], "replied_user": False}
@@ -98,11 +107,8 @@ async def test_the_cooldown_is_shared_with_slash_commands(tmp_path, harness):
 
 
 async def test_an_unexpected_error_is_logged_and_answered_with_an_apology(tmp_path, harness, monkeypatch, caplog):
-    def broken(self, question, k=3):
-        raise RuntimeError("index exploded")
-
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
-    monkeypatch.setattr(SearchIndex, "ask", broken)
+    break_the_index(monkeypatch)
     with caplog.at_level(logging.ERROR, logger="bot.exts.messages"):
         events.message("How many coups?", in_dm=True)
         [reply] = await replies(harness)
