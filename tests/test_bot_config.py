@@ -148,7 +148,7 @@ def test_sync_registers_the_commands_and_exits(shell, capsys, monkeypatch, argv,
     assert sorted(c["name"] for c in put.body) == ["article", "ask", "help", "reload", "sources"]
     out, _ = capsys.readouterr()
     assert out.startswith("Synced 5 commands ")
-    assert out.rstrip().endswith("/ask, /sources, /help, /reload")
+    assert out.rstrip().endswith("/ask, /sources, /help, /reload, /article")
 
 
 def test_sync_to_the_dev_guild_needs_dev_guild_id(shell, capsys, monkeypatch):
