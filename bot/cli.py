@@ -216,6 +216,28 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_eval_dialogues(args: argparse.Namespace) -> int:
+    from index.dialogues import dialogue_index, evaluate_dialogues
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file: give a dialogue file such as tests/data/dialogues.json")
+    try:
+        index, dialogues = dialogue_index(path, seeds_folder(args.seeds))
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise UsageError(f"{path} is not a dialogue file ({error}); see tests/data/dialogues.json") from None
+    seed_ids = {a.id for a in index.articles if not a.id.startswith("squad/")}
+    parts = [
+        ("all", dialogues),
+        ("seed article", [d for d in dialogues if d.article in seed_ids]),
+        ("SQuAD paragraphs", [d for d in dialogues if d.article not in seed_ids]),
+    ]
+    for name, part in parts:
+        if part:
+            print(f"{name} ({len(part)} dialogues):\n{evaluate_dialogues(index, part).table()}")
+    return 0
+
+
 def _cache_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--cache-dir", help=f"where the saved index is kept (default: ${CACHE_ENV}, else the user's cache folder)"
@@ -251,6 +273,10 @@ def parser() -> argparse.ArgumentParser:
     squad.add_argument("--no-seed-check", action="store_true", help="skip the check against the seed articles")
     squad.add_argument("--no-baseline", action="store_true", help="skip rank-bm25 (its loop is slow)")
     squad.set_defaults(run=cmd_eval)
+    talks = benchmarks.add_parser("dialogues", help="follow-up questions: second-turn R@1 with and without context")
+    talks.add_argument("path", help="a dialogue file (tests/data/dialogues.json)")
+    talks.add_argument("--seeds", help="articles indexed with the file's (default: $SEEDS_DIR, else ./seeds)")
+    talks.set_defaults(run=cmd_eval_dialogues)
 
     add = commands.add_parser("add", help="add articles (.txt, .md, or .html news pages) to the seeds folder")
     add.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
