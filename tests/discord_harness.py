@@ -49,7 +49,11 @@ MANAGE_GUILD = 1 << 5
 # What the bot needs to answer a mention in a new thread.
 THREAD_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 35) | (1 << 38)  # view, send, create public threads, send in threads
 EPHEMERAL = 64
-WAIT_SECONDS = 5.0  # every wait is bounded: a broken bot fails a test, it never hangs it
+# Every wait is bounded, so a broken bot fails a test instead of hanging it. The bound is a hang guard,
+# not a speed limit: generous enough for a slow or busy machine.
+WAIT_SECONDS = 120.0
+# The names discord.py gives the tasks that run event handlers, slash commands and component callbacks.
+HANDLER_TASKS = ("discord.py: ", "CommandTree-invoker", "discord-ui-view-dispatch-")
 TIMESTAMP = "2026-01-01T00:00:00+00:00"
 
 
@@ -404,9 +408,26 @@ class FakeDiscord:
                 raise AssertionError(f"timed out after {timeout} s; calls so far: {self.describe()}")
             await asyncio.sleep(0.005)
 
+    async def settled(self) -> None:
+        """Wait until every event handler, command and component callback the bot started has finished.
+
+        After this, nothing more can be sent for the events dispatched so far: a check that no extra
+        request came is then a real check, not a guess at how long one would take to show up.
+        """
+
+        def busy() -> list[asyncio.Task[Any]]:
+            current = asyncio.current_task()
+            return [
+                task
+                for task in asyncio.all_tasks()
+                if task is not current and not task.done() and task.get_name().startswith(HANDLER_TASKS)
+            ]
+
+        await self.wait_for(lambda: not busy())
+
     async def wait_interaction(self, payload: dict[str, Any], count: int = 1) -> list[Call]:
         await self.wait_for(lambda: len(self.for_interaction(payload)) >= count)
-        await asyncio.sleep(0.05)  # give any unexpected extra request the chance to show up
+        await self.settled()  # any unexpected extra request has been made by now
         return self.for_interaction(payload)
 
     def describe(self) -> str:
