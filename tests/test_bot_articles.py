@@ -233,3 +233,12 @@ async def test_the_article_command_registers_like_reload(tmp_path, harness):
         ("url", 3, False),
         ("replace", 5, False),
     ]
+
+
+def test_help_lists_the_article_commands_and_follow_ups():
+    from bot.formatting import help_embed
+
+    fields = {f.name: f.value for f in help_embed(5).fields}
+    assert "`/article add file:`" in fields["Moderators"]
+    assert "`/article remove`" in fields["Moderators"] and "`/article show`" in fields["Moderators"]
+    assert "previous question (for 10 minutes)" in fields["How to ask"]
