@@ -13,6 +13,7 @@ from bot.conversations import Conversations, Turn
 from bot.errors import QATree
 from bot.formatting import answer_embed
 from bot.index_holder import IndexHolder, keep_out_of_full_collections
+from bot.vectors import VectorFiller
 from index import Article
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class QABot(commands.Bot):
 
     async def setup_hook(self) -> None:
         if self.load_index:
-            self._holder = await IndexHolder.build(self.settings.seeds_dir)
+            self._holder = await IndexHolder.build(self.settings.seeds_dir, VectorFiller(self.settings.semantic))
             report = self._holder.last_build
             log.info(
                 "Indexed %d articles (%d sentences) from %s in %.2f s; skipped %d files",
@@ -113,6 +114,11 @@ class QABot(commands.Bot):
             await self.load_extension(extension)
         # What exists now (modules, the index) lives as long as the bot (or the next reload).
         keep_out_of_full_collections(collect=True)
+
+    async def close(self) -> None:
+        await super().close()
+        if self._holder is not None and self._holder.vectors is not None:
+            await self._holder.vectors.close()
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: the questions listener (bot.exts.messages) handles messages.

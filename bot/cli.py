@@ -6,16 +6,20 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
 from bot.launch import add_commands as add_bot_commands
 from index import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index
+from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.progress import Progress, terminal_or_log
-from index.store import CACHE_ENV
+from index.semantic import cores, fill, open_vectors, store_folder
+from index.store import CACHE_ENV, cache_folder
 
 
 class UsageError(Exception):
@@ -90,17 +94,57 @@ def _questions(given: Sequence[str]) -> Iterable[str]:
             yield line.strip()
 
 
+def semantic_wanted(args: argparse.Namespace | None) -> bool:
+    """Sentence vectors are used unless `--lexical` or SEMANTIC=off (for comparison, or where the model cannot run)."""
+    if getattr(args, "lexical", False):
+        return False
+    return os.environ.get("SEMANTIC", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+_scratch: list[tempfile.TemporaryDirectory[str]] = []  # --no-cache: vectors live until the command ends
+
+
+def vectors_folder(report: BuildReport) -> Path:
+    """Where the archive's sentence vectors are kept: beside its saved index, or in a temporary folder."""
+    if report.cache_file is not None:
+        return store_folder(report.cache_file.parent, report.cache_file, DEFAULT_MODEL)
+    if not _scratch:
+        _scratch.append(tempfile.TemporaryDirectory(prefix="qa-bot-vectors-"))
+    return Path(_scratch[0].name)
+
+
+@dataclass(frozen=True)
+class VectorsReport:
+    ready: int
+    sentences: int
+    computed: int
+    unavailable: str | None = None  # why the model could not be used
+
+
+def attach_vectors(index: SearchIndex, report: BuildReport, progress: Progress | None) -> VectorsReport:
+    """Compute the sentence vectors still missing (saved for the next run) before any question is answered."""
+    try:
+        stage, encoder = open_vectors(index, vectors_folder(report))
+    except ModelUnavailable as error:
+        print(f"qa-bot: answering by words only: {error}.", file=sys.stderr)
+        return VectorsReport(0, index.sentence_count, 0, str(error))
+    computed = fill(stage, lambda n: index.articles[n].sentences, encoder.embed, progress or terminal_or_log())
+    return VectorsReport(stage.view.ready, stage.sentences, computed)
+
+
 def _load(
     folder: Path, args: argparse.Namespace | None = None, progress: Progress | None = None
-) -> tuple[SearchIndex, BuildReport]:
+) -> tuple[SearchIndex, BuildReport, VectorsReport | None]:
     cache_dir = getattr(args, "cache_dir", None)
     use_cache = not getattr(args, "no_cache", False)
     try:
-        return build_index(
+        index, report = build_index(
             folder, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=use_cache, progress=progress
         )
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
+    vectors = attach_vectors(index, report, progress) if semantic_wanted(args) else None
+    return index, report, vectors
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -108,7 +152,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UsageError(f"-k must be at least 1 (got {args.k})")
     if any(not q.strip() for q in args.question):
         list(_questions(args.question))  # raises the usage error before the index is built
-    index, _ = _load(seeds_folder(args.seeds), args)
+    index, _, _ = _load(seeds_folder(args.seeds), args)
     for n, question in enumerate(_questions(args.question)):
         answer = index.ask(question, args.k)
         if args.json:
@@ -118,7 +162,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_text(folder: Path, report: BuildReport) -> str:
+def report_text(folder: Path, report: BuildReport, vectors: VectorsReport | None = None) -> str:
     lines = [
         f"Indexed {report.articles:,} article(s) from {folder}: "
         f"{report.sentences:,} sentences, {report.tokens:,} tokens, in {report.seconds:.2f} s."
@@ -129,14 +173,44 @@ def report_text(folder: Path, report: BuildReport) -> str:
     if report.cache_file:
         state = "reused: no article changed" if report.from_cache else "written"
         lines.append(f"Saved index: {report.cache_file} ({state}).")
+    if vectors is None:
+        lines.append("Sentence vectors: not used (--lexical or SEMANTIC=off): answers by words only.")
+    elif vectors.unavailable:
+        lines.append(f"Sentence vectors: unavailable ({vectors.unavailable}): answers by words only.")
+    else:
+        lines.append(
+            f"Sentence vectors ({DEFAULT_MODEL.name}): {vectors.ready:,} of {vectors.sentences:,} sentences, "
+            f"{vectors.computed:,} computed now."
+        )
     return "\n".join(lines)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     folder = seeds_folder(args.seeds)
-    _, report = _load(folder, args, terminal_or_log(sys.stderr))
-    print(report_text(folder, report))
+    _, report, vectors = _load(folder, args, terminal_or_log(sys.stderr))
+    print(report_text(folder, report, vectors))
     return 0
+
+
+def _squad_vectors(args: argparse.Namespace) -> Callable[[SearchIndex], None] | None:
+    """Gives the SQuAD index its vectors, kept in the cache folder for the next run (None: no model)."""
+    from index.evaluation import attach_squad_vectors
+
+    try:
+        encoder = Encoder(threads=cores())
+    except ModelUnavailable as error:
+        print(f"qa-bot: measuring words only: {error}.", file=sys.stderr)
+        return None
+    folder = cache_folder(Path(args.cache_dir) if getattr(args, "cache_dir", None) else None)
+    model = encoder.model
+
+    def attach(index: SearchIndex) -> None:
+        progress = terminal_or_log(sys.stderr)
+        attach_squad_vectors(
+            index, folder / "vectors-squad" / model.identity, model.identity, model.dimension, encoder.embed, progress
+        )
+
+    return attach
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -155,7 +229,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     questions = corpus.split(args.split)
     if args.limit is not None:
         questions = questions[: max(args.limit, 0)]
-    seed_index = None if args.no_seed_check else _load(seeds_folder(args.seeds))[0]
+    seed_index = None if args.no_seed_check else _load(seeds_folder(args.seeds), args)[0]
     report = evaluate_index_and_report(
         corpus,
         questions,
@@ -163,6 +237,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         typed=lambda q: question_type(q) is not None,
         baseline=not args.no_baseline,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        attach_vectors=_squad_vectors(args) if semantic_wanted(args) else None,
     )
     print(report, end="")
     if args.out:
@@ -245,6 +320,12 @@ def _cache_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-cache", action="store_true", help="build from the articles; neither read nor save")
 
 
+def _lexical_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--lexical", action="store_true", help="rank by words only, without sentence vectors (as SEMANTIC=off)"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="qa-bot", description="Answer questions from news articles.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -254,12 +335,14 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=3, help="passages per question (default: 3)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question, one per line")
     _cache_options(ask)
+    _lexical_option(ask)
     ask.add_argument("question", nargs="*", help="questions; with none, one per line of standard input")
     ask.set_defaults(run=cmd_ask)
 
     build = commands.add_parser("index", help="build the index and report what was indexed")
     build.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
     _cache_options(build)
+    _lexical_option(build)
     build.set_defaults(run=cmd_index)
 
     evaluate = commands.add_parser("eval", help="measure answer quality on a benchmark")
@@ -272,6 +355,8 @@ def parser() -> argparse.ArgumentParser:
     squad.add_argument("--seeds", help="articles for the not-confident check (default: $SEEDS_DIR, else ./seeds)")
     squad.add_argument("--no-seed-check", action="store_true", help="skip the check against the seed articles")
     squad.add_argument("--no-baseline", action="store_true", help="skip rank-bm25 (its loop is slow)")
+    _lexical_option(squad)
+    squad.add_argument("--cache-dir", help="where SQuAD's sentence vectors are kept (default: as the saved index)")
     squad.set_defaults(run=cmd_eval)
     talks = benchmarks.add_parser("dialogues", help="follow-up questions: second-turn R@1 with and without context")
     talks.add_argument("path", help="a dialogue file (tests/data/dialogues.json)")

@@ -45,6 +45,7 @@ class Settings:
     dev_guild_id: int | None = None
     log_level: str = "INFO"
     cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS
+    semantic: bool = True  # sentence vectors (SEMANTIC=off: words only)
     answer_in_thread: bool = True  # a mention in a channel is answered in a new thread, when allowed there
     message_content: bool = False  # the privileged intent: answer every message in the bot's own threads
 
@@ -113,6 +114,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         cooldown_seconds=cooldown,
         answer_in_thread=_flag(env, "ANSWER_IN_THREAD", True),
         message_content=_flag(env, "MESSAGE_CONTENT", False),
+        semantic=_flag(env, "SEMANTIC", True),
     )
     if require_token:
         settings.require_token()

@@ -161,6 +161,25 @@ class Bm25:
             total[self.indices[span]] += self.data[span]  # a row's documents are distinct
         return total
 
+    def scores_of(
+        self, tokens: Sequence[str], docs: npt.NDArray[np.integer], weights: Sequence[float] | None = None
+    ) -> FloatArray:
+        """The scores of the given documents only (as `top` would give them): each query term's postings
+        are searched for them (a row's documents are sorted), so the cost does not grow with the archive."""
+        total = np.zeros(len(docs), dtype=np.float64)
+        if not len(docs):
+            return total
+        for n, token in enumerate(tokens):
+            row = self.vocabulary.get(token)
+            if row is None:
+                continue
+            postings = self.indices[self.indptr[row] : self.indptr[row + 1]]
+            at = np.minimum(np.searchsorted(postings, docs), len(postings) - 1)
+            found = postings[at] == docs
+            weight = 1.0 if weights is None else weights[n]
+            total[found] += self.data[self.indptr[row] + at[found]] * weight
+        return total
+
     def _accumulator(self) -> FloatArray:
         acc: FloatArray | None = getattr(self._scratch, "acc", None)
         if acc is None:

@@ -89,9 +89,9 @@ def test_a_6000_character_question_costs_a_bounded_amount_of_work(
         read.append(len(text))
         return real_tokenize(text)
 
-    def counting_top(self: Bm25, tokens: list[str], k: int):  # type: ignore[no-untyped-def]
+    def counting_top(self: Bm25, tokens: list[str], k: int, *rest: object):  # type: ignore[no-untyped-def]
         searched.append(len(tokens))
-        return real_top(self, tokens, k)
+        return real_top(self, tokens, k, *rest)
 
     monkeypatch.setattr(index.search, "tokenize_question", counting_tokenize)
     monkeypatch.setattr(Bm25, "top", counting_top)
