@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -12,11 +14,15 @@ from bot.config import Settings, load_settings
 from bot.errors import QATree
 from bot.formatting import answer_embed
 from bot.index_holder import IndexHolder, keep_out_of_full_collections
+from bot.questionlog.service import Clock, QuestionLog
+from bot.questionlog.store import AnswerRecord
 from index import Article
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation")
+# Sends an answer: called with `embed=` (and `view=` for the feedback buttons), e.g. a followup's send.
+SendAnswer = Callable[..., Awaitable[object]]
 # Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
 QUESTION_CHARS = 500
 SKIPPED_LOGGED = 20  # the first skipped files are named in the log; /reload lists them too
@@ -71,7 +77,9 @@ def intents() -> discord.Intents:
 class QABot(commands.Bot):
     """The question-answering bot. Not connected until `start()`; the index is built in `setup_hook`."""
 
-    def __init__(self, settings: Settings, *, load_index: bool = True, **options: object) -> None:
+    def __init__(
+        self, settings: Settings, *, load_index: bool = True, clock: Clock = time.time, **options: object
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -85,6 +93,8 @@ class QABot(commands.Bot):
         self.load_index = load_index
         self.cooldowns = QuestionCooldowns(settings.cooldown_seconds)
         self._holder: IndexHolder | None = None
+        self.clock = clock
+        self.question_log = QuestionLog(settings.state_db, settings.question_log_days, clock)
 
     @property
     def holder(self) -> IndexHolder:
@@ -106,6 +116,7 @@ class QABot(commands.Bot):
             )
             for skipped in report.skipped[:SKIPPED_LOGGED]:
                 log.warning("Skipped %s: %s", skipped.path, skipped.reason)
+        await self.question_log.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         # What exists now (modules, the index) lives as long as the bot (or the next reload).
@@ -120,12 +131,36 @@ class QABot(commands.Bot):
             "Connected as %s (id %s) to %d servers", self.user, self.user.id if self.user else "?", len(self.guilds)
         )
 
-    async def answer(self, question: str, passages: int, article: Article | None = None) -> discord.Embed:
-        """Search off the event loop and format the answer."""
-        answer = await self.holder.ask(question[:QUESTION_CHARS], passages, article)
-        return answer_embed(answer)
+    async def close(self) -> None:
+        await super().close()
+        await self.question_log.close()
+
+    async def send_answer(
+        self, send: SendAnswer, question: str, passages: int, article: Article | None = None, *, guild_id: int | None
+    ) -> None:
+        """Search off the event loop, send the answer with `send`, then log it (in a server, or a DM: None).
+
+        /ask, mentions and DMs all answer through here.
+        """
+        started, asked_at = time.perf_counter(), self.clock()
+        question = question[:QUESTION_CHARS]
+        answer = await self.holder.ask(question, passages, article)
+        await send(embed=answer_embed(answer))
+        first = answer.hits[0] if answer.hits else None
+        self.question_log.record(
+            AnswerRecord(
+                answer_id=self.question_log.new_answer_id(),
+                asked_at=asked_at,
+                guild_id=guild_id or 0,
+                question=question,
+                confident=answer.confident,
+                article=first.article if first else None,
+                sentence=first.sentence if first else None,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
 
 
-def create_bot(settings: Settings | None = None, *, load_index: bool = True, **options: object) -> QABot:
+def create_bot(settings: Settings | None = None, *, load_index: bool = True, **options: Any) -> QABot:
     """The bot configured from the environment (DISCORD_TOKEN is checked only when it starts), not logged in."""
     return QABot(settings or load_settings(require_token=False), load_index=load_index, **options)

@@ -489,6 +489,7 @@ def settings_for(folder: Path, **overrides: Any) -> Settings:
         "moderator_role_ids": frozenset({MOD_ROLE_ID}),
         "owner_ids": frozenset(),
         "cooldown_seconds": 0.0,
+        "state_db": folder.parent / "state.sqlite3",
     }
     values.update(overrides)
     return Settings(**values)
@@ -510,9 +511,11 @@ class Harness:
         self.fake.install(monkeypatch)
         self.bots: list[QABot] = []
 
-    async def start(self, settings: Settings) -> Events:
-        """A bot logged in (for real, against the fake) with its index built; events go through `.dispatch`."""
-        bot = QABot(settings)
+    async def start(self, settings: Settings, **options: Any) -> Events:
+        """A bot logged in (for real, against the fake) with its index built; events go through `.dispatch`.
+
+        `options` go to QABot (e.g. `clock=`)."""
+        bot = QABot(settings, **options)
         self.bots.append(bot)
         await asyncio.wait_for(bot.login("fake-token"), WAIT_SECONDS)
         return Events(bot, self.fake)

@@ -5,6 +5,7 @@ Discord sends the text of these two kinds of message without the privileged mess
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -54,8 +55,9 @@ class Messages(commands.Cog):
                 if self.bot.cooldowns.first_refusal(message.author.id):
                     await message.reply(cooldown_message(wait), mention_author=False, allowed_mentions=NONE)
                 return
-            embed = await self.bot.answer(question, DEFAULT_PASSAGES)
-            await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
+            send = functools.partial(message.reply, mention_author=False, allowed_mentions=NONE)
+            guild_id = message.guild.id if message.guild else None
+            await self.bot.send_answer(send, question, DEFAULT_PASSAGES, guild_id=guild_id)
         except discord.Forbidden:
             # A server that lets members mention the bot where it may not reply: a setting, not a bug.
             log.warning(

@@ -1,0 +1,175 @@
+"""The question log's database: schema migrations, what is written, retention, and the counts /stats reads."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.questionlog import schema
+from bot.questionlog.schema import LATEST, MIGRATIONS, SchemaTooNew, connect, migrate, open_database
+from bot.questionlog.service import answer_id_at, answer_time
+from bot.questionlog.store import DAY_SECONDS, AnswerRecord, DayCounts, LogStore, grouping_key
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC).timestamp()
+GUILD, OTHER_GUILD, DM = 111, 222, 0
+SEQUENCE = itertools.count()
+
+
+def record(store: LogStore, question: str, *, at: float = NOW, guild: int = GUILD, confident: bool = True) -> int:
+    answer_id = answer_id_at(at, next(SEQUENCE))
+    store.record(
+        AnswerRecord(
+            answer_id=answer_id,
+            asked_at=at,
+            guild_id=guild,
+            question=question,
+            confident=confident,
+            article="seed.txt" if confident else None,
+            sentence=33 if confident else None,
+            latency_ms=12.5,
+        )
+    )
+    return answer_id
+
+
+@pytest.fixture
+def store(tmp_path):
+    db = open_database(tmp_path / "state.sqlite3")
+    yield LogStore(db, keep_days=30)
+    db.close()
+
+
+def columns(db: sqlite3.Connection) -> dict[str, list[tuple[str, str, int]]]:
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    return {t: [(c[1], c[2], c[3]) for c in db.execute(f"PRAGMA table_info({t})")] for t in tables}
+
+
+def test_a_new_database_is_created_in_wal_mode_at_the_latest_version(tmp_path):
+    path = tmp_path / "deep" / "folder" / "state.sqlite3"
+    db = open_database(path)
+    assert path.is_file()
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert schema.version(db) == LATEST
+    db.close()
+
+
+@pytest.mark.parametrize("start", range(LATEST))
+def test_every_earlier_version_migrates_to_the_latest_schema_keeping_its_rows(tmp_path, start):
+    fresh = open_database(tmp_path / "fresh.sqlite3")
+    old = connect(tmp_path / "old.sqlite3")
+    migrate(old, target=start)
+    assert schema.version(old) == start
+    if start >= 1:  # a question logged by that version
+        old.execute(
+            "INSERT INTO answers VALUES (7, ?, ?, 'How many coups?', 'how many coups', 1, 'seed.txt', 33, 9.5)",
+            (NOW, GUILD),
+        )
+        old.execute(
+            "INSERT INTO daily_counts (day, guild_id, questions, confident) VALUES ('2026-03-10', ?, 1, 1)", (GUILD,)
+        )
+
+    assert migrate(old) == start
+    assert schema.version(old) == LATEST
+    assert columns(old) == columns(fresh)
+    if start >= 1:
+        assert old.execute("SELECT id, question, confident, article, sentence FROM answers").fetchall() == [
+            (7, "How many coups?", 1, "seed.txt", 33)
+        ]
+        assert LogStore(old, 30).stats(NOW, 1, [GUILD]).questions == 1
+    old.close()
+    fresh.close()
+
+
+def test_a_database_from_a_newer_qa_bot_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    db = open_database(path)
+    db.execute(f"PRAGMA user_version = {LATEST + 1}")
+    db.close()
+    with pytest.raises(SchemaTooNew, match=f"schema version {LATEST + 1}, newer than this qa-bot knows"):
+        open_database(path)
+    db = connect(path)
+    assert schema.version(db) == LATEST + 1
+    db.close()
+
+
+def test_a_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
+    def broken(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half_done (x)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", (*MIGRATIONS[:-1], broken))
+    db = connect(tmp_path / "state.sqlite3")
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(db)
+    assert schema.version(db) == LATEST - 1
+    assert db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'").fetchone() == (0,)
+    db.close()
+
+
+def test_answer_ids_carry_their_time_to_the_millisecond():
+    first, second = answer_id_at(NOW, 1), answer_id_at(NOW, 2)
+    assert first != second
+    assert answer_time(first) == answer_time(second) == NOW
+    assert answer_time(answer_id_at(NOW + 0.25, 5)) == NOW + 0.25
+
+
+def test_a_logged_answer_keeps_what_the_issue_lists(store):
+    answer_id = record(store, "How many coups?")
+    row = store.db.execute("SELECT * FROM answers").fetchone()
+    assert row == (answer_id, NOW, GUILD, "How many coups?", "how many coups", 1, "seed.txt", 33, 12.5)
+    assert store.db.execute("SELECT * FROM daily_counts").fetchall() == [("2026-03-10", GUILD, 1, 1)]
+
+
+def test_questions_group_by_their_words_whatever_case_quotes_and_punctuation():
+    assert grouping_key("Who’s  in CHARGE??") == grouping_key("who's in charge") == "who s in charge"
+    assert grouping_key("?!") == "?!"
+
+
+def test_stats_count_each_day_and_list_the_most_asked_unanswered_questions(store):
+    yesterday = NOW - DAY_SECONDS
+    record(store, "How many coups?")
+    record(store, "Who is in charge?", at=yesterday)
+    record(store, "Which volunteers painted the lighthouse purple?", confident=False)
+    record(store, "which volunteers painted the lighthouse PURPLE", confident=False, at=yesterday)
+    record(store, "Zebras?", confident=False)
+    record(store, "Zebras?", confident=False, guild=OTHER_GUILD)  # another server
+    record(store, "Zebras?", confident=False, guild=DM)
+    record(store, "Too old?", confident=False, at=NOW - 3 * DAY_SECONDS)  # before the window
+
+    stats = store.stats(NOW, 2, [GUILD])
+    assert stats.days == (DayCounts(date(2026, 3, 9), 2, 1), DayCounts(date(2026, 3, 10), 3, 1))
+    assert (stats.questions, stats.confident, stats.confident_share) == (5, 2, 0.4)
+    assert stats.unanswered == (("Which volunteers painted the lighthouse purple?", 2), ("Zebras?", 1))
+
+    assert store.stats(NOW, 1, [DM]).questions == 1
+    assert store.stats(NOW, 1, None).unanswered == (
+        ("Zebras?", 3),
+        ("Which volunteers painted the lighthouse purple?", 1),
+    )
+    assert [d.questions for d in store.stats(NOW, 4, [GUILD]).days] == [1, 0, 2, 3]
+
+
+def test_pruning_forgets_questions_past_the_retention_but_keeps_their_counts(store):
+    record(store, "Asked 31 days ago?", at=NOW - 31 * DAY_SECONDS)
+    record(store, "Asked 29 days ago?", at=NOW - 29 * DAY_SECONDS)
+    record(store, "Asked 91 days ago?", at=NOW - 91 * DAY_SECONDS)
+    assert store.prune(NOW) == 3  # two questions, and the count of 91 days ago (past what /stats shows)
+
+    assert [r[0] for r in store.db.execute("SELECT question FROM answers")] == ["Asked 29 days ago?"]
+    assert store.stats(NOW, 90, [GUILD]).questions == 2
+    assert store.prune(NOW) == 0
+
+
+def test_zero_days_keeps_counts_and_no_question(tmp_path):
+    db = open_database(tmp_path / "state.sqlite3")
+    store = LogStore(db, keep_days=0)
+    record(store, "A secret question?", confident=False)
+    assert db.execute("SELECT COUNT(*) FROM answers").fetchone() == (0,)
+    stats = store.stats(NOW, 1, [GUILD])
+    assert (stats.questions, stats.confident, stats.unanswered) == (1, 0, ())
+    db.close()
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("state.sqlite3"))
+    assert b"secret" not in data
