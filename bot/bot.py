@@ -12,9 +12,10 @@ from discord.ext import commands
 
 from bot.config import Settings, load_settings
 from bot.errors import QATree
+from bot.feedback import FeedbackButton, feedback_view
 from bot.formatting import answer_embed
 from bot.index_holder import IndexHolder, keep_out_of_full_collections
-from bot.questionlog.service import Clock, QuestionLog
+from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
 from index import Article
 
@@ -117,6 +118,7 @@ class QABot(commands.Bot):
             for skipped in report.skipped[:SKIPPED_LOGGED]:
                 log.warning("Skipped %s: %s", skipped.path, skipped.reason)
         await self.question_log.start()
+        self.add_dynamic_items(FeedbackButton)  # buttons under answers given before a restart work too
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         # What exists now (modules, the index) lives as long as the bot (or the next reload).
@@ -138,19 +140,23 @@ class QABot(commands.Bot):
     async def send_answer(
         self, send: SendAnswer, question: str, passages: int, article: Article | None = None, *, guild_id: int | None
     ) -> None:
-        """Search off the event loop, send the answer with `send`, then log it (in a server, or a DM: None).
+        """Search off the event loop, send the answer with `send` and feedback buttons, then log it.
 
-        /ask, mentions and DMs all answer through here.
+        `guild_id` is the server asked in (None: a DM). /ask, mentions and DMs all answer through here.
         """
-        started, asked_at = time.perf_counter(), self.clock()
+        started = time.perf_counter()
+        answer_id = self.question_log.new_answer_id()  # its time is the question's, to the millisecond
         question = question[:QUESTION_CHARS]
         answer = await self.holder.ask(question, passages, article)
-        await send(embed=answer_embed(answer))
+        if self.question_log.enabled:
+            await send(embed=answer_embed(answer), view=feedback_view(answer_id))
+        else:
+            await send(embed=answer_embed(answer))
         first = answer.hits[0] if answer.hits else None
         self.question_log.record(
             AnswerRecord(
-                answer_id=self.question_log.new_answer_id(),
-                asked_at=asked_at,
+                answer_id=answer_id,
+                asked_at=answer_time(answer_id),
                 guild_id=guild_id or 0,
                 question=question,
                 confident=answer.confident,

@@ -11,10 +11,11 @@ import pytest
 from bot.questionlog import schema
 from bot.questionlog.schema import LATEST, MIGRATIONS, SchemaTooNew, connect, migrate, open_database
 from bot.questionlog.service import answer_id_at, answer_time
-from bot.questionlog.store import DAY_SECONDS, AnswerRecord, DayCounts, LogStore, grouping_key
+from bot.questionlog.store import DAY_SECONDS, AnswerRecord, DayCounts, LogStore, VoteOutcome, day_of, grouping_key
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC).timestamp()
 GUILD, OTHER_GUILD, DM = 111, 222, 0
+MEMBER, OTHER_MEMBER = 1_100_000_000_000_000_030, 1_100_000_000_000_000_031
 SEQUENCE = itertools.count()
 
 
@@ -78,7 +79,9 @@ def test_every_earlier_version_migrates_to_the_latest_schema_keeping_its_rows(tm
         assert old.execute("SELECT id, question, confident, article, sentence FROM answers").fetchall() == [
             (7, "How many coups?", 1, "seed.txt", 33)
         ]
-        assert LogStore(old, 30).stats(NOW, 1, [GUILD]).questions == 1
+        migrated = LogStore(old, 30)
+        assert migrated.stats(NOW, 1, [GUILD]).days == (DayCounts(date(2026, 3, 10), 1, 1, 0, 0),)
+        assert migrated.vote(7, date(2026, 3, 10), GUILD, MEMBER, True) is VoteOutcome.RECORDED
     old.close()
     fresh.close()
 
@@ -120,7 +123,7 @@ def test_a_logged_answer_keeps_what_the_issue_lists(store):
     answer_id = record(store, "How many coups?")
     row = store.db.execute("SELECT * FROM answers").fetchone()
     assert row == (answer_id, NOW, GUILD, "How many coups?", "how many coups", 1, "seed.txt", 33, 12.5)
-    assert store.db.execute("SELECT * FROM daily_counts").fetchall() == [("2026-03-10", GUILD, 1, 1)]
+    assert store.db.execute("SELECT * FROM daily_counts").fetchall() == [("2026-03-10", GUILD, 1, 1, 0, 0)]
 
 
 def test_questions_group_by_their_words_whatever_case_quotes_and_punctuation():
@@ -173,3 +176,36 @@ def test_zero_days_keeps_counts_and_no_question(tmp_path):
     db.close()
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("state.sqlite3"))
     assert b"secret" not in data
+
+
+def test_one_vote_per_person_per_answer_a_new_one_replacing_it(store):
+    first, second = record(store, "How many coups?"), record(store, "Zebras?", confident=False)
+    today = day_of(NOW)
+    assert store.vote(first, today, GUILD, MEMBER, True) is VoteOutcome.RECORDED
+    assert store.vote(first, today, GUILD, MEMBER, True) is VoteOutcome.UNCHANGED
+    assert store.vote(first, today, GUILD, OTHER_MEMBER, False) is VoteOutcome.RECORDED
+    assert store.vote(first, today, GUILD, OTHER_MEMBER, True) is VoteOutcome.CHANGED
+    assert store.vote(second, today, GUILD, MEMBER, False) is VoteOutcome.RECORDED
+
+    stats = store.stats(NOW, 1, [GUILD])
+    assert (stats.helpful, stats.not_helpful, stats.helpful_rate) == (2, 1, 2 / 3)
+    assert store.db.execute("SELECT COUNT(*) FROM votes").fetchone() == (3,)
+
+
+def test_votes_are_forgotten_once_voting_has_closed_and_their_counts_kept(store):
+    old = record(store, "Asked 9 days ago?", at=NOW - 9 * DAY_SECONDS)
+    recent = record(store, "Asked today?")
+    store.vote(old, day_of(NOW - 9 * DAY_SECONDS), GUILD, MEMBER, True)
+    store.vote(recent, day_of(NOW), GUILD, MEMBER, False)
+    assert store.prune(NOW, votes_before=answer_id_at(NOW - 8 * DAY_SECONDS, 0)) == 1
+    assert store.db.execute("SELECT answer_id FROM votes").fetchall() == [(recent,)]
+    stats = store.stats(NOW, 10, [GUILD])
+    assert (stats.helpful, stats.not_helpful) == (1, 1)
+
+
+def test_voters_are_a_keyed_hash_and_each_database_has_its_own_key(tmp_path, store):
+    other = LogStore(open_database(tmp_path / "other.sqlite3"), 30)
+    assert len(store.voter(MEMBER)) == 16
+    assert store.voter(MEMBER) != store.voter(OTHER_MEMBER)
+    assert store.voter(MEMBER) != other.voter(MEMBER)
+    other.db.close()

@@ -7,11 +7,13 @@ A database from a newer qa-bot is refused, never downgraded.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 1000  # a write waits this long for another process's lock, then counts as failed
+SALT_BYTES = 32
 
 
 class SchemaTooNew(sqlite3.DatabaseError):
@@ -46,7 +48,23 @@ def _v1_question_log(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1_question_log,)
+def _v2_feedback(db: sqlite3.Connection) -> None:
+    # Voters are stored as a keyed hash of their user id; the key (salt) is made here, once per database.
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('salt', ?)", (secrets.token_bytes(SALT_BYTES),))
+    db.execute(
+        """CREATE TABLE votes (
+            answer_id INTEGER NOT NULL,
+            voter BLOB NOT NULL,        -- HMAC-SHA256(salt, user id), first 16 bytes
+            helpful INTEGER NOT NULL,   -- 1: Helpful, 0: Not helpful
+            PRIMARY KEY (answer_id, voter)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("ALTER TABLE daily_counts ADD COLUMN helpful INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE daily_counts ADD COLUMN not_helpful INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1_question_log, _v2_feedback)
 LATEST = len(MIGRATIONS)
 
 

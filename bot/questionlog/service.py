@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from bot.questionlog.schema import open_database
-from bot.questionlog.store import AnswerRecord, LogStore, Stats
+from bot.questionlog.store import AnswerRecord, LogStore, Stats, VoteOutcome, day_of
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ REPORT_EVERY_SECONDS = 3600
 QUEUE_LIMIT = 10_000  # answers waiting to be written; past it (a database stuck for minutes) they are dropped
 DISCORD_EPOCH_MS = 1_420_070_400_000
 SEQUENCE_BITS = 22
+VOTING_DAYS = 7  # the feedback buttons work this long after the answer
+DAY_SECONDS = 86_400
 OFF = "the question log is turned off (STATE_DB=off)"
 
 
@@ -114,10 +116,20 @@ class QuestionLog:
         now = self.clock()
         return await self._call(lambda store: store.stats(now, days, guild_ids))
 
+    async def vote(self, answer_id: int, guild_id: int, user_id: int, helpful: bool) -> VoteOutcome:
+        """Record a Helpful / Not helpful vote. Raises LogUnavailable."""
+        answered_at = answer_time(answer_id)
+        if self.clock() - answered_at > VOTING_DAYS * DAY_SECONDS:
+            return VoteOutcome.EXPIRED
+        day = day_of(answered_at)
+        return await self._call(lambda store: store.vote(answer_id, day, guild_id, user_id, helpful))
+
     async def prune(self) -> int:
         """Forget what is older than the retention allows. Raises LogUnavailable."""
         now = self.clock()
-        return await self._call(lambda store: store.prune(now))
+        # A day's margin past the voting window: a vote never meets a pruned record of its own.
+        votes_before = answer_id_at(now - (VOTING_DAYS + 1) * DAY_SECONDS, 0)
+        return await self._call(lambda store: store.prune(now, votes_before))
 
     async def _call(self, job: Callable[[LogStore], T]) -> T:
         if self._thread is None:
