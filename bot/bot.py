@@ -21,7 +21,7 @@ from index import Article
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation")
+EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation", "bot.exts.stats")
 # Sends an answer: called with `embed=` (and `view=` for the feedback buttons), e.g. a followup's send.
 SendAnswer = Callable[..., Awaitable[object]]
 # Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.

@@ -206,3 +206,7 @@ def add_commands(commands: Any) -> None:
     check = commands.add_parser("check", help="build the index and the commands without connecting (for CI)")
     check.add_argument("--json", action="store_true", help="print the registration payloads as JSON")
     check.set_defaults(run=cmd_check)
+
+    from bot.questionlog.report import add_command as add_stats_command
+
+    add_stats_command(commands)

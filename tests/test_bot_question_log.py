@@ -106,10 +106,12 @@ def full(path):
     pages = db.execute("PRAGMA page_count").fetchone()[0]
     db.execute(f"PRAGMA max_page_count = {pages + 2}")  # as a full disk would: two pages more, then none
     ids = itertools.count(1)
-    for size in (500, 50, 1):  # fill them with old answers, down to the last bytes of each page
+    for size in (500, 50, 1):  # fill them with answers (too recent to prune), down to the last bytes of each page
         with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
             while True:
-                db.execute("INSERT INTO answers VALUES (?, 0, 1, ?, 'x', 0, NULL, NULL, 1)", (next(ids), "x" * size))
+                db.execute(
+                    "INSERT INTO answers VALUES (?, ?, 1, ?, 'x', 0, NULL, NULL, 1)", (next(ids), START, "x" * size)
+                )
     return db
 
 
@@ -142,7 +144,7 @@ async def test_a_broken_database_never_stops_an_answer_and_is_reported_once_an_h
             payload = events.command("ask", {"question": question})
             _, answer = await harness.fake.wait_interaction(payload, 2)
             assert answer.body["embeds"][0]["title"] == question
-            await asyncio.sleep(0.1)  # the failed write, on the log's thread
+            await events.bot.question_log.flush()  # the failed write, on the log's thread, at this time
     if how == "locked":
         holder.rollback()
         holder.close()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
+from bot.config import ConfigError, default_state_db, load_settings
 from bot.questionlog import schema
 from bot.questionlog.schema import LATEST, MIGRATIONS, SchemaTooNew, connect, migrate, open_database
 from bot.questionlog.service import answer_id_at, answer_time
@@ -209,3 +211,20 @@ def test_voters_are_a_keyed_hash_and_each_database_has_its_own_key(tmp_path, sto
     assert store.voter(MEMBER) != store.voter(OTHER_MEMBER)
     assert store.voter(MEMBER) != other.voter(MEMBER)
     other.db.close()
+
+
+def test_settings_for_the_question_log():
+    default = load_settings({}, require_token=False)
+    assert (default.state_db, default.question_log_days) == (default_state_db(), 30)
+    assert default_state_db().name == "state.sqlite3"
+    chosen = load_settings({"STATE_DB": " ~/qa/state.db ", "QUESTION_LOG_DAYS": "0"}, require_token=False)
+    assert (chosen.state_db, chosen.question_log_days) == (Path.home() / "qa" / "state.db", 0)
+    assert load_settings({"STATE_DB": "OFF"}, require_token=False).state_db is None
+
+
+@pytest.mark.parametrize("days", ["x", "-1", "3651", "1.5", "٣"])
+def test_question_log_days_must_be_whole_days(days):
+    with pytest.raises(
+        ConfigError, match=rf"^QUESTION_LOG_DAYS must be a whole number of days from 0 to 3650 \(got '{days}'\)"
+    ):
+        load_settings({"QUESTION_LOG_DAYS": days}, require_token=False)

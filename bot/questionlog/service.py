@@ -99,6 +99,11 @@ class QuestionLog:
         await asyncio.to_thread(self._jobs.put, None)
         await asyncio.to_thread(thread.join)
 
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been written (or has failed)."""
+        if self._thread is not None:
+            await asyncio.to_thread(self._jobs.join)
+
     def new_answer_id(self) -> int:
         return answer_id_at(self.clock(), next(self._sequence))
 
@@ -157,6 +162,9 @@ class QuestionLog:
             else:
                 self._recovered()
                 future.set_result(result)
+            finally:
+                self._jobs.task_done()
+        self._jobs.task_done()
         if self._store is not None:
             self._store.db.close()
             self._store = None
