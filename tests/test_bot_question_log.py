@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import sqlite3
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -75,8 +76,6 @@ async def test_ask_mentions_and_dms_are_logged_with_their_server(tmp_path, harne
 
 
 async def test_the_log_is_written_on_its_own_thread_not_the_event_loop(tmp_path, harness, monkeypatch):
-    import threading
-
     threads = []
     original = service.LogStore.record
 
@@ -176,3 +175,19 @@ async def test_turned_off_the_bot_answers_and_writes_no_file(tmp_path, harness):
     _, answer = await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}), 2)
     assert answer.body["embeds"][0]["title"] == "How many coups?"
     assert not (tmp_path / "state.sqlite3").exists()
+
+
+async def test_a_cancelled_read_neither_kills_the_log_thread_nor_stops_later_writes(tmp_path, harness):
+    settings = settings_for(seeds_folder(tmp_path))
+    events = await harness.start(settings)
+    question_log = events.bot.question_log
+    gate = threading.Event()
+    busy = asyncio.create_task(question_log._call(lambda store: gate.wait(WAIT_SECONDS)))  # holds the thread
+    reading = asyncio.create_task(question_log.stats(1, None))  # queued behind it
+    await asyncio.sleep(0.05)
+    reading.cancel()  # as when the bot closes during a read
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await busy is True
+    await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}), 2)
+    assert len(await logged(settings.state_db, 1)) == 1

@@ -151,6 +151,9 @@ class QuestionLog:
     def _work(self) -> None:
         while (item := self._jobs.get()) is not None:
             job, future = item
+            if not future.set_running_or_notify_cancel():  # its caller is gone (the bot closing): skip it
+                self._jobs.task_done()
+                continue
             try:
                 result = job(self._open())
             except (sqlite3.Error, OSError) as error:
