@@ -199,7 +199,10 @@ def help_embed(cooldown_seconds: float) -> discord.Embed:
     )
     embed.add_field(
         name="Moderators",
-        value="`/reload` re-reads the articles folder and says what changed.",
+        value=(
+            "`/reload` re-reads the articles folder and says what changed. `/stats` shows what members asked, "
+            "what went unanswered and how they rated the answers."
+        ),
         inline=False,
     )
     return embed
