@@ -2,8 +2,9 @@
 
     python bench/question_log.py [--questions 1000] [--seeds seeds] [--check]
 
-Both bots share one index and run `QABot.send_answer` (search in a worker thread, the embed, and with the
-log on: the feedback buttons and queueing the record, which the log's thread writes to SQLite meanwhile)
+Both bots share one index and run `QABot.answer` then `QABot.send_answer` (search in a worker thread, the
+embed, and with the log on: the feedback buttons and queueing the record, which the log's thread writes to
+SQLite meanwhile)
 with a send that does nothing, so Discord's network time is left out. The two alternate question by
 question, in one run, so machine load hits both alike. Reports the p50 and p90 of each and their
 difference; `--check` exits 1 when the p50 difference is over 1 ms.
@@ -56,7 +57,8 @@ async def measure(questions: list[str], count: int, seeds: Path, folder: Path) -
         order = ("on", "off") if n % 2 else ("off", "on")
         for name in order:
             started = time.perf_counter()
-            await bots[name].send_answer(nothing, question, 3, guild_id=GUILD_ID)
+            bot = bots[name]
+            await bot.send_answer(nothing, await bot.answer(question, 3), guild_id=GUILD_ID)
             if n >= WARM_UP:
                 times[name].append((time.perf_counter() - started) * 1000)
     await bots["on"].question_log.flush()

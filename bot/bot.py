@@ -5,23 +5,31 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import discord
 from discord.ext import commands
 
 from bot.config import Settings, load_settings
+from bot.conversations import Conversations, Turn
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
 from bot.formatting import answer_embed
 from bot.index_holder import IndexHolder, keep_out_of_full_collections
 from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
-from index import Article
+from index import Answer, Article
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation", "bot.exts.stats")
+EXTENSIONS = (
+    "bot.exts.questions",
+    "bot.exts.messages",
+    "bot.exts.moderation",
+    "bot.exts.articles",
+    "bot.exts.stats",
+)
 # Sends an answer: called with `embed=` (and `view=` for the feedback buttons), e.g. a followup's send.
 SendAnswer = Callable[..., Awaitable[object]]
 # Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
@@ -66,13 +74,26 @@ class QuestionCooldowns:
         return True
 
 
-def intents() -> discord.Intents:
-    """Servers, and messages in them and in DMs; no privileged intent (message content, members)."""
+def intents(message_content: bool = False) -> discord.Intents:
+    """Servers, and messages in them and in DMs; the privileged message-content intent only when asked for."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
     wanted.dm_messages = True
+    wanted.message_content = message_content
     return wanted
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer ready to send, and what the question log keeps of it."""
+
+    question: str
+    answer: Answer
+    embed: discord.Embed
+    answer_id: int  # in its feedback buttons' custom ids
+    started: float  # perf_counter() when the search began: the logged latency runs to the send
+    followed_up: bool = False  # searched with the previous question as context
 
 
 class QABot(commands.Bot):
@@ -84,7 +105,7 @@ class QABot(commands.Bot):
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
-            intents=intents(),
+            intents=intents(settings.message_content),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=QATree,
             owner_ids=set(settings.owner_ids),
@@ -93,6 +114,7 @@ class QABot(commands.Bot):
         self.settings = settings
         self.load_index = load_index
         self.cooldowns = QuestionCooldowns(settings.cooldown_seconds)
+        self.conversations = Conversations()
         self._holder: IndexHolder | None = None
         self.clock = clock
         self.question_log = QuestionLog(settings.state_db, settings.question_log_days, clock)
@@ -137,32 +159,46 @@ class QABot(commands.Bot):
         await super().close()
         await self.question_log.close()
 
-    async def send_answer(
-        self, send: SendAnswer, question: str, passages: int, article: Article | None = None, *, guild_id: int | None
-    ) -> None:
-        """Search off the event loop, send the answer with `send` and feedback buttons, then log it.
-
-        `guild_id` is the server asked in (None: a DM). /ask, mentions and DMs all answer through here.
-        """
-        started = time.perf_counter()
-        answer_id = self.question_log.new_answer_id()  # its time is the question's, to the millisecond
+    async def answer(self, question: str, passages: int, article: Article | None = None) -> Reply:
+        """Search off the event loop and format the answer."""
+        started, answer_id = time.perf_counter(), self.question_log.new_answer_id()
         question = question[:QUESTION_CHARS]
         answer = await self.holder.ask(question, passages, article)
+        return Reply(question, answer, answer_embed(answer), answer_id, started)
+
+    async def answer_follow_up(self, question: str, passages: int, previous: Turn | None) -> Reply:
+        """Answer in a conversation: with the previous turn as context when the question leans on it.
+
+        The embed names the question followed up on; `followed_up` says whether it was a follow-up.
+        """
+        started, answer_id = time.perf_counter(), self.question_log.new_answer_id()
+        question = question[:QUESTION_CHARS]
+        context = previous.context if previous is not None else None
+        result = await self.holder.ask_in_conversation(question, passages, context)
+        followed = previous.question if previous is not None and result.followed_up is not None else None
+        embed = answer_embed(result.answer, followed_up=followed)
+        return Reply(question, result.answer, embed, answer_id, started, followed_up=followed is not None)
+
+    async def send_answer(self, send: SendAnswer, reply: Reply, *, guild_id: int | None) -> None:
+        """Send an answer with `send`, with its feedback buttons, then log it (`guild_id` None: a DM).
+
+        Every answer (/ask, mentions, DMs, threads) is sent through here.
+        """
         if self.question_log.enabled:
-            await send(embed=answer_embed(answer), view=feedback_view(answer_id))
+            await send(embed=reply.embed, view=feedback_view(reply.answer_id))
         else:
-            await send(embed=answer_embed(answer))
-        first = answer.hits[0] if answer.hits else None
+            await send(embed=reply.embed)
+        first = reply.answer.hits[0] if reply.answer.hits else None
         self.question_log.record(
             AnswerRecord(
-                answer_id=answer_id,
-                asked_at=answer_time(answer_id),
+                answer_id=reply.answer_id,
+                asked_at=answer_time(reply.answer_id),  # the id's time is the question's, to the millisecond
                 guild_id=guild_id or 0,
-                question=question,
-                confident=answer.confident,
+                question=reply.question,
+                confident=reply.answer.confident,
                 article=first.article if first else None,
                 sentence=first.sentence if first else None,
-                latency_ms=(time.perf_counter() - started) * 1000,
+                latency_ms=(time.perf_counter() - reply.started) * 1000,
             )
         )
 

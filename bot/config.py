@@ -57,6 +57,8 @@ class Settings:
     cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS
     state_db: Path | None = None  # the question log's SQLite file; None: no log, no feedback buttons
     question_log_days: int = DEFAULT_QUESTION_LOG_DAYS
+    answer_in_thread: bool = True  # a mention in a channel is answered in a new thread, when allowed there
+    message_content: bool = False  # the privileged intent: answer every message in the bot's own threads
 
     def require_token(self) -> str:
         if not self.token:
@@ -80,6 +82,18 @@ def _ids(name: str, raw: str) -> frozenset[int]:
             raise ConfigError(f"{name} must be comma-separated numeric Discord ids (got {part!r}); fix it in .env.")
         ids.add(int(part))
     return frozenset(ids)
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise ConfigError(f"{name} must be true or false (got {raw!r}); fix it in .env.")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
@@ -123,6 +137,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         cooldown_seconds=cooldown,
         state_db=state_db,
         question_log_days=days,
+        answer_in_thread=_flag(env, "ANSWER_IN_THREAD", True),
+        message_content=_flag(env, "MESSAGE_CONTENT", False),
     )
     if require_token:
         settings.require_token()

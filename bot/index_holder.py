@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
+from index.followup import ConversationAnswer, ask_in_conversation
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,10 @@ class IndexHolder:
         if article is None:
             return await asyncio.to_thread(index.ask, question, k)
         return await asyncio.to_thread(self._ask_one, index, article, question, k)
+
+    async def ask_in_conversation(self, question: str, k: int, previous: str | None) -> ConversationAnswer:
+        """Answer off the event loop, with `previous` as context when the question leans on it."""
+        return await asyncio.to_thread(ask_in_conversation, self._index, question, k, previous)
 
     def _ask_one(self, index: SearchIndex, article: Article, question: str, k: int) -> Answer:
         # Runs in a worker thread. The cache is keyed by digest, so a changed article is re-indexed.

@@ -36,9 +36,15 @@ async def harness(monkeypatch):
 
 
 def rows(path, query: str) -> list[tuple]:
-    db = sqlite3.connect(path)
+    """What `query` finds; nothing while the bot has not made the file and its tables (never made here)."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return []
     try:
         return db.execute(query).fetchall()
+    except sqlite3.OperationalError:
+        return []
     finally:
         db.close()
 

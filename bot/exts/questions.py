@@ -134,8 +134,9 @@ class Questions(commands.Cog):
                     "I have no article by that name: pick one from the list as you type, or see /sources."
                 )
         await interaction.response.defer(thinking=True)
+        reply = await self.bot.answer(question, passages, chosen)
         send = functools.partial(interaction.followup.send, allowed_mentions=NONE)
-        await self.bot.send_answer(send, question, passages, chosen, guild_id=interaction.guild_id)
+        await self.bot.send_answer(send, reply, guild_id=interaction.guild_id)
 
     @ask.autocomplete("article")
     async def article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
