@@ -211,3 +211,25 @@ async def test_old_questions_are_pruned_when_the_bot_starts(tmp_path, harness):
             break
         await asyncio.sleep(0.02)
     assert remaining() == [(2,)]
+
+
+async def test_stats_on_a_read_only_database_shows_what_it_can_and_says_recording_stopped(
+    tmp_path, harness, monkeypatch
+):
+    from bot.questionlog import schema
+    from tests.test_bot_question_log import read_only
+
+    settings = settings_for(seeds_folder(tmp_path))
+    open_database(settings.state_db).close()
+    monkeypatch.setattr(schema, "connect", lambda path, *, create=True: read_only(path))
+    events = await harness.start(settings, clock=FakeClock())
+    await ask(harness, events, "How many coups?")
+    await events.bot.question_log.flush()
+    report = await stats_reply(harness, events.command("stats", {"days": 1}, permissions=MANAGE_GUILD))
+    [embed] = report.body["embeds"]
+    assert embed["description"] == (
+        "No questions.\nNo votes yet.\n⚠ The question log is unavailable now (OperationalError: attempt to write a "
+        "readonly database): new questions are not recorded."
+    )
+    [(_, chart)] = report.files
+    assert png_size(chart) == (800, 400)

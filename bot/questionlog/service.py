@@ -63,7 +63,8 @@ class QuestionLog:
         self.keep_days = keep_days
         self.clock = clock
         self._sequence = itertools.count(secrets.randbelow(1 << SEQUENCE_BITS))
-        self._jobs: queue.Queue[tuple[Callable[[LogStore], object], concurrent.futures.Future[object]] | None]
+        # (job, its future, whether it writes): only a write that works shows the log works again.
+        self._jobs: queue.Queue[tuple[Callable[[LogStore], object], concurrent.futures.Future[object], bool] | None]
         self._jobs = queue.Queue(QUEUE_LIMIT)
         self._thread: threading.Thread | None = None
         self._store: LogStore | None = None
@@ -89,7 +90,7 @@ class QuestionLog:
         self._thread.start()
         # A failure was logged by the thread (a bug with its traceback); the bot starts and answers anyway.
         with contextlib.suppress(Exception):
-            await self._call(lambda store: None)
+            await self._call(lambda store: None, writes=False)
 
     async def close(self) -> None:
         """Write what is queued, then stop the thread and close the database."""
@@ -112,14 +113,14 @@ class QuestionLog:
         if self._thread is None:
             return
         try:
-            self._jobs.put_nowait((lambda store: store.record(answer), concurrent.futures.Future()))
+            self._jobs.put_nowait((lambda store: store.record(answer), concurrent.futures.Future(), True))
         except queue.Full:
             self._failed(RuntimeError(f"{QUEUE_LIMIT:,} answers were waiting to be written; this one was dropped"))
 
     async def stats(self, days: int, guild_ids: Sequence[int] | None) -> Stats:
         """Counts and unanswered questions for the last `days` days. Raises LogUnavailable."""
         now = self.clock()
-        return await self._call(lambda store: store.stats(now, days, guild_ids))
+        return await self._call(lambda store: store.stats(now, days, guild_ids), writes=False)
 
     async def vote(self, answer_id: int, guild_id: int, user_id: int, helpful: bool) -> VoteOutcome:
         """Record a Helpful / Not helpful vote. Raises LogUnavailable."""
@@ -136,12 +137,12 @@ class QuestionLog:
         votes_before = answer_id_at(now - (VOTING_DAYS + 1) * DAY_SECONDS, 0)
         return await self._call(lambda store: store.prune(now, votes_before))
 
-    async def _call(self, job: Callable[[LogStore], T]) -> T:
+    async def _call(self, job: Callable[[LogStore], T], *, writes: bool = True) -> T:
         if self._thread is None:
             raise LogUnavailable(self._problem or "the question log is not started")
         future: concurrent.futures.Future[object] = concurrent.futures.Future()
         try:
-            self._jobs.put_nowait((job, future))
+            self._jobs.put_nowait((job, future, writes))
         except queue.Full:
             raise LogUnavailable("the question log is overloaded: too many writes are waiting") from None
         return cast(T, await asyncio.wrap_future(future))
@@ -150,7 +151,7 @@ class QuestionLog:
 
     def _work(self) -> None:
         while (item := self._jobs.get()) is not None:
-            job, future = item
+            job, future, writes = item
             if not future.set_running_or_notify_cancel():  # its caller is gone (the bot closing): skip it
                 self._jobs.task_done()
                 continue
@@ -163,7 +164,8 @@ class QuestionLog:
                 log.exception("Unexpected error in the question log")
                 future.set_exception(error)
             else:
-                self._recovered()
+                if writes:
+                    self._recovered()
                 future.set_result(result)
             finally:
                 self._jobs.task_done()
