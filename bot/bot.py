@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -11,14 +14,25 @@ from discord.ext import commands
 from bot.config import Settings, load_settings
 from bot.conversations import Conversations, Turn
 from bot.errors import QATree
+from bot.feedback import FeedbackButton, feedback_view
 from bot.formatting import answer_embed
 from bot.index_holder import IndexHolder, keep_out_of_full_collections
+from bot.questionlog.service import Clock, QuestionLog, answer_time
+from bot.questionlog.store import AnswerRecord
 from bot.vectors import VectorFiller
-from index import Article
+from index import Answer, Article
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation", "bot.exts.articles")
+EXTENSIONS = (
+    "bot.exts.questions",
+    "bot.exts.messages",
+    "bot.exts.moderation",
+    "bot.exts.articles",
+    "bot.exts.stats",
+)
+# Sends an answer: called with `embed=` (and `view=` for the feedback buttons), e.g. a followup's send.
+SendAnswer = Callable[..., Awaitable[object]]
 # Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
 QUESTION_CHARS = 500
 SKIPPED_LOGGED = 20  # the first skipped files are named in the log; /reload lists them too
@@ -71,10 +85,24 @@ def intents(message_content: bool = False) -> discord.Intents:
     return wanted
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An answer ready to send, and what the question log keeps of it."""
+
+    question: str
+    answer: Answer
+    embed: discord.Embed
+    answer_id: int  # in its feedback buttons' custom ids
+    started: float  # perf_counter() when the search began: the logged latency runs to the send
+    followed_up: bool = False  # searched with the previous question as context
+
+
 class QABot(commands.Bot):
     """The question-answering bot. Not connected until `start()`; the index is built in `setup_hook`."""
 
-    def __init__(self, settings: Settings, *, load_index: bool = True, **options: object) -> None:
+    def __init__(
+        self, settings: Settings, *, load_index: bool = True, clock: Clock = time.time, **options: object
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -89,6 +117,8 @@ class QABot(commands.Bot):
         self.cooldowns = QuestionCooldowns(settings.cooldown_seconds)
         self.conversations = Conversations()
         self._holder: IndexHolder | None = None
+        self.clock = clock
+        self.question_log = QuestionLog(settings.state_db, settings.question_log_days, clock)
 
     @property
     def holder(self) -> IndexHolder:
@@ -110,15 +140,12 @@ class QABot(commands.Bot):
             )
             for skipped in report.skipped[:SKIPPED_LOGGED]:
                 log.warning("Skipped %s: %s", skipped.path, skipped.reason)
+        await self.question_log.start()
+        self.add_dynamic_items(FeedbackButton)  # buttons under answers given before a restart work too
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         # What exists now (modules, the index) lives as long as the bot (or the next reload).
         keep_out_of_full_collections(collect=True)
-
-    async def close(self) -> None:
-        await super().close()
-        if self._holder is not None and self._holder.vectors is not None:
-            await self._holder.vectors.close()
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: the questions listener (bot.exts.messages) handles messages.
@@ -129,22 +156,56 @@ class QABot(commands.Bot):
             "Connected as %s (id %s) to %d servers", self.user, self.user.id if self.user else "?", len(self.guilds)
         )
 
-    async def answer(self, question: str, passages: int, article: Article | None = None) -> discord.Embed:
-        """Search off the event loop and format the answer."""
-        answer = await self.holder.ask(question[:QUESTION_CHARS], passages, article)
-        return answer_embed(answer)
+    async def close(self) -> None:
+        await super().close()
+        await self.question_log.close()
+        if self._holder is not None and self._holder.vectors is not None:
+            await self._holder.vectors.close()
 
-    async def answer_follow_up(self, question: str, passages: int, previous: Turn | None) -> tuple[discord.Embed, bool]:
+    async def answer(self, question: str, passages: int, article: Article | None = None) -> Reply:
+        """Search off the event loop and format the answer."""
+        started, answer_id = time.perf_counter(), self.question_log.new_answer_id()
+        question = question[:QUESTION_CHARS]
+        answer = await self.holder.ask(question, passages, article)
+        return Reply(question, answer, answer_embed(answer), answer_id, started)
+
+    async def answer_follow_up(self, question: str, passages: int, previous: Turn | None) -> Reply:
         """Answer in a conversation: with the previous turn as context when the question leans on it.
 
-        Returns the embed, which names the question followed up on, and whether it was a follow-up.
+        The embed names the question followed up on; `followed_up` says whether it was a follow-up.
         """
+        started, answer_id = time.perf_counter(), self.question_log.new_answer_id()
+        question = question[:QUESTION_CHARS]
         context = previous.context if previous is not None else None
-        result = await self.holder.ask_in_conversation(question[:QUESTION_CHARS], passages, context)
+        result = await self.holder.ask_in_conversation(question, passages, context)
         followed = previous.question if previous is not None and result.followed_up is not None else None
-        return answer_embed(result.answer, followed_up=followed), followed is not None
+        embed = answer_embed(result.answer, followed_up=followed)
+        return Reply(question, result.answer, embed, answer_id, started, followed_up=followed is not None)
+
+    async def send_answer(self, send: SendAnswer, reply: Reply, *, guild_id: int | None) -> None:
+        """Send an answer with `send`, with its feedback buttons, then log it (`guild_id` None: a DM).
+
+        Every answer (/ask, mentions, DMs, threads) is sent through here.
+        """
+        if self.question_log.enabled:
+            await send(embed=reply.embed, view=feedback_view(reply.answer_id))
+        else:
+            await send(embed=reply.embed)
+        first = reply.answer.hits[0] if reply.answer.hits else None
+        self.question_log.record(
+            AnswerRecord(
+                answer_id=reply.answer_id,
+                asked_at=answer_time(reply.answer_id),  # the id's time is the question's, to the millisecond
+                guild_id=guild_id or 0,
+                question=reply.question,
+                confident=reply.answer.confident,
+                article=first.article if first else None,
+                sentence=first.sentence if first else None,
+                latency_ms=(time.perf_counter() - reply.started) * 1000,
+            )
+        )
 
 
-def create_bot(settings: Settings | None = None, *, load_index: bool = True, **options: object) -> QABot:
+def create_bot(settings: Settings | None = None, *, load_index: bool = True, **options: Any) -> QABot:
     """The bot configured from the environment (DISCORD_TOKEN is checked only when it starts), not logged in."""
     return QABot(settings or load_settings(require_token=False), load_index=load_index, **options)

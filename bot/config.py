@@ -10,6 +10,16 @@ from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_COOLDOWN_SECONDS = 5.0
+DEFAULT_QUESTION_LOG_DAYS = 30
+MAX_QUESTION_LOG_DAYS = 3650
+STATE_DB_OFF = "off"
+
+
+def default_state_db() -> Path:
+    """The question log's file in the user's data folder, e.g. ~/.local/share/qa-bot/state.sqlite3."""
+    from platformdirs import user_data_path
+
+    return user_data_path("qa-bot") / "state.sqlite3"
 
 
 class ConfigError(ValueError):
@@ -46,6 +56,8 @@ class Settings:
     log_level: str = "INFO"
     cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS
     semantic: bool = True  # sentence vectors (SEMANTIC=off: words only)
+    state_db: Path | None = None  # the question log's SQLite file; None: no log, no feedback buttons
+    question_log_days: int = DEFAULT_QUESTION_LOG_DAYS
     answer_in_thread: bool = True  # a mention in a channel is answered in a new thread, when allowed there
     message_content: bool = False  # the privileged intent: answer every message in the bot's own threads
 
@@ -104,6 +116,18 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         raise ConfigError(
             f"ASK_COOLDOWN_SECONDS must be a number of seconds from 0 to 3600 (got {raw_cooldown!r}); fix it in .env."
         )
+    raw_days = env.get("QUESTION_LOG_DAYS", "").strip()
+    if not raw_days:
+        days = DEFAULT_QUESTION_LOG_DAYS
+    else:
+        days = int(raw_days) if raw_days.isascii() and raw_days.isdigit() else -1
+    if not 0 <= days <= MAX_QUESTION_LOG_DAYS:
+        raise ConfigError(
+            f"QUESTION_LOG_DAYS must be a whole number of days from 0 to {MAX_QUESTION_LOG_DAYS} "
+            f"(got {raw_days!r}); fix it in .env."
+        )
+    raw_db = env.get("STATE_DB", "").strip()
+    state_db = None if raw_db.lower() == STATE_DB_OFF else Path(raw_db).expanduser() if raw_db else default_state_db()
     settings = Settings(
         token=Secret(token) if token else None,
         seeds_dir=Path(env.get("SEEDS_DIR", "").strip() or "seeds"),
@@ -112,6 +136,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         dev_guild_id=int(dev_guild) if dev_guild else None,
         log_level=log_level,
         cooldown_seconds=cooldown,
+        state_db=state_db,
+        question_log_days=days,
         answer_in_thread=_flag(env, "ANSWER_IN_THREAD", True),
         message_content=_flag(env, "MESSAGE_CONTENT", False),
         semantic=_flag(env, "SEMANTIC", True),

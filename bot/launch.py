@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -148,7 +149,8 @@ async def command_payloads(bot: QABot) -> list[dict[str, Any]]:
 async def _check(settings: Settings) -> tuple[QABot, int, list[dict[str, Any]]]:
     from bot.bot import create_bot
 
-    async with create_bot(settings) as bot:
+    # A check leaves nothing behind: no question log is opened (or created).
+    async with create_bot(dataclasses.replace(settings, state_db=None)) as bot:
         payloads = await command_payloads(bot)
         return bot, len(bot.extensions), payloads
 
@@ -204,3 +206,7 @@ def add_commands(commands: Any) -> None:
     check = commands.add_parser("check", help="build the index and the commands without connecting (for CI)")
     check.add_argument("--json", action="store_true", help="print the registration payloads as JSON")
     check.set_defaults(run=cmd_check)
+
+    from bot.questionlog.report import add_command as add_stats_command
+
+    add_stats_command(commands)

@@ -33,6 +33,9 @@ _COVERAGE, _NEAR = FEATURES.index("coverage"), FEATURES.index("near")
 # confident on its own (chosen on SQuAD's tune split and the seed questions; see README).
 CONFIDENT_COSINE = 0.3
 SURE_COSINE = 0.7
+# A sentence found by meaning alone joins the candidates only this near the question: below it, a
+# question about nothing in the articles ("zebra xylophone") still finds nothing.
+NEAREST_COSINE = 0.2
 # BM25 candidates looked at before the final ranking.
 CANDIDATES = 50
 # Hostile questions stay cheap: a pasted article is read up to MAX_QUESTION_CHARS and
@@ -221,8 +224,8 @@ class SearchIndex:
         vector = stage.encode(question[:MAX_QUESTION_CHARS]) if stage is not None and view and view.ready else None
         cosines = None
         if vector is not None and view is not None:
-            nearest, _ = view.nearest(vector, wanted)
-            extra = nearest[~np.isin(nearest, docs)]
+            nearest, near = view.nearest(vector, wanted)
+            extra = nearest[~np.isin(nearest, docs) & (near >= NEAREST_COSINE)]
             if len(extra):  # found by meaning alone: their BM25 scores (often 0) still count
                 docs = np.concatenate([docs, extra])
                 scores = np.concatenate([scores, self.bm25.scores_of(terms, extra, weights)])
@@ -249,7 +252,7 @@ class SearchIndex:
                 row = feature_row(alone, sentences[at], own, previous, neighbours, lead, score, best)
                 own_evidence.append(row[_COVERAGE] + row[_NEAR])
         features = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
-        if cosines is not None and vector is not None and view is not None:
+        if cosines is not None and vector is not None and view is not None and len(docs):
             features = np.hstack([features, self._semantic_features(view, vector, docs, cosines)])
         evidence = None if alone is None else np.array(own_evidence, dtype=np.float64)
         return Candidates(query, docs, scores, features, evidence, cosines)

@@ -11,6 +11,8 @@ from bot.index_holder import keep_out_of_full_collections
 def _private_index_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # Saved indexes go to a per-run folder, never the user's cache, so tests neither read nor leave one there.
     monkeypatch.setenv("INDEX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "index-cache"))
+    # Likewise the question log: never the user's data folder.
+    monkeypatch.setenv("STATE_DB", str(tmp_path_factory.getbasetemp() / "state" / "state.sqlite3"))
 
 
 @pytest.fixture

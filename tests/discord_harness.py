@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -305,6 +306,7 @@ class Call:
     body: Any
     at: float  # loop time when it was made
     reply: Any = None  # what the fake answered
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # attachments: (file name, bytes)
 
     @property
     def is_callback(self) -> bool:
@@ -352,8 +354,15 @@ class FakeDiscord:
             return {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user(int(body["recipient_id"]), "someone")]}
         return {}
 
-    async def webhook(self, route: discord.http.Route, session: Any, *, payload: Any = None, **kwargs: Any) -> Any:
+    async def webhook(
+        self, route: discord.http.Route, session: Any, *, payload: Any = None, multipart: Any = None, **kwargs: Any
+    ) -> Any:
+        if payload is None and multipart:  # with attachments the message's JSON is a form field
+            payload = json.loads(next(part["value"] for part in multipart if part["name"] == "payload_json"))
         call = Call("webhook", route.method, route.path, route.url, payload, self._now())
+        for attached in kwargs.get("files") or ():
+            attached.reset()
+            call.files.append((attached.filename, attached.fp.read()))
         self.calls.append(call)
         call.reply = self._webhook_reply(route, payload)
         return call.reply
@@ -604,6 +613,7 @@ def settings_for(folder: Path, **overrides: Any) -> Settings:
         # Words only by default: the semantic stage is tested in tests/test_bot_semantic.py, and
         # loading the model in every bot would only slow the other tests down.
         "semantic": False,
+        "state_db": folder.parent / "state.sqlite3",
     }
     values.update(overrides)
     return Settings(**values)
@@ -667,9 +677,11 @@ class Harness:
         self.cdn = FakeCdn()
         self.bots: list[QABot] = []
 
-    async def start(self, settings: Settings) -> Events:
-        """A bot logged in (for real, against the fake) with its index built; events go through `.dispatch`."""
-        bot = QABot(settings)
+    async def start(self, settings: Settings, **options: Any) -> Events:
+        """A bot logged in (for real, against the fake) with its index built; events go through `.dispatch`.
+
+        `options` go to QABot (e.g. `clock=`)."""
+        bot = QABot(settings, **options)
         self.bots.append(bot)
         await asyncio.wait_for(bot.login("fake-token"), WAIT_SECONDS)
         return Events(bot, self.fake)

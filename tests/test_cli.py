@@ -85,7 +85,10 @@ def test_index_reports_articles_and_skipped_files(capsys: pytest.CaptureFixture[
     assert lines[1:] == [
         "Skipped 1 file(s):",
         "  empty.txt: no text to index (the file is empty or holds only headers)",
+        "Sentence vectors (all-MiniLM-L6-v2): 2 of 2 sentences, 2 computed now.",
     ]
+    status, out, err = run(capsys, "index", "--seeds", str(seeds), "--no-cache", "--lexical")
+    assert out.splitlines()[-1] == "Sentence vectors: not used (--lexical or SEMANTIC=off): answers by words only."
 
 
 @pytest.mark.parametrize(

@@ -110,14 +110,21 @@ def test_eval_command_prints_and_writes_the_report(tmp_path: Path, capsys: pytes
     assert "3 paragraphs as articles, 7 sentences in one index, 6 questions." in printed
     # Gold ranks: qa-bot None, 2, 1, 1, 1, 1 ("How long is the Loire?" shares no stem with its gold sentence;
     # "the longest river in France" names the sentence before the source's); rank-bm25 None, 2, 2, 1, 1, 1.
-    assert "| qa-bot (all) | 6 | 0.750 | 0.667 | 0.833 | 0.833 |" in printed
+    assert "| qa-bot, words only (all) | 6 | 0.750 | 0.667 | 0.833 | 0.833 |" in printed
+    # With the sentence vectors, the Loire's gold sentence is found by meaning (rank 3): R@5 1.0.
+    assert "| qa-bot, words and meaning (all) | 6 | 0.806 | 0.667 | 1.000 | 1.000 |" in printed
     assert "| rank-bm25 defaults (all) | 6 | 0.667 | 0.500 | 0.833 | 0.833 |" in printed
     assert "rank-bm25 defaults, MRR over the full ranking (all): 0.667" in printed
+    assert "| qa-bot, words only | 0.833 |\n| qa-bot, words and meaning | 1.000 |" in printed
     # r4 ("Through which countries does the Rhine flow?") is first but its sentence lacks "countries" and "flow".
-    assert "| confident when the gold sentence is first (4 questions) | 0.750 |" in printed
-    assert "| given a short answer | 2 (1.000) |" in printed
-    assert "| exact match / token F1 over the answers given | 1.000 / 1.000 |" in printed
-    assert "| not confident when asked of the seed articles alone (6 questions) | 1.000 |" in printed
+    assert "| confident when the gold sentence is first (questions) | 0.750 (4) | 0.750 (4) |" in printed
+    assert (
+        "| given a short answer (share of typed; of all questions) | 2 (1.000; 0.333) | 2 (1.000; 0.333) |" in printed
+    )
+    assert "| exact match / token F1 over the answers given | 1.000 / 1.000 | 1.000 / 1.000 |" in printed
+    assert "| not confident when asked of the seed articles alone (6 questions) | 1.000 | 1.000 |" in printed
+    lexical = main(["eval", "squad", str(TINY), "--seeds", str(SEEDS), "--lexical"])
+    assert lexical == 0 and "words and meaning" not in capsys.readouterr().out
 
 
 def test_eval_command_rejects_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -181,8 +181,14 @@ def test_cli_index_takes_the_cache_folder_flag(
     assert main(["index", "--seeds", str(seeds), "--cache-dir", str(cache)]) == 0
     assert main(["index", "--seeds", str(seeds), "--cache-dir", str(cache)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1] == f"Saved index: {saved_file(cache, seeds)} (written)."
-    assert out[3] == f"Saved index: {saved_file(cache, seeds)} (reused: no article changed)."
+    assert out[1:3] == [
+        f"Saved index: {saved_file(cache, seeds)} (written).",
+        "Sentence vectors (all-MiniLM-L6-v2): 261 of 261 sentences, 261 computed now.",
+    ]
+    assert out[4:6] == [
+        f"Saved index: {saved_file(cache, seeds)} (reused: no article changed).",
+        "Sentence vectors (all-MiniLM-L6-v2): 261 of 261 sentences, 0 computed now.",  # saved beside the index
+    ]
     assert not (tmp_path / "unused").exists()
     assert main(["index", "--seeds", str(seeds), "--no-cache"]) == 0
     assert "Saved index" not in capsys.readouterr().out

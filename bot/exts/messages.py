@@ -8,6 +8,7 @@ answered in a new thread named after the question when ANSWER_IN_THREAD is on an
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -58,23 +59,27 @@ class Messages(commands.Cog):
     async def _answer(self, message: discord.Message, question: str) -> None:
         """Reply in the DM or thread (a follow-up when it leans on the previous question), or in a new thread."""
         channel, author = message.channel, message.author.id
+        guild_id = message.guild.id if message.guild else None
+        as_reply = functools.partial(message.reply, mention_author=False, allowed_mentions=NONE)
         if isinstance(channel, discord.DMChannel | discord.Thread):
             previous = self.bot.conversations.previous(author, channel.id)
-            embed, followed = await self.bot.answer_follow_up(question, DEFAULT_PASSAGES, previous)
-            await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
-            self.bot.conversations.remember(author, channel.id, question, previous if followed else None)
+            reply = await self.bot.answer_follow_up(question, DEFAULT_PASSAGES, previous)
+            await self.bot.send_answer(as_reply, reply, guild_id=guild_id)
+            self.bot.conversations.remember(author, channel.id, question, previous if reply.followed_up else None)
             return
-        embed = await self.bot.answer(question, DEFAULT_PASSAGES)
+        reply = await self.bot.answer(question, DEFAULT_PASSAGES)
         if self._may_open_thread(message):
             try:
                 thread = await message.create_thread(name=shorten(question, THREAD_NAME_LIMIT))
             except discord.HTTPException:
                 log.warning("Could not open a thread in channel %s; answering inline", channel.id, exc_info=True)
             else:
-                await thread.send(embed=embed, allowed_mentions=NONE)
+                await self.bot.send_answer(
+                    functools.partial(thread.send, allowed_mentions=NONE), reply, guild_id=guild_id
+                )
                 self.bot.conversations.remember(author, thread.id, question, None)
                 return
-        await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
+        await self.bot.send_answer(as_reply, reply, guild_id=guild_id)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

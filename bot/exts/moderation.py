@@ -20,7 +20,7 @@ NOT_ALLOWED = (
 ALREADY_RUNNING = "A reload is already running: its report will appear where it was asked for; try again after it."
 
 
-async def can_reload(interaction: discord.Interaction) -> bool:
+async def is_moderator(interaction: discord.Interaction) -> bool:
     """Owners anywhere; in a server, Manage Server or a role in MODERATOR_ROLE_IDS.
 
     Checked here and not only through default_permissions, which a server's admins can change.
@@ -34,6 +34,12 @@ async def can_reload(interaction: discord.Interaction) -> bool:
             return True
         if any(member.get_role(role_id) for role_id in bot.settings.moderator_role_ids):
             return True
+    return False
+
+
+async def can_reload(interaction: discord.Interaction) -> bool:
+    if await is_moderator(interaction):
+        return True
     raise NotAllowed(NOT_ALLOWED)
 
 

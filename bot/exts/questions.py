@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import cast
 
@@ -133,8 +134,9 @@ class Questions(commands.Cog):
                     "I have no article by that name: pick one from the list as you type, or see /sources."
                 )
         await interaction.response.defer(thinking=True)
-        embed = await self.bot.answer(question, passages, chosen)
-        await interaction.followup.send(embed=embed, allowed_mentions=NONE)
+        reply = await self.bot.answer(question, passages, chosen)
+        send = functools.partial(interaction.followup.send, allowed_mentions=NONE)
+        await self.bot.send_answer(send, reply, guild_id=interaction.guild_id)
 
     @ask.autocomplete("article")
     async def article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -1,0 +1,83 @@
+"""Helpful / Not helpful buttons under every answer, working across restarts for VOTING_DAYS days.
+
+The buttons are discord.py dynamic items: the answer's id and the vote are in the custom id
+(`feedback:<answer id>:up|down`), so a restarted bot knows what a press means without any stored view.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from bot.errors import APOLOGY, DELIVERY_ERRORS
+from bot.questionlog.service import VOTING_DAYS, LogUnavailable
+from bot.questionlog.store import VoteOutcome
+
+if TYPE_CHECKING:
+    from bot.bot import QABot
+
+log = logging.getLogger(__name__)
+
+NONE = discord.AllowedMentions.none()
+TEMPLATE = r"feedback:(?P<answer_id>[0-9]{1,20}):(?P<vote>up|down)"
+LABELS = {True: "Helpful", False: "Not helpful"}
+REPLIES = {
+    VoteOutcome.RECORDED: "Thanks for your feedback: you marked this answer {label}.",
+    VoteOutcome.CHANGED: "Thanks: your vote on this answer is now {label}.",
+    VoteOutcome.UNCHANGED: "You had already marked this answer {label}: thanks.",
+    VoteOutcome.EXPIRED: (
+        f"Voting on this answer closed {VOTING_DAYS} days after it was given: ask again to rate a fresh answer."
+    ),
+}
+UNAVAILABLE = "I couldn't record your vote: the question log is unavailable right now. Please try again later."
+
+
+def custom_id(answer_id: int, helpful: bool) -> str:
+    return f"feedback:{answer_id}:{'up' if helpful else 'down'}"
+
+
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=TEMPLATE):
+    def __init__(self, answer_id: int, helpful: bool) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=LABELS[helpful],
+                emoji="👍" if helpful else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=custom_id(answer_id, helpful),
+            )
+        )
+        self.answer_id = answer_id
+        self.helpful = helpful
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
+    ) -> FeedbackButton:
+        return cls(int(match["answer_id"]), match["vote"] == "up")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = cast("QABot", interaction.client)
+        try:
+            outcome = await bot.question_log.vote(
+                self.answer_id, interaction.guild_id or 0, interaction.user.id, self.helpful
+            )
+            message = REPLIES[outcome].format(label=LABELS[self.helpful].lower())
+        except LogUnavailable:
+            message = UNAVAILABLE
+        except Exception:
+            log.exception("Unexpected error recording a vote")
+            message = APOLOGY
+        try:
+            await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NONE)
+        except DELIVERY_ERRORS:
+            log.warning("Could not thank a voter (the interaction may have expired)", exc_info=True)
+
+
+def feedback_view(answer_id: int) -> discord.ui.View:
+    """The two buttons for one answer. Fully dynamic: discord.py keeps nothing per message for it."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(FeedbackButton(answer_id, True))
+    view.add_item(FeedbackButton(answer_id, False))
+    return view

@@ -1,0 +1,203 @@
+"""The question log as the bot uses it: every database call on one dedicated thread, never on the event loop.
+
+Logging an answer only puts it on that thread's queue (microseconds); reads are awaited. The database
+failing in any way (locked, full, corrupt, read-only, missing folder) never reaches the answer path: it is
+logged once, then at most once an hour, and `problem` says what is wrong for /stats to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar, cast
+
+from bot.questionlog.schema import open_database
+from bot.questionlog.store import AnswerRecord, LogStore, Stats, VoteOutcome, day_of
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], float]  # Unix time in seconds; tests pass their own
+
+REPORT_EVERY_SECONDS = 3600
+QUEUE_LIMIT = 10_000  # answers waiting to be written; past it (a database stuck for minutes) they are dropped
+DISCORD_EPOCH_MS = 1_420_070_400_000
+SEQUENCE_BITS = 22
+VOTING_DAYS = 7  # the feedback buttons work this long after the answer
+DAY_SECONDS = 86_400
+OFF = "the question log is turned off (STATE_DB=off)"
+
+
+def answer_id_at(timestamp: float, sequence: int) -> int:
+    """An answer id shaped like a Discord snowflake: its time in the high bits, so its age needs no lookup."""
+    return ((int(timestamp * 1000) - DISCORD_EPOCH_MS) << SEQUENCE_BITS) | (sequence & ((1 << SEQUENCE_BITS) - 1))
+
+
+def answer_time(answer_id: int) -> float:
+    return ((answer_id >> SEQUENCE_BITS) + DISCORD_EPOCH_MS) / 1000
+
+
+class LogUnavailable(Exception):
+    """The question log cannot be read or written now; the message says why."""
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class QuestionLog:
+    """The log over the file at `path` (None: turned off), keeping question text `keep_days` days."""
+
+    def __init__(self, path: Path | None, keep_days: int, clock: Clock = time.time) -> None:
+        self.path = path
+        self.keep_days = keep_days
+        self.clock = clock
+        self._sequence = itertools.count(secrets.randbelow(1 << SEQUENCE_BITS))
+        # (job, its future, whether it writes): only a write that works shows the log works again.
+        self._jobs: queue.Queue[tuple[Callable[[LogStore], object], concurrent.futures.Future[object], bool] | None]
+        self._jobs = queue.Queue(QUEUE_LIMIT)
+        self._thread: threading.Thread | None = None
+        self._store: LogStore | None = None
+        self._problem: str | None = None if path is not None else OFF
+        self._last_report: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
+    @property
+    def problem(self) -> str | None:
+        """Why the log is not recording now (None: it is)."""
+        return self._problem
+
+    # -- the event loop's side
+
+    async def start(self) -> None:
+        """Start the thread and open the database (a failure is logged, never raised)."""
+        if self.path is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._work, name="question-log", daemon=True)
+        self._thread.start()
+        # A failure was logged by the thread (a bug with its traceback); the bot starts and answers anyway.
+        with contextlib.suppress(Exception):
+            await self._call(lambda store: None, writes=False)
+
+    async def close(self) -> None:
+        """Write what is queued, then stop the thread and close the database."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        await asyncio.to_thread(self._jobs.put, None)
+        await asyncio.to_thread(thread.join)
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been written (or has failed)."""
+        if self._thread is not None:
+            await asyncio.to_thread(self._jobs.join)
+
+    def new_answer_id(self) -> int:
+        return answer_id_at(self.clock(), next(self._sequence))
+
+    def record(self, answer: AnswerRecord) -> None:
+        """Queue an answered question for writing; never blocks, never raises."""
+        if self._thread is None:
+            return
+        try:
+            self._jobs.put_nowait((lambda store: store.record(answer), concurrent.futures.Future(), True))
+        except queue.Full:
+            self._failed(RuntimeError(f"{QUEUE_LIMIT:,} answers were waiting to be written; this one was dropped"))
+
+    async def stats(self, days: int, guild_ids: Sequence[int] | None) -> Stats:
+        """Counts and unanswered questions for the last `days` days. Raises LogUnavailable."""
+        now = self.clock()
+        return await self._call(lambda store: store.stats(now, days, guild_ids), writes=False)
+
+    async def vote(self, answer_id: int, guild_id: int, user_id: int, helpful: bool) -> VoteOutcome:
+        """Record a Helpful / Not helpful vote. Raises LogUnavailable."""
+        answered_at = answer_time(answer_id)
+        if self.clock() - answered_at > VOTING_DAYS * DAY_SECONDS:
+            return VoteOutcome.EXPIRED
+        day = day_of(answered_at)
+        return await self._call(lambda store: store.vote(answer_id, day, guild_id, user_id, helpful))
+
+    async def prune(self) -> int:
+        """Forget what is older than the retention allows. Raises LogUnavailable."""
+        now = self.clock()
+        # A day's margin past the voting window: a vote never meets a pruned record of its own.
+        votes_before = answer_id_at(now - (VOTING_DAYS + 1) * DAY_SECONDS, 0)
+        return await self._call(lambda store: store.prune(now, votes_before))
+
+    async def _call(self, job: Callable[[LogStore], T], *, writes: bool = True) -> T:
+        if self._thread is None:
+            raise LogUnavailable(self._problem or "the question log is not started")
+        future: concurrent.futures.Future[object] = concurrent.futures.Future()
+        try:
+            self._jobs.put_nowait((job, future, writes))
+        except queue.Full:
+            raise LogUnavailable("the question log is overloaded: too many writes are waiting") from None
+        return cast(T, await asyncio.wrap_future(future))
+
+    # -- the log's thread
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, future, writes = item
+            if not future.set_running_or_notify_cancel():  # its caller is gone (the bot closing): skip it
+                self._jobs.task_done()
+                continue
+            try:
+                result = job(self._open())
+            except (sqlite3.Error, OSError) as error:
+                self._failed(error)
+                future.set_exception(LogUnavailable(describe(error)))
+            except BaseException as error:  # a bug: the caller sees it, the thread lives on
+                log.exception("Unexpected error in the question log")
+                future.set_exception(error)
+            else:
+                if writes:
+                    self._recovered()
+                future.set_result(result)
+            finally:
+                self._jobs.task_done()
+        self._jobs.task_done()
+        if self._store is not None:
+            self._store.db.close()
+            self._store = None
+
+    def _open(self) -> LogStore:
+        if self._store is None:
+            assert self.path is not None
+            self._store = LogStore(open_database(self.path), self.keep_days)
+        return self._store
+
+    def _failed(self, error: BaseException) -> None:
+        corrupt = isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError)
+        if self._store is not None and corrupt:
+            # Corrupt, or not a database: reopen from scratch next time (someone may replace the file).
+            self._store.db.close()
+            self._store = None
+        self._problem = describe(error)
+        now = self.clock()
+        if self._last_report is None or now - self._last_report >= REPORT_EVERY_SECONDS:
+            self._last_report = now
+            log.warning(
+                "The question log at %s is unavailable (%s); answers go on without it. "
+                "The next report of this comes in an hour at the earliest.",
+                self.path,
+                self._problem,
+            )
+
+    def _recovered(self) -> None:
+        if self._problem is not None:
+            log.info("The question log at %s works again", self.path)
+            self._problem = None

@@ -1,0 +1,224 @@
+"""Reading and writing the question log: plain, synchronous sqlite3 on one connection.
+
+Only `service.QuestionLog`'s thread calls these; tests and `qa-bot stats` call them directly.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from index.text import normalise
+
+DAY_SECONDS = 86_400
+COUNT_DAYS = 90  # daily counts are kept as long as /stats can look back
+UNANSWERED_SHOWN = 10
+VOTER_BYTES = 16
+
+
+class VoteOutcome(enum.Enum):
+    RECORDED = "recorded"  # a first vote
+    CHANGED = "changed"  # replaces this person's other vote
+    UNCHANGED = "unchanged"  # the same vote again
+    EXPIRED = "expired"  # the answer is too old to rate
+
+
+def day_of(timestamp: float) -> date:
+    """The UTC day of a Unix time: /stats and the chart count by UTC day."""
+    return datetime.fromtimestamp(timestamp, UTC).date()
+
+
+def start_of(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+def grouping_key(question: str) -> str:
+    """What makes two questions the same one: their words, whatever the case, spacing and punctuation."""
+    words = re.findall(r"\w+", normalise(question))
+    return " ".join(words) if words else " ".join(normalise(question).split())
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One answered question, as logged."""
+
+    answer_id: int
+    asked_at: float
+    guild_id: int  # 0: a direct message
+    question: str
+    confident: bool
+    article: str | None
+    sentence: int | None
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    day: date
+    questions: int = 0
+    confident: int = 0
+    helpful: int = 0
+    not_helpful: int = 0
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What /stats shows: counts per day over the window (oldest first, every day), and the questions
+    most often asked without a confident answer ((latest wording, times asked), most asked first)."""
+
+    days: tuple[DayCounts, ...]
+    unanswered: tuple[tuple[str, int], ...]
+
+    @property
+    def questions(self) -> int:
+        return sum(d.questions for d in self.days)
+
+    @property
+    def confident(self) -> int:
+        return sum(d.confident for d in self.days)
+
+    @property
+    def confident_share(self) -> float | None:
+        return self.confident / self.questions if self.questions else None
+
+    @property
+    def helpful(self) -> int:
+        return sum(d.helpful for d in self.days)
+
+    @property
+    def not_helpful(self) -> int:
+        return sum(d.not_helpful for d in self.days)
+
+    @property
+    def helpful_rate(self) -> float | None:
+        votes = self.helpful + self.not_helpful
+        return self.helpful / votes if votes else None
+
+
+def _scope(guild_ids: Sequence[int] | None) -> tuple[str, list[int]]:
+    if guild_ids is None:
+        return "", []
+    return f" AND guild_id IN ({', '.join('?' * len(guild_ids))})", list(guild_ids)
+
+
+class LogStore:
+    """The question log's reads and writes over one open, migrated connection."""
+
+    def __init__(self, db: sqlite3.Connection, keep_days: int) -> None:
+        self.db = db
+        self.keep_days = keep_days  # QUESTION_LOG_DAYS; 0 keeps the counts only
+        self._salt: bytes = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
+
+    def voter(self, user_id: int) -> bytes:
+        """Who voted, as stored: a keyed hash of the user id, never the id itself."""
+        return hmac.new(self._salt, str(user_id).encode(), hashlib.sha256).digest()[:VOTER_BYTES]
+
+    def record(self, answer: AnswerRecord) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.keep_days > 0:
+                db.execute(
+                    "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        answer.answer_id,
+                        answer.asked_at,
+                        answer.guild_id,
+                        answer.question,
+                        grouping_key(answer.question),
+                        int(answer.confident),
+                        answer.article,
+                        answer.sentence,
+                        answer.latency_ms,
+                    ),
+                )
+            db.execute(
+                """INSERT INTO daily_counts (day, guild_id, questions, confident) VALUES (?, ?, 1, ?)
+                   ON CONFLICT (day, guild_id) DO UPDATE SET
+                   questions = questions + 1, confident = confident + excluded.confident""",
+                (day_of(answer.asked_at).isoformat(), answer.guild_id, int(answer.confident)),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def vote(self, answer_id: int, answered_on: date, guild_id: int, user_id: int, helpful: bool) -> VoteOutcome:
+        """One vote per person per answer; a different vote replaces it. Counted on the answer's day."""
+        db, voter = self.db, self.voter(user_id)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT helpful FROM votes WHERE answer_id = ? AND voter = ?", (answer_id, voter)
+            ).fetchone()
+            if row is not None and bool(row[0]) == helpful:
+                db.execute("COMMIT")
+                return VoteOutcome.UNCHANGED
+            db.execute("INSERT OR REPLACE INTO votes VALUES (?, ?, ?)", (answer_id, voter, int(helpful)))
+            up = int(helpful) - (0 if row is None else int(not helpful))
+            down = int(not helpful) - (0 if row is None else int(helpful))
+            db.execute(
+                """INSERT INTO daily_counts (day, guild_id, helpful, not_helpful) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (day, guild_id) DO UPDATE SET
+                   helpful = helpful + excluded.helpful, not_helpful = not_helpful + excluded.not_helpful""",
+                (answered_on.isoformat(), guild_id, up, down),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return VoteOutcome.RECORDED if row is None else VoteOutcome.CHANGED
+
+    def prune(self, now: float, votes_before: int = 0) -> int:
+        """Forget questions older than QUESTION_LOG_DAYS, counts older than COUNT_DAYS, and the votes on
+        answers whose id is below `votes_before` (their voting has closed); returns the rows deleted."""
+        db = self.db
+        oldest_count = (day_of(now) - timedelta(days=COUNT_DAYS)).isoformat()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = db.execute("DELETE FROM answers WHERE asked_at < ?", (now - self.keep_days * DAY_SECONDS,))
+            counted = db.execute("DELETE FROM daily_counts WHERE day < ?", (oldest_count,))
+            votes = db.execute("DELETE FROM votes WHERE answer_id < ?", (votes_before,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return deleted.rowcount + counted.rowcount + votes.rowcount
+
+    def stats(self, now: float, days: int, guild_ids: Sequence[int] | None) -> Stats:
+        """The last `days` UTC days up to `now`'s, for the given servers (0: DMs; None: everywhere)."""
+        last = day_of(now)
+        first = last - timedelta(days=days - 1)
+        where, scope = _scope(guild_ids)
+        db = self.db
+        db.execute("BEGIN")  # one snapshot for both reads
+        try:
+            counted = {
+                row[0]: row[1:]
+                for row in db.execute(
+                    "SELECT day, SUM(questions), SUM(confident), SUM(helpful), SUM(not_helpful)"
+                    " FROM daily_counts WHERE day >= ?" + where + " GROUP BY day",
+                    [first.isoformat(), *scope],
+                )
+            }
+            # SQLite fills the bare `question` from the row holding MAX(asked_at): the latest wording.
+            unanswered = db.execute(
+                "SELECT question, COUNT(*) AS asked, MAX(asked_at) AS latest FROM answers"
+                " WHERE confident = 0 AND asked_at >= ?"
+                + where
+                + " GROUP BY normalised ORDER BY asked DESC, latest DESC LIMIT ?",
+                [start_of(first), *scope, UNANSWERED_SHOWN],
+            ).fetchall()
+        finally:
+            db.execute("COMMIT")
+        per_day = []
+        for offset in range(days):
+            day = first + timedelta(days=offset)
+            per_day.append(DayCounts(day, *counted.get(day.isoformat(), ())))
+        return Stats(tuple(per_day), tuple((question, asked) for question, asked, _ in unanswered))
