@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, discord_id, load_settings
 
 if TYPE_CHECKING:
     from bot.bot import QABot
@@ -119,9 +119,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
             raise UsageError("--guild without an id uses DEV_GUILD_ID, which is not set: set it in .env or give an id.")
         guild_id = settings.dev_guild_id
     elif args.guild is not None:
-        if not args.guild.isdigit():
+        guild_id = discord_id(args.guild)
+        if guild_id is None:
             raise UsageError(f"--guild takes a numeric server id (got {args.guild!r}).")
-        guild_id = int(args.guild)
     import discord
 
     try:
