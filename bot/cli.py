@@ -141,7 +141,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from index.answers import question_type
-    from index.evaluation import SPLITS, evaluate_index_and_report, load_squad
+    from index.evaluation import SPLITS, SquadFormatError, evaluate_index_and_report, load_squad
 
     if args.split not in SPLITS:
         raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {args.split})")
@@ -150,8 +150,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"{path} is not a file: give the path of SQuAD v1.1 dev (JSON, gzip-compressed or not)")
     try:
         corpus = load_squad(path)
-    except (OSError, ValueError, KeyError) as error:
-        raise UsageError(f"{path} is not SQuAD v1.1 JSON ({error}); give the path of dev-v1.1.json(.gz)") from None
+    except OSError as error:
+        raise UsageError(f"could not read {path} ({error.strerror or error}): check its permissions") from None
+    except SquadFormatError as error:
+        raise UsageError(f"{path} is not SQuAD v1.1 JSON ({error}): give the path of dev-v1.1.json(.gz)") from None
     questions = corpus.split(args.split)
     if args.limit is not None:
         questions = questions[: max(args.limit, 0)]
