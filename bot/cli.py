@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -20,6 +21,25 @@ from index.store import CACHE_ENV
 
 class UsageError(Exception):
     """A mistake the user can fix; the message says how."""
+
+
+class OutputError(Exception):
+    """Standard output could not be written (a full disk, a failing device); the message is the system's."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.errno = error.errno
+
+
+def emit(text: str, end: str = "\n") -> None:
+    """Write to standard output at once, so that a failed write is told here, not at exit."""
+    try:
+        sys.stdout.write(text + end)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: main() stops quietly
+    except OSError as error:
+        raise OutputError(error) from None
 
 
 def seeds_folder(value: str | None) -> Path:
@@ -112,9 +132,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for n, question in enumerate(_questions(args.question)):
         answer = index.ask(question, args.k)
         if args.json:
-            print(answer_json(answer), flush=True)
+            emit(answer_json(answer))
         else:
-            print(("\n" if n else "") + answer_text(answer), flush=True)
+            emit(("\n" if n else "") + answer_text(answer))
     return 0
 
 
@@ -135,7 +155,7 @@ def report_text(folder: Path, report: BuildReport) -> str:
 def cmd_index(args: argparse.Namespace) -> int:
     folder = seeds_folder(args.seeds)
     _, report = _load(folder, args, terminal_or_log(sys.stderr))
-    print(report_text(folder, report))
+    emit(report_text(folder, report))
     return 0
 
 
@@ -166,9 +186,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
-    print(report, end="")
+    emit(report, end="")
     if args.out:
-        Path(args.out).write_text(report, encoding="utf-8")
+        try:
+            Path(args.out).write_text(report, encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"could not write the report to {args.out} ({error.strerror or error})") from None
     return 0
 
 
@@ -225,5 +248,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`qa-bot ask … | head`): stop quietly, as other command-line tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         return 141
+    except OutputError as error:
+        _discard_stdout()
+        hint = "free some space, or send the output elsewhere" if error.errno in _FULL else "check where it goes"
+        print(f"qa-bot: could not write to standard output ({error}): {hint}.", file=sys.stderr)
+        return 1
+
+
+# A full disk, or a full quota.
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _discard_stdout() -> None:
+    # What is left in the output buffer would fail again when Python flushes it at exit.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

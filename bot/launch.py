@@ -104,7 +104,9 @@ async def _sync(settings: Settings, guild_id: int | None) -> int:
             bot.tree.copy_global_to(guild=guild)
             synced = await bot.tree.sync(guild=guild)
             where = f"to server {guild_id} (available there at once)"
-    print(f"Synced {len(synced)} commands {where}: " + ", ".join(f"/{c.name}" for c in synced))
+    from bot.cli import emit
+
+    emit(f"Synced {len(synced)} commands {where}: " + ", ".join(f"/{c.name}" for c in synced))
     return len(synced)
 
 
@@ -165,7 +167,7 @@ def describe_command(payload: dict[str, Any]) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError
+    from bot.cli import UsageError, emit
     from index import EmptyIndexError
 
     settings = _settings(require_token=False)
@@ -174,15 +176,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
     if args.json:
-        print(json.dumps(payloads, indent=2, ensure_ascii=False))
+        emit(json.dumps(payloads, indent=2, ensure_ascii=False))
         return 0
     report = bot.holder.last_build
-    print(
+    emit(
         f"Indexed {report.articles:,} article(s), {report.sentences:,} sentences from {settings.seeds_dir}; "
         f"loaded {extensions} extensions; {len(payloads)} global commands would be registered:"
     )
     for payload in payloads:
-        print("  " + describe_command(payload))
+        emit("  " + describe_command(payload))
     return 0
 
 

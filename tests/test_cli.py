@@ -121,3 +121,24 @@ def test_the_installed_command_runs_without_a_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     expected = f"qa-bot: The seeds folder {missing} does not exist: create it, or set SEEDS_DIR to your articles.\n"
     assert done.stderr == expected
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ask", "--seeds", str(SEEDS), "--no-cache", "How many coups?"],
+        ["ask", "--seeds", str(SEEDS), "--no-cache", "--json", "How many coups?"],
+        ["index", "--seeds", str(SEEDS), "--no-cache"],
+    ],
+)
+def test_a_full_disk_is_one_line_and_exit_1(argv: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *argv], stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=60
+        )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "qa-bot: could not write to standard output (No space left on device): free some space, "
+        "or send the output elsewhere.\n",
+    )

@@ -162,3 +162,11 @@ def test_eval_command_names_what_is_wrong_in_a_malformed_file(
         "",
         f"qa-bot: {path} is not SQuAD v1.1 JSON ({why}): give the path of dev-v1.1.json(.gz)\n",
     )
+
+
+def test_eval_command_says_when_the_report_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "squad", str(TINY), "--out", str(tmp_path), "--no-seed-check", "--no-baseline"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"qa-bot: could not write the report to {tmp_path} (Is a directory)\n"
