@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -10,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from dotenv import find_dotenv, load_dotenv
 
@@ -177,22 +179,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
     questions = corpus.split(args.split)
     if args.limit is not None:
         questions = questions[: max(args.limit, 0)]
-    seed_index = None if args.no_seed_check else _load(seeds_folder(args.seeds))[0]
-    report = evaluate_index_and_report(
-        corpus,
-        questions,
-        seed_index,
-        typed=lambda q: question_type(q) is not None,
-        baseline=not args.no_baseline,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
-    )
-    emit(report, end="")
-    if args.out:
-        try:
-            Path(args.out).write_text(report, encoding="utf-8")
-        except OSError as error:
-            raise UsageError(f"could not write the report to {args.out} ({error.strerror or error})") from None
+    with contextlib.ExitStack() as stack:
+        # Opened first: a path that cannot be written is told before minutes of evaluation, not after.
+        out = stack.enter_context(_open_report(args.out)) if args.out else None
+        seed_index = None if args.no_seed_check else _load(seeds_folder(args.seeds))[0]
+        report = evaluate_index_and_report(
+            corpus,
+            questions,
+            seed_index,
+            typed=lambda q: question_type(q) is not None,
+            baseline=not args.no_baseline,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        emit(report, end="")
+        if out:
+            try:
+                out.write(report)
+                out.flush()
+            except OSError as error:
+                raise UsageError(f"could not write the report to {args.out} ({error.strerror or error})") from None
     return 0
+
+
+def _open_report(path: str) -> TextIO:
+    try:
+        return open(path, "w", encoding="utf-8")  # closed by the caller's ExitStack
+    except OSError as error:
+        raise UsageError(f"could not write the report to {path} ({error.strerror or error})") from None
 
 
 def _cache_options(command: argparse.ArgumentParser) -> None:
