@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import numpy.typing as npt
 
 from index import store
 from index.answers import short_answer
-from index.articles import Article, Skipped
+from index.articles import Article, Skipped, printable
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.build import TermIds, build
 from index.passages import PASSAGE_TOKENS, passage_span
@@ -206,6 +207,37 @@ def index_articles(articles: Sequence[Article], params: Bm25Params = DEFAULT_PAR
     return SearchIndex(tuple(articles), Bm25.from_term_ids(terms.vocabulary, *terms.arrays(), params))
 
 
+# Skipped files named when a folder has no usable article; the rest are counted.
+SKIPPED_SHOWN = 10
+
+
+def _check_folder(folder: Path) -> None:
+    shown = printable(str(folder))
+    try:
+        is_folder = stat.S_ISDIR(folder.stat().st_mode)
+    except FileNotFoundError:
+        raise EmptyIndexError(
+            f"The seeds folder {shown} does not exist: create it, or set SEEDS_DIR to your articles."
+        ) from None
+    except OSError as error:
+        raise EmptyIndexError(f"The seeds folder {shown} cannot be read ({error.strerror or error}).") from None
+    if not is_folder:
+        raise EmptyIndexError(
+            f"The seeds folder {shown} is a file, not a folder: give the folder that holds the articles."
+        )
+
+
+def _nothing_usable(folder: Path, skipped: Sequence[Skipped]) -> str:
+    message = f"No usable article in {printable(str(folder))}: add .txt or .md files there"
+    if not skipped:
+        return message + "."
+    lines = [f"{message}, or fix these {len(skipped):,} file{'s' if len(skipped) > 1 else ''}:"]
+    lines.extend(f"  {s.path}: {s.reason}" for s in skipped[:SKIPPED_SHOWN])
+    if len(skipped) > SKIPPED_SHOWN:
+        lines.append(f"  … and {len(skipped) - SKIPPED_SHOWN:,} more.")
+    return "\n".join(lines)
+
+
 def build_index(
     folder: Path,
     params: Bm25Params = DEFAULT_PARAMS,
@@ -225,16 +257,11 @@ def build_index(
     Raises EmptyIndexError when the folder is missing or holds no usable article.
     """
     started = time.perf_counter()
-    if not folder.is_dir():
-        raise EmptyIndexError(
-            f"The seeds folder {folder} does not exist: create it, or set SEEDS_DIR to your articles."
-        )
+    _check_folder(folder)
     cache = store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
     built = build(folder, params, cache=cache, workers=workers, progress=progress)
     if not built.articles:
-        raise EmptyIndexError(
-            f"No usable article in {folder}: add .txt or .md files there (skipped: {len(built.skipped)})."
-        )
+        raise EmptyIndexError(_nothing_usable(folder, built.skipped))
     index = SearchIndex(built.articles, built.bm25)
     report = BuildReport(
         articles=len(built.articles),

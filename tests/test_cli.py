@@ -142,3 +142,39 @@ def test_a_full_disk_is_one_line_and_exit_1(argv: list[str]) -> None:
         "qa-bot: could not write to standard output (No space left on device): free some space, "
         "or send the output elsewhere.\n",
     )
+
+
+def test_a_folder_of_unusable_files_lists_each_reason(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    seeds = write_articles(tmp_path / "seeds", {"empty.txt": "", "notes.pdf": "x"})
+    (seeds / "latin1.md").write_bytes(b"caf\xe9")
+    status, out, err = run(capsys, "index", "--seeds", str(seeds), "--no-cache")
+    assert (status, out) == (1, "")
+    assert err.splitlines() == [
+        f"qa-bot: No usable article in {seeds}: add .txt or .md files there, or fix these 3 files:",
+        "  empty.txt: no text to index (the file is empty or holds only headers)",
+        "  latin1.md: not UTF-8 text (bad byte at offset 3): save it as UTF-8",
+        "  notes.pdf: not an article: only .txt and .md files are read",
+    ]
+
+
+def test_many_unusable_files_list_the_first_ten(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    seeds = write_articles(tmp_path / "seeds", {f"{n:02}.txt": "" for n in range(12)})
+    _, _, err = run(capsys, "index", "--seeds", str(seeds), "--no-cache")
+    lines = err.splitlines()
+    assert lines[0].endswith("or fix these 12 files:")
+    assert lines[1:] == [
+        *(f"  {n:02}.txt: no text to index (the file is empty or holds only headers)" for n in range(10)),
+        "  … and 2 more.",
+    ]
+
+
+@pytest.mark.parametrize("command", ["index", "ask"])
+def test_seeds_naming_a_file_says_it_is_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    article = write_articles(tmp_path, {"a.txt": "Rain fell."}) / "a.txt"
+    _, out, err = run(capsys, command, "--seeds", str(article), *(["x"] if command == "ask" else []))
+    assert (out, err) == (
+        "",
+        f"qa-bot: The seeds folder {article} is a file, not a folder: give the folder that holds the articles.\n",
+    )
