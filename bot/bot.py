@@ -13,6 +13,7 @@ from bot.errors import QATree
 from bot.formatting import answer_embed
 from bot.index_holder import IndexHolder, keep_out_of_full_collections
 from index import Article
+from index.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class QABot(commands.Bot):
                 "Indexed %d articles (%d sentences) from %s in %.2f s; skipped %d files",
                 report.articles,
                 report.sentences,
-                self.settings.seeds_dir,
+                printable(str(self.settings.seeds_dir)),
                 report.seconds,
                 len(report.skipped),
             )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
+import io
 import json
 import os
 import sys
@@ -19,6 +21,7 @@ from bot.launch import add_commands as add_bot_commands
 from index import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index
 from index.progress import Progress, terminal_or_log
 from index.store import CACHE_ENV
+from index.text import UNSAFE_CHARS, clean_text, printable
 
 
 class UsageError(Exception):
@@ -55,7 +58,29 @@ def citation(hit: Hit) -> str:
     return " · ".join(parts)
 
 
+def shown(answer: Answer) -> Answer:
+    """`answer` with every text cleaned for a terminal or a JSON line: the articles' were cleaned when
+    parsed, but what reaches a terminal is checked here, where it is written."""
+    hits = tuple(
+        dataclasses.replace(
+            hit,
+            article=printable(hit.article),
+            title=clean_text(hit.title),
+            date=clean_text(hit.date) if hit.date else hit.date,
+            url=hit.url if hit.url and not UNSAFE_CHARS.search(hit.url) else None,
+            text=clean_text(hit.text),
+            passage=clean_text(hit.passage),
+        )
+        for hit in answer.hits
+    )
+    short = clean_text(answer.short_answer) if answer.short_answer else answer.short_answer
+    return Answer(clean_text(answer.question), hits, short)
+
+
 def answer_json(answer: Answer) -> str:
+    """One line of JSON, valid UTF-8 once cleaned; U+2028 and U+2029 escaped like other line ends,
+    so that no reader (JavaScript's, or Python's str.splitlines) splits the line there."""
+    answer = shown(answer)
     answers = [
         {
             "rank": rank,
@@ -77,7 +102,8 @@ def answer_json(answer: Answer) -> str:
         "short_answer": answer.short_answer,
         "answers": answers,
     }
-    return json.dumps(document, ensure_ascii=False)
+    line = json.dumps(document, ensure_ascii=False)
+    return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def bold(text: str) -> str:
@@ -86,6 +112,7 @@ def bold(text: str) -> str:
 
 
 def answer_text(answer: Answer) -> str:
+    answer = shown(answer)
     lines = [f"Q: {answer.question}"]
     if not answer.confident:
         lines.append("   No confident answer in the articles." + (" Closest passages:" if answer.hits else ""))
@@ -102,14 +129,17 @@ def answer_text(answer: Answer) -> str:
 def _questions(given: Sequence[str]) -> Iterable[str]:
     if given:
         for question in given:
-            if not question.strip():
+            # Undecodable bytes in an argument arrive as lone surrogates: clean_text makes them U+FFFD.
+            if not clean_text(question).strip():
                 raise UsageError('the question is empty: ask something, for example qa-bot ask "Who is in charge?"')
-            yield question
+            yield clean_text(question)
         return
-    # One question per line of standard input; blank lines are skipped.
-    for line in sys.stdin:
-        if line.strip():
-            yield line.strip()
+    # One question per line of standard input (UTF-8 whatever the locale; a bad byte is U+FFFD, so one
+    # junk line costs only its own answer); blank lines are skipped.
+    for raw in sys.stdin.buffer:
+        line = clean_text(raw.decode("utf-8", "replace")).strip()
+        if line:
+            yield line
 
 
 def _load(
@@ -128,7 +158,7 @@ def _load(
 def cmd_ask(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise UsageError(f"-k must be at least 1 (got {args.k})")
-    if any(not q.strip() for q in args.question):
+    if any(not clean_text(q).strip() for q in args.question):
         list(_questions(args.question))  # raises the usage error before the index is built
     index, _ = _load(seeds_folder(args.seeds), args)
     for n, question in enumerate(_questions(args.question)):
@@ -140,9 +170,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_up_stdout(*, utf8: bool) -> None:
+    """JSON lines are UTF-8 (RFC 8259) whatever the locale; text that the locale's encoding cannot hold
+    (a curly quote in an ISO-8859-1 or ASCII locale) is shown as "?" rather than failing the run."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8" if utf8 else sys.stdout.encoding, errors="replace")
+
+
 def report_text(folder: Path, report: BuildReport) -> str:
     lines = [
-        f"Indexed {report.articles:,} article(s) from {folder}: "
+        f"Indexed {report.articles:,} article(s) from {printable(str(folder))}: "
         f"{report.sentences:,} sentences, {report.tokens:,} tokens, in {report.seconds:.2f} s."
     ]
     if report.skipped:
@@ -150,7 +187,7 @@ def report_text(folder: Path, report: BuildReport) -> str:
         lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
     if report.cache_file:
         state = "reused: no article changed" if report.from_cache else "written"
-        lines.append(f"Saved index: {report.cache_file} ({state}).")
+        lines.append(f"Saved index: {printable(str(report.cache_file))} ({state}).")
     return "\n".join(lines)
 
 
@@ -252,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Real environment variables win over .env, which is looked for in the working directory and its parents.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     args = parser().parse_args(argv)
+    _set_up_stdout(utf8=getattr(args, "json", False))
     try:
         return int(args.run(args))
     except UsageError as error:

@@ -13,6 +13,7 @@ import discord
 
 from bot.index_holder import ReloadReport
 from index import Answer, Article, Hit
+from index.text import UNSAFE_CHARS, clean_text
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -41,8 +42,8 @@ NOTHING_MATCHES = (
 
 
 def escape(text: str) -> str:
-    """Text from users or articles, shown as written: no markdown, no mentions."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Text from users or articles, shown as written: no markdown, no mentions, no control characters."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(clean_text(text, keep_lines=True)))
 
 
 def shorten(text: str, limit: int) -> str:
@@ -97,6 +98,8 @@ def passage_markdown(hit: Hit, limit: int) -> str:
 def _safe_url(url: str | None) -> str | None:
     # Only plain web links become clickable; anything else could break the markdown around it.
     if not url or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return None
+    if UNSAFE_CHARS.search(url):
         return None
     return url.replace("(", "%28").replace(")", "%29")
 
@@ -239,5 +242,6 @@ def cooldown_message(retry_after: float) -> str:
 
 def choice_name(article: Article) -> str:
     """An autocomplete choice's label: the title and date, within 100 characters."""
-    suffix = shorten(f" · {article.date}", CHOICE_NAME_LIMIT // 2) if article.date else ""
-    return shorten(article.title, CHOICE_NAME_LIMIT - len(suffix)) + suffix
+    date, title = clean_text(article.date or ""), clean_text(article.title)
+    suffix = shorten(f" · {date}", CHOICE_NAME_LIMIT // 2) if date else ""
+    return shorten(title, CHOICE_NAME_LIMIT - len(suffix)) + suffix

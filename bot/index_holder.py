@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
+from index.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class IndexHolder:
                 return self._kept(old, str(error), started)
             except Exception as error:
                 # Whatever went wrong, the serving index stays; the traceback goes to the log.
-                log.exception("Rebuilding the index from %s failed", self.folder)
+                log.exception("Rebuilding the index from %s failed", printable(str(self.folder)))
                 return self._kept(old, f"the rebuild failed ({type(error).__name__}: {error})", started)
             self._index = index
             self.last_build = report

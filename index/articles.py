@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.text import split_sentences
+from index.text import UNSAFE_CHARS, clean_text, printable, split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ _TRAILING_COUNT = re.compile(r"(?<=[.!?\"”’)])(\d{1,12})\s*$")
 _SENTENCE_END = (".", "!", "?", ":", ";", ",")
 # Discord (and browsers) accept only http(s) links; anything else is dropped from the citation.
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
-# Control characters in a file name would break log lines and reports.
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_BAD_NAME_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# A file name is an article's id, shown in every citation: control or direction characters in it
+# would reach terminals, logs and Discord (undecodable bytes arrive as lone surrogates).
+_BAD_NAME_CHARS = UNSAFE_CHARS
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO must not wait for a writer; it is then refused as not a regular file.
@@ -97,7 +97,7 @@ def _headline(lines: list[str]) -> tuple[str | None, list[str]]:
     if len(lines) >= 3 and lines[0].strip() and not lines[1].strip():
         first = lines[0].strip()
         if len(first) <= 150 and len(first.split()) <= 20 and not first.endswith(_SENTENCE_END):
-            return first.lstrip("#").strip(), lines[2:]
+            return " ".join(clean_text(first.lstrip("#")).split()), lines[2:]
     return None, lines
 
 
@@ -115,7 +115,8 @@ def _header(fields: dict[str, str], name: str) -> str | None:
 
 
 def _clean_url(value: str | None) -> str | None:
-    if value and len(value) <= MAX_URL_CHARS and _URL.fullmatch(value):
+    # A link is shown as written or not at all: one with a control character is dropped, not repaired.
+    if value and len(value) <= MAX_URL_CHARS and _URL.fullmatch(value) and not UNSAFE_CHARS.search(value):
         return value
     return None
 
@@ -156,14 +157,7 @@ def parse_article(article_id: str, data: bytes) -> Article:
     )
 
 
-def printable(path: str) -> str:
-    """`path` safe for one log or report line: control characters and undecodable bytes escaped."""
-    escaped = path.encode("utf-8", "backslashreplace").decode("utf-8")
-    return _CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", escaped)
-
-
 def _valid_name(name: str) -> bool:
-    # Undecodable bytes arrive as lone surrogates (surrogateescape); they would break UTF-8 output.
     return not _BAD_NAME_CHARS.search(name)
 
 
@@ -275,7 +269,7 @@ class _Listing:
 
 
 def _skip(skipped: list[Skipped], path: str, reason: str) -> None:
-    shown = printable(path)
+    shown, reason = printable(path), clean_text(reason)
     logger.warning("Skipped %s: %s", shown, reason)
     skipped.append(Skipped(shown, reason))
 

@@ -14,13 +14,13 @@ import numpy.typing as npt
 
 from index import store
 from index.answers import short_answer
-from index.articles import Article, Skipped, printable
+from index.articles import Article, Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.build import TermIds, build
 from index.passages import PASSAGE_TOKENS, passage_span
 from index.progress import Progress
 from index.rerank import CONTEXT_SENTENCES, FEATURES, Query, feature_row, rerank_scores
-from index.text import tokenize, tokenize_question
+from index.text import printable, tokenize, tokenize_question
 
 # A hit is confident when the sentence and its two neighbours hold at least this share
 # of the question's IDF mass: a question whose rare words are absent is not answered.

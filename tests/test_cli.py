@@ -69,7 +69,8 @@ def test_no_confident_answer_is_said_plainly(capsys: pytest.CaptureFixture[str])
 def test_questions_come_from_standard_input_one_per_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Who is in charge?\n\n  \nHow many coups?\n"))
+    typed = io.BytesIO(b"Who is in charge?\n\n  \nHow many coups?\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(typed, encoding="utf-8"))
     monkeypatch.setenv("SEEDS_DIR", str(SEEDS))
     status, out, _ = run(capsys, "ask", "--json")
     assert status == 0
