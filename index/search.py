@@ -231,7 +231,8 @@ def _nothing_usable(folder: Path, skipped: Sequence[Skipped]) -> str:
     message = f"No usable article in {printable(str(folder))}: add .txt or .md files there"
     if not skipped:
         return message + "."
-    lines = [f"{message}, or fix these {len(skipped):,} file{'s' if len(skipped) > 1 else ''}:"]
+    these = f"these {len(skipped):,} files" if len(skipped) > 1 else "this file"
+    lines = [f"{message}, or fix {these}:"]
     lines.extend(f"  {s.path}: {s.reason}" for s in skipped[:SKIPPED_SHOWN])
     if len(skipped) > SKIPPED_SHOWN:
         lines.append(f"  … and {len(skipped) - SKIPPED_SHOWN:,} more.")

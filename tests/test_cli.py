@@ -169,6 +169,15 @@ def test_many_unusable_files_list_the_first_ten(capsys: pytest.CaptureFixture[st
     ]
 
 
+def test_one_unusable_file_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    seeds = write_articles(tmp_path / "seeds", {"empty.txt": ""})
+    _, _, err = run(capsys, "ask", "--seeds", str(seeds), "x")
+    assert err.splitlines() == [
+        f"qa-bot: No usable article in {seeds}: add .txt or .md files there, or fix this file:",
+        "  empty.txt: no text to index (the file is empty or holds only headers)",
+    ]
+
+
 @pytest.mark.parametrize("command", ["index", "ask"])
 def test_seeds_naming_a_file_says_it_is_a_file(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
