@@ -58,7 +58,9 @@ def _encode_brackets(url: re.Match[str]) -> str:
 
 def escape(text: str) -> str:
     """Text from users or articles, shown as written: no markdown, no link, no mention, no control character."""
-    text = _URL_LIKE.sub(_encode_brackets, clean_text(text, keep_lines=True))
+    text = clean_text(text, keep_lines=True)
+    if "[" in text:  # the URL pattern is slow on long runs of "<" (discord.py pays it once more below)
+        text = _URL_LIKE.sub(_encode_brackets, text)
     text = _OPEN_BRACKET.sub(r"\1\\[", discord.utils.escape_markdown(text))
     return discord.utils.escape_mentions(text)
 
