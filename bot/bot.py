@@ -9,15 +9,17 @@ import discord
 from discord.ext import commands
 
 from bot.config import Settings, load_settings
+from bot.conversations import Conversations, Turn
 from bot.errors import QATree
 from bot.formatting import answer_embed
 from bot.index_holder import IndexHolder, keep_out_of_full_collections
+from bot.vectors import VectorFiller
 from index import Article
 from index.text import printable
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation")
+EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation", "bot.exts.articles")
 # Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
 QUESTION_CHARS = 500
 SKIPPED_LOGGED = 20  # the first skipped files are named in the log; /reload lists them too
@@ -60,12 +62,13 @@ class QuestionCooldowns:
         return True
 
 
-def intents() -> discord.Intents:
-    """Servers, and messages in them and in DMs; no privileged intent (message content, members)."""
+def intents(message_content: bool = False) -> discord.Intents:
+    """Servers, and messages in them and in DMs; the privileged message-content intent only when asked for."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
     wanted.dm_messages = True
+    wanted.message_content = message_content
     return wanted
 
 
@@ -76,7 +79,7 @@ class QABot(commands.Bot):
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
-            intents=intents(),
+            intents=intents(settings.message_content),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=QATree,
             owner_ids=set(settings.owner_ids),
@@ -85,6 +88,7 @@ class QABot(commands.Bot):
         self.settings = settings
         self.load_index = load_index
         self.cooldowns = QuestionCooldowns(settings.cooldown_seconds)
+        self.conversations = Conversations()
         self._holder: IndexHolder | None = None
 
     @property
@@ -95,7 +99,7 @@ class QABot(commands.Bot):
 
     async def setup_hook(self) -> None:
         if self.load_index:
-            self._holder = await IndexHolder.build(self.settings.seeds_dir)
+            self._holder = await IndexHolder.build(self.settings.seeds_dir, VectorFiller(self.settings.semantic))
             report = self._holder.last_build
             log.info(
                 "Indexed %d articles (%d sentences) from %s in %.2f s; skipped %d files",
@@ -112,6 +116,11 @@ class QABot(commands.Bot):
         # What exists now (modules, the index) lives as long as the bot (or the next reload).
         keep_out_of_full_collections(collect=True)
 
+    async def close(self) -> None:
+        await super().close()
+        if self._holder is not None and self._holder.vectors is not None:
+            await self._holder.vectors.close()
+
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: the questions listener (bot.exts.messages) handles messages.
         return
@@ -125,6 +134,16 @@ class QABot(commands.Bot):
         """Search off the event loop and format the answer."""
         answer = await self.holder.ask(question[:QUESTION_CHARS], passages, article)
         return answer_embed(answer)
+
+    async def answer_follow_up(self, question: str, passages: int, previous: Turn | None) -> tuple[discord.Embed, bool]:
+        """Answer in a conversation: with the previous turn as context when the question leans on it.
+
+        Returns the embed, which names the question followed up on, and whether it was a follow-up.
+        """
+        context = previous.context if previous is not None else None
+        result = await self.holder.ask_in_conversation(question[:QUESTION_CHARS], passages, context)
+        followed = previous.question if previous is not None and result.followed_up is not None else None
+        return answer_embed(result.answer, followed_up=followed), followed is not None
 
 
 def create_bot(settings: Settings | None = None, *, load_index: bool = True, **options: object) -> QABot:

@@ -17,9 +17,14 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
+from index.followup import ConversationAnswer, ask_in_conversation
 from index.text import printable
+
+if TYPE_CHECKING:
+    from bot.vectors import VectorFiller
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +112,11 @@ def _rebuilt(folder: Path, old: SearchIndex) -> tuple[SearchIndex, BuildReport, 
 class IndexHolder:
     """Holds the serving SearchIndex; `reload()` swaps in a fresh one."""
 
-    def __init__(self, folder: Path, index: SearchIndex, report: BuildReport) -> None:
+    def __init__(
+        self, folder: Path, index: SearchIndex, report: BuildReport, vectors: VectorFiller | None = None
+    ) -> None:
         self.folder = folder
+        self.vectors = vectors  # sentence vectors for each index that serves (None: words only)
         self._index = index
         self.last_build = report
         self._lock = asyncio.Lock()
@@ -116,13 +124,18 @@ class IndexHolder:
         self._cache_lock = threading.Lock()  # the cache is used from worker threads
 
     @classmethod
-    async def build(cls, folder: Path) -> IndexHolder:
-        """Build the first index off the event loop. Raises EmptyIndexError (its message says what to do)."""
+    async def build(cls, folder: Path, vectors: VectorFiller | None = None) -> IndexHolder:
+        """Build the first index off the event loop. Raises EmptyIndexError (its message says what to do).
+
+        With `vectors`, the stored sentence vectors are attached at once and the rest filled in behind.
+        """
         index, report = await asyncio.to_thread(build_index, folder)
+        if vectors is not None:
+            await vectors.attach(index, report)
         # One question now loads what answering needs (the tokenizer behind passage budgets, about 0.6 s),
         # so the first member to ask is answered as fast as the rest.
         await asyncio.to_thread(index.ask, index.articles[0].sentences[0], 1)
-        return cls(folder, index, report)
+        return cls(folder, index, report, vectors)
 
     @property
     def index(self) -> SearchIndex:
@@ -138,6 +151,10 @@ class IndexHolder:
         if article is None:
             return await asyncio.to_thread(index.ask, question, k)
         return await asyncio.to_thread(self._ask_one, index, article, question, k)
+
+    async def ask_in_conversation(self, question: str, k: int, previous: str | None) -> ConversationAnswer:
+        """Answer off the event loop, with `previous` as context when the question leans on it."""
+        return await asyncio.to_thread(ask_in_conversation, self._index, question, k, previous)
 
     def _ask_one(self, index: SearchIndex, article: Article, question: str, k: int) -> Answer:
         # Runs in a worker thread. The cache is keyed by digest, so a changed article is re-indexed.
@@ -170,6 +187,11 @@ class IndexHolder:
                 # Whatever went wrong, the serving index stays; the traceback goes to the log.
                 log.exception("Rebuilding the index from %s failed", printable(str(self.folder)))
                 return self._kept(old, f"the rebuild failed ({type(error).__name__}: {error})", started)
+            if self.vectors is not None:
+                try:
+                    await self.vectors.attach(index, report)
+                except Exception:  # the new index serves by words alone rather than not at all
+                    log.exception("Attaching sentence vectors to the rebuilt index failed")
             self._index = index
             self.last_build = report
             del index

@@ -56,6 +56,28 @@ def expected_type(question: str) -> AnswerType | None:
     return _earliest(question, _RANKING_PATTERNS)
 
 
+# "What is the population of …?" asks for a number as surely as "how many" does.
+_QUANTITY = re.compile(
+    r"\bwhat(?:'s| is| was| are| were)? the (?:population|price|cost|number|percentage|rate|age|height|length|"
+    r"size|weight|area|distance|temperature|budget|salary|value|death toll|toll)\b"
+)
+
+
+def required_type(question: str) -> AnswerType | None:
+    """The kind of answer a sentence must hold to answer `question` confidently: a number or a date.
+
+    (A name is asked for too loosely for that: nearly every sentence holds a capitalised word.)
+    """
+    kind = expected_type(question)
+    if kind is None and _QUANTITY.search(normalise(question)):
+        kind = AnswerType.NUMBER
+    return kind if kind in (AnswerType.NUMBER, AnswerType.DATE) else None
+
+
+def holds_answer_of(sentence: str, kind: AnswerType) -> bool:
+    return bool(candidates(sentence, kind))
+
+
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "

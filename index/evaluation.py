@@ -25,8 +25,11 @@ from typing import Any
 import numpy as np
 
 from index.articles import Article
+from index.progress import Progress
 from index.search import SearchIndex, index_articles
+from index.semantic import fill
 from index.text import split_sentences
+from index.vectors import FloatArray, VectorStore
 
 # Ranks are looked at down to this depth: R@10 needs it, and MRR counts a gold sentence
 # found lower as 0 (so the MRR given is a lower bound of the full-ranking MRR).
@@ -175,6 +178,19 @@ def load_squad(path: Path) -> SquadCorpus:
     return parse_squad(document)
 
 
+def attach_squad_vectors(
+    index: SearchIndex,
+    folder: Path,
+    model_identity: str,
+    dimension: int,
+    embed: Callable[[Sequence[str]], FloatArray],
+    progress: Progress | None = None,
+) -> None:
+    """Give a SQuAD index its sentence vectors: those stored in `folder`, the rest computed and stored."""
+    stage = index.attach_vectors(VectorStore(folder, model_identity, dimension), embed)
+    fill(stage, lambda n: index.articles[n].sentences, embed, progress)
+
+
 # --- metrics -------------------------------------------------------------------------
 
 
@@ -243,10 +259,15 @@ class PipelineRun:
     confident: tuple[bool, ...]
     short_answers: tuple[str | None, ...]
     seconds: float
+    candidate_recall: float = 0.0  # share of questions with a gold sentence among the ranked candidates
 
 
 def run_pipeline(
-    index: SearchIndex, questions: Sequence[SquadQuestion], progress: Callable[[int], None] | None = None
+    index: SearchIndex,
+    questions: Sequence[SquadQuestion],
+    progress: Callable[[int], None] | None = None,
+    *,
+    lexical: bool = False,
 ) -> PipelineRun:
     """Ask every question with the full pipeline (`SearchIndex.ask`) and note where its gold sentence came."""
     starts = [0, *np.cumsum([len(a.sentences) for a in index.articles]).tolist()]
@@ -255,17 +276,21 @@ def run_pipeline(
     confident: list[bool] = []
     shorts: list[str | None] = []
     if index.articles:  # loads the passage tokenizer's data once, outside the timing
-        index.ask(index.articles[0].sentences[0], 1)
+        index.ask(index.articles[0].sentences[0], 1, lexical=lexical)
     started = time.perf_counter()
     for n, question in enumerate(questions):
-        answer = index.ask(question.text, DEPTH)
+        answer = index.ask(question.text, DEPTH, lexical=lexical)
         found = [starts[article_number[h.article]] + h.sentence - 1 for h in answer.hits]
         ranks.append(best_rank(found, question.golds))
         confident.append(answer.confident)
         shorts.append(answer.short_answer)
         if progress and n % 500 == 0:
             progress(n)
-    return PipelineRun(tuple(ranks), tuple(confident), tuple(shorts), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    recalled = sum(
+        bool(np.isin(index.candidates(q.text, DEPTH, lexical=lexical).docs, q.golds).any()) for q in questions
+    )
+    return PipelineRun(tuple(ranks), tuple(confident), tuple(shorts), seconds, recalled / max(len(questions), 1))
 
 
 def best_rank(ranked: Sequence[int], golds: Iterable[int]) -> int | None:
@@ -304,11 +329,11 @@ def _stable_rank(scores: np.ndarray, gold: int) -> int | None:
     return int((scores > score).sum() + (scores[:gold] == score).sum()) + 1
 
 
-def seed_not_confident(seed_index: SearchIndex, questions: Sequence[SquadQuestion]) -> float:
+def seed_not_confident(seed_index: SearchIndex, questions: Sequence[SquadQuestion], *, lexical: bool = False) -> float:
     """Share of questions an unrelated index rightly does not answer confidently."""
     if not questions:
         return 0.0
-    return sum(not seed_index.ask(q.text, 1).confident for q in questions) / len(questions)
+    return sum(not seed_index.ask(q.text, 1, lexical=lexical).confident for q in questions) / len(questions)
 
 
 def short_answer_quality(
@@ -347,26 +372,39 @@ def evaluate_index_and_report(
     typed: Callable[[str], bool],
     baseline: bool = True,
     progress: Callable[[str], None] | None = None,
+    attach_vectors: Callable[[SearchIndex], None] | None = None,
 ) -> str:
-    """Run both pipelines over `questions` and return the Markdown report."""
+    """Run the pipelines over `questions` and return the Markdown report.
+
+    With `attach_vectors` (which gives the index its sentence vectors), the pipeline runs twice in the
+    same run: by words only, then with the semantic stage; the seed index is asked both ways too.
+    """
     say = progress or (lambda _: None)
     say(f"indexing {len(corpus.articles):,} paragraphs")
     index = index_articles(corpus.articles)
+    pipelines = [("qa-bot, words only", True)]
+    if attach_vectors is not None:
+        say("sentence vectors: computing those not stored yet")
+        attach_vectors(index)
+        pipelines.append(("qa-bot, words and meaning", False))
     say(f"{index.sentence_count:,} sentences; asking {len(questions):,} questions")
-    run = run_pipeline(index, questions, lambda n: say(f"  pipeline: {n:,} questions"))
+    runs = []
+    for name, lexical in pipelines:
+        say(f"{name}:")
+        runs.append(run_pipeline(index, questions, lambda n: say(f"  {n:,} questions"), lexical=lexical))
     lines = [
         f"SQuAD v1.1 dev, ReQA-style: {len(corpus.articles):,} paragraphs as articles, "
         f"{index.sentence_count:,} sentences in one index, {len(questions):,} questions.",
         "",
         RETRIEVAL_HEADER,
     ]
-    per_question = run.seconds / max(len(questions), 1)
-    for split in SPLITS:
-        keep = [_in_split(q, split) for q in questions]
-        if not any(keep):
-            continue
-        ranks = subset(run.ranks, keep)
-        lines.append(retrieval_row(f"qa-bot ({split})", retrieval(ranks, per_question * len(ranks))))
+    for (name, _), run in zip(pipelines, runs, strict=True):
+        per_question = run.seconds / max(len(questions), 1)
+        for split in SPLITS:
+            keep = [_in_split(q, split) for q in questions]
+            if any(keep):
+                ranks = subset(run.ranks, keep)
+                lines.append(retrieval_row(f"{name} ({split})", retrieval(ranks, per_question * len(ranks))))
     if baseline:
         say("rank-bm25 BM25Okapi defaults (slow: a Python loop over every sentence per question word)")
         plain, seconds = run_rank_bm25(corpus.sentences, questions)
@@ -379,28 +417,48 @@ def evaluate_index_and_report(
                     retrieval_row(f"rank-bm25 defaults ({split})", retrieval(ranks, per_question * len(ranks)))
                 )
         lines += ["", f"rank-bm25 defaults, MRR over the full ranking (all): {full_mrr(plain):.3f}"]
-    lines += ["", "| confidence check | share |", "|---|---|"]
-    first = [c for r, c in zip(run.ranks, run.confident, strict=True) if r == 1]
-    lines.append(
-        f"| confident when the gold sentence is first ({len(first):,} questions) "
-        f"| {sum(first) / max(len(first), 1):.3f} |"
-    )
+    lines += ["", "| candidates ranked (all questions) | a gold sentence among them |", "|---|---|"]
+    for (name, _), run in zip(pipelines, runs, strict=True):
+        lines.append(f"| {name} | {run.candidate_recall:.3f} |")
+    lines += ["", "| confidence check | " + " | ".join(name for name, _ in pipelines) + " |"]
+    lines.append("|---|" + "---|" * len(pipelines))
+    shares = []
+    for run in runs:
+        first = [c for r, c in zip(run.ranks, run.confident, strict=True) if r == 1]
+        shares.append(f"{sum(first) / max(len(first), 1):.3f} ({len(first):,})")
+    lines.append("| confident when the gold sentence is first (questions) | " + " | ".join(shares) + " |")
     if seed_index is not None:
         say("asking the same questions of the seed articles alone")
+        declined = [f"{seed_not_confident(seed_index, questions, lexical=lexical):.3f}" for _, lexical in pipelines]
         lines.append(
-            f"| not confident when asked of the seed articles alone ({len(questions):,} questions) "
-            f"| {seed_not_confident(seed_index, questions):.3f} |"
+            f"| not confident when asked of the seed articles alone ({len(questions):,} questions) | "
+            + " | ".join(declined)
+            + " |"
         )
-    typed_n, answered, em_all, f1_all, em_given, f1_given = short_answer_quality(questions, run, typed)
     lines += [
         "",
-        "| short answers (how many / how much / when / who questions) | value |",
-        "|---|---|",
-        f"| typed questions | {typed_n:,} |",
-        f"| given a short answer | {answered:,} ({answered / max(typed_n, 1):.3f}) |",
-        f"| exact match / token F1 over the answers given | {em_given:.3f} / {f1_given:.3f} |",
-        f"| exact match / token F1 over all typed questions | {em_all:.3f} / {f1_all:.3f} |",
+        "| short answers (how many / how much / when / who questions) | "
+        + " | ".join(name for name, _ in pipelines)
+        + " |",
+        "|---|" + "---|" * len(pipelines),
     ]
+    quality = [short_answer_quality(questions, run, typed) for run in runs]
+    lines.append("| typed questions | " + " | ".join(f"{q[0]:,}" for q in quality) + " |")
+    lines.append(
+        "| given a short answer (share of typed; of all questions) | "
+        + " | ".join(f"{q[1]:,} ({q[1] / max(q[0], 1):.3f}; {q[1] / max(len(questions), 1):.3f})" for q in quality)
+        + " |"
+    )
+    lines.append(
+        "| exact match / token F1 over the answers given | "
+        + " | ".join(f"{q[4]:.3f} / {q[5]:.3f}" for q in quality)
+        + " |"
+    )
+    lines.append(
+        "| exact match / token F1 over all typed questions | "
+        + " | ".join(f"{q[2]:.3f} / {q[3]:.3f}" for q in quality)
+        + " |"
+    )
     return "\n".join(lines) + "\n"
 
 

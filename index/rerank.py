@@ -155,13 +155,29 @@ def feature_row(
     ]
 
 
-def weight_vector(weights: Mapping[str, float] = WEIGHTS) -> FloatArray:
-    return np.array([weights[name] for name in FEATURES], dtype=np.float64)
+# With sentence vectors (index/semantic.py), three more features, each relative to the best candidate's
+# (a question's cosines sit higher or lower as a whole; only the differences rank):
+# the sentence's cosine to the question, the better of its two neighbours', and that of the sentence
+# with both neighbours (the mean of the three). Tuned like WEIGHTS, on the same split.
+SEMANTIC_FEATURES = (*FEATURES, "cosine", "cosine_near", "cosine_context")
+SEMANTIC_WEIGHTS: Mapping[str, float] = {
+    **WEIGHTS,
+    "cosine": 3.0,
+    "cosine_near": 0.5,
+    "cosine_context": 1.0,
+}
 
 
-def rerank_scores(rows: FloatArray, weights: Mapping[str, float] = WEIGHTS) -> FloatArray:
+def weight_vector(weights: Mapping[str, float] | None = None, width: int = len(FEATURES)) -> FloatArray:
+    """The weights for feature rows of `width` columns (lexical, or with the semantic features)."""
+    names = FEATURES if width == len(FEATURES) else SEMANTIC_FEATURES
+    chosen = weights or (WEIGHTS if width == len(FEATURES) else SEMANTIC_WEIGHTS)
+    return np.array([chosen[name] for name in names], dtype=np.float64)
+
+
+def rerank_scores(rows: FloatArray, weights: Mapping[str, float] | None = None) -> FloatArray:
     """Each candidate's final score: its features weighted."""
     if not len(rows):
         return np.empty(0, dtype=np.float64)
-    scores: FloatArray = rows @ weight_vector(weights)
+    scores: FloatArray = rows @ weight_vector(weights, rows.shape[1])
     return scores

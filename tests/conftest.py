@@ -3,6 +3,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import tests.hypothesis_profile  # noqa: F401  (every hypothesis test: no deadline, bounded examples)
 from bot.index_holder import keep_out_of_full_collections
 
 

@@ -1,0 +1,103 @@
+"""Tune the ranking with sentence vectors on the SQuAD tune split; report tune, held-out and all.
+
+    python bench/tune_semantic.py PATH/squad-v1.1-dev.json.gz [--cache FEATURES.npz] [--vectors DIR]
+
+Like bench/tune_rerank.py, with the semantic stage attached: the candidates are BM25's 50 and the
+question's 50 nearest sentences by vector, and the features are rerank.SEMANTIC_FEATURES. Prints the
+candidate recall (a gold sentence among the candidates) of BM25 alone and of both, the current
+weights' figures, and coordinate ascent's weights (found on the tune split only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from index.encoder import Encoder
+from index.evaluation import TUNE_ARTICLES, attach_squad_vectors, load_squad
+from index.progress import terminal_or_log
+from index.rerank import SEMANTIC_FEATURES, SEMANTIC_WEIGHTS
+from index.search import CANDIDATES, index_articles
+from index.store import cache_folder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tune_rerank import _ragged, mrr
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--top", type=float, default=6.0, help="largest weight tried")
+    parser.add_argument("--cache", help="npz file: reuse features computed before (same code, same data)")
+    parser.add_argument("--vectors", help="where SQuAD's sentence vectors are kept (default: the cache folder)")
+    args = parser.parse_args()
+    corpus = load_squad(Path(args.path))
+    index = index_articles(corpus.articles)
+    encoder = Encoder(threads=len(os.sched_getaffinity(0)))
+    folder = Path(args.vectors) if args.vectors else cache_folder() / "vectors-squad" / encoder.model.identity
+    attach_squad_vectors(
+        index, folder, encoder.model.identity, encoder.model.dimension, encoder.embed, terminal_or_log()
+    )
+    started = time.perf_counter()
+    if args.cache and Path(args.cache).exists():
+        saved = np.load(args.cache, allow_pickle=True)
+        features, docs, gold = list(saved["features"]), list(saved["docs"]), list(saved["gold"])
+        lexical_recall = float(saved["lexical_recall"])
+    else:
+        features, gold, docs = [], [], []
+        found_lexically = 0
+        for q in corpus.questions:
+            found = index.candidates(q.text)
+            features.append(found.features)
+            docs.append(found.docs)
+            gold.append(np.flatnonzero(np.isin(found.docs, q.golds)))
+            found_lexically += bool(np.isin(found.docs[:CANDIDATES], q.golds).any())
+        lexical_recall = found_lexically / len(corpus.questions)
+        if args.cache:
+            np.savez(
+                args.cache,
+                features=_ragged(features),
+                docs=_ragged(docs),
+                gold=_ragged(gold),
+                lexical_recall=lexical_recall,
+            )
+    print(f"features for {len(gold):,} questions in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    union_recall = sum(bool(len(g)) for g in gold) / len(gold)
+    print(f"candidate recall: BM25's {CANDIDATES} {lexical_recall:.3f}; with the nearest by vector {union_recall:.3f}")
+    tune = np.array([q.topic < TUNE_ARTICLES for q in corpus.questions])
+    held = ~tune
+    every = np.ones_like(tune)
+
+    def show(name: str, w: np.ndarray) -> None:
+        parts = [
+            f"{label} MRR {m:.4f} R@1 {r:.4f}"
+            for label, keep in (("tune", tune), ("held-out", held), ("all", every))
+            for m, r in [mrr(features, gold, docs, w, keep)]
+        ]
+        print(f"{name}: {dict(zip(SEMANTIC_FEATURES, np.round(w, 3).tolist(), strict=True))}\n   " + " | ".join(parts))
+
+    w = np.array([SEMANTIC_WEIGHTS[f] for f in SEMANTIC_FEATURES])
+    show("current", w)
+    grid = np.arange(0, args.top + 0.01, 0.1)
+    for _ in range(args.rounds):
+        for i in range(1, len(SEMANTIC_FEATURES)):
+            best_score, best_value = -1.0, w[i]
+            for v in grid:
+                trial = w.copy()
+                trial[i] = v
+                score = mrr(features, gold, docs, trial, tune)[0]
+                if score > best_score + 1e-9:
+                    best_score, best_value = score, v
+            w[i] = best_value
+        show("coordinate ascent", w)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""The serving index's sentence vectors: attached when an index starts serving, filled in behind it.
+
+The bot answers as soon as the lexical index is built; the vectors already stored (from an earlier
+run, or a `qa-bot index`) are used at once, and the missing ones are computed in a worker process at
+low priority, saved batch by batch, and used as each batch lands. If the model cannot be loaded, that
+is logged once and the bot answers by words alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from index import BuildReport, SearchIndex
+from index.embedding_pool import EmbeddingPool
+from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
+from index.progress import LogProgress
+from index.semantic import SemanticStage, fill, store_folder
+from index.vectors import FloatArray, VectorStore
+
+log = logging.getLogger(__name__)
+
+# How often the filling reports how far it is, in the log.
+PROGRESS_SECONDS = 30.0
+# Up to this many missing sentences (a few seconds of work) are embedded in the bot's process, by the
+# question encoder: starting a worker process and loading the model there would cost more.
+IN_PROCESS_SENTENCES = 2_048
+
+
+class VectorFiller:
+    """Attaches stored vectors to each index that starts serving and fills in the rest in the background."""
+
+    def __init__(self, enabled: bool = True, make_pool: Callable[[], EmbeddingPool] = EmbeddingPool) -> None:
+        self.enabled = enabled
+        self.unavailable: str | None = None if enabled else "turned off (SEMANTIC=off)"
+        self._make_pool = make_pool
+        self._pool: EmbeddingPool | None = None
+        self._questions: Encoder | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = threading.Event()
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self.stage: SemanticStage | None = None
+
+    def progress(self) -> tuple[int, int] | None:
+        """(sentences with a vector, sentences) of the serving index; None when vectors are not used."""
+        stage = self.stage
+        return None if stage is None else (stage.view.ready, stage.sentences)
+
+    def _folder(self, report: BuildReport) -> Path:
+        if report.cache_file is not None:
+            return store_folder(report.cache_file.parent, report.cache_file, DEFAULT_MODEL)
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="qa-bot-vectors-")
+        return Path(self._scratch.name)
+
+    async def attach(self, index: SearchIndex, report: BuildReport) -> None:
+        """Give `index` the vectors stored so far (before it serves), then fill in the rest behind it."""
+        self._stop.set()  # an earlier index's filling stops after its current batch
+        if self.unavailable:
+            return
+        try:
+            if self._questions is None:
+                # Questions are embedded one at a time in the bot's process: one thread is fastest.
+                self._questions = await asyncio.to_thread(Encoder, threads=1)
+        except ModelUnavailable as error:
+            self.unavailable = str(error)
+            log.warning("Sentence vectors are unavailable (%s); answering by words only.", error)
+            return
+        store = VectorStore(self._folder(report), DEFAULT_MODEL.identity, DEFAULT_MODEL.dimension)
+        stage = await asyncio.to_thread(index.attach_vectors, store, self._questions.embed)
+        self.stage = stage
+        self._stop = threading.Event()
+        self._task = asyncio.create_task(self._fill(index, stage, self._stop), name="qa-bot: sentence vectors")
+
+    async def _fill(self, index: SearchIndex, stage: SemanticStage, stop: threading.Event) -> None:
+        if stage.complete:
+            log.info("Sentence vectors: all %s sentences ready.", f"{stage.sentences:,}")
+            return
+        missing = sum(stage.sizes[n] for n in stage.missing())
+        embed: Callable[[Sequence[str]], FloatArray]
+        if missing <= IN_PROCESS_SENTENCES and self._questions is not None:
+            embed = self._questions.embed
+        else:
+            if self._pool is None:
+                self._pool = self._make_pool()
+            embed = self._pool.embed
+        try:
+            computed = await asyncio.to_thread(
+                fill,
+                stage,
+                lambda n: index.articles[n].sentences,
+                embed,
+                LogProgress(every=PROGRESS_SECONDS, logger=log),
+                stop,
+            )
+        except Exception:
+            log.exception("Filling in sentence vectors failed; answers use the %s ready so far", stage.view.ready)
+            return
+        if not stop.is_set():
+            log.info("Sentence vectors: all %s sentences ready (%s computed).", f"{stage.sentences:,}", f"{computed:,}")
+
+    async def wait(self) -> None:
+        """Until the current filling ends (tests, and a clean shutdown)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._pool is not None:
+            await asyncio.to_thread(self._pool.close)
+            self._pool = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
