@@ -21,6 +21,7 @@ from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
 from bot.vectors import VectorFiller
 from index import Answer, Article
+from index.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class QABot(commands.Bot):
                 "Indexed %d articles (%d sentences) from %s in %.2f s; skipped %d files",
                 report.articles,
                 report.sentences,
-                self.settings.seeds_dir,
+                printable(str(self.settings.seeds_dir)),
                 report.seconds,
                 len(report.skipped),
             )

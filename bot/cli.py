@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import errno
+import io
 import json
 import os
 import sys
@@ -11,6 +15,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from dotenv import find_dotenv, load_dotenv
 
@@ -20,10 +25,30 @@ from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.progress import Progress, terminal_or_log
 from index.semantic import cores, fill, open_vectors, store_folder
 from index.store import CACHE_ENV, cache_folder
+from index.text import UNSAFE_CHARS, clean_text, printable
 
 
 class UsageError(Exception):
     """A mistake the user can fix; the message says how."""
+
+
+class OutputError(Exception):
+    """Standard output could not be written (a full disk, a failing device); the message is the system's."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.errno = error.errno
+
+
+def emit(text: str, end: str = "\n") -> None:
+    """Write to standard output at once, so that a failed write is told here, not at exit."""
+    try:
+        sys.stdout.write(text + end)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: main() stops quietly
+    except OSError as error:
+        raise OutputError(error) from None
 
 
 def seeds_folder(value: str | None) -> Path:
@@ -37,7 +62,29 @@ def citation(hit: Hit) -> str:
     return " · ".join(parts)
 
 
+def shown(answer: Answer) -> Answer:
+    """`answer` with every text cleaned for a terminal or a JSON line: the articles' were cleaned when
+    parsed, but what reaches a terminal is checked here, where it is written."""
+    hits = tuple(
+        dataclasses.replace(
+            hit,
+            article=printable(hit.article),
+            title=clean_text(hit.title),
+            date=clean_text(hit.date) if hit.date else hit.date,
+            url=hit.url if hit.url and not UNSAFE_CHARS.search(hit.url) else None,
+            text=clean_text(hit.text),
+            passage=clean_text(hit.passage),
+        )
+        for hit in answer.hits
+    )
+    short = clean_text(answer.short_answer) if answer.short_answer else answer.short_answer
+    return Answer(clean_text(answer.question), hits, short)
+
+
 def answer_json(answer: Answer) -> str:
+    """One line of JSON, valid UTF-8 once cleaned; U+2028 and U+2029 escaped like other line ends,
+    so that no reader (JavaScript's, or Python's str.splitlines) splits the line there."""
+    answer = shown(answer)
     answers = [
         {
             "rank": rank,
@@ -59,7 +106,8 @@ def answer_json(answer: Answer) -> str:
         "short_answer": answer.short_answer,
         "answers": answers,
     }
-    return json.dumps(document, ensure_ascii=False)
+    line = json.dumps(document, ensure_ascii=False)
+    return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def bold(text: str) -> str:
@@ -68,6 +116,7 @@ def bold(text: str) -> str:
 
 
 def answer_text(answer: Answer) -> str:
+    answer = shown(answer)
     lines = [f"Q: {answer.question}"]
     if not answer.confident:
         lines.append("   No confident answer in the articles." + (" Closest passages:" if answer.hits else ""))
@@ -84,14 +133,17 @@ def answer_text(answer: Answer) -> str:
 def _questions(given: Sequence[str]) -> Iterable[str]:
     if given:
         for question in given:
-            if not question.strip():
+            # Undecodable bytes in an argument arrive as lone surrogates: clean_text makes them U+FFFD.
+            if not clean_text(question).strip():
                 raise UsageError('the question is empty: ask something, for example qa-bot ask "Who is in charge?"')
-            yield question
+            yield clean_text(question)
         return
-    # One question per line of standard input; blank lines are skipped.
-    for line in sys.stdin:
-        if line.strip():
-            yield line.strip()
+    # One question per line of standard input (UTF-8 whatever the locale; a bad byte is U+FFFD, so one
+    # junk line costs only its own answer); blank lines are skipped.
+    for raw in sys.stdin.buffer:
+        line = clean_text(raw.decode("utf-8", "replace")).strip()
+        if line:
+            yield line
 
 
 def semantic_wanted(args: argparse.Namespace | None) -> bool:
@@ -150,21 +202,28 @@ def _load(
 def cmd_ask(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise UsageError(f"-k must be at least 1 (got {args.k})")
-    if any(not q.strip() for q in args.question):
+    if any(not clean_text(q).strip() for q in args.question):
         list(_questions(args.question))  # raises the usage error before the index is built
     index, _, _ = _load(seeds_folder(args.seeds), args)
     for n, question in enumerate(_questions(args.question)):
         answer = index.ask(question, args.k)
         if args.json:
-            print(answer_json(answer), flush=True)
+            emit(answer_json(answer))
         else:
-            print(("\n" if n else "") + answer_text(answer), flush=True)
+            emit(("\n" if n else "") + answer_text(answer))
     return 0
+
+
+def _set_up_stdout(*, utf8: bool) -> None:
+    """JSON lines are UTF-8 (RFC 8259) whatever the locale; text that the locale's encoding cannot hold
+    (a curly quote in an ISO-8859-1 or ASCII locale) is shown as "?" rather than failing the run."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8" if utf8 else sys.stdout.encoding, errors="replace")
 
 
 def report_text(folder: Path, report: BuildReport, vectors: VectorsReport | None = None) -> str:
     lines = [
-        f"Indexed {report.articles:,} article(s) from {folder}: "
+        f"Indexed {report.articles:,} article(s) from {printable(str(folder))}: "
         f"{report.sentences:,} sentences, {report.tokens:,} tokens, in {report.seconds:.2f} s."
     ]
     if report.skipped:
@@ -172,7 +231,7 @@ def report_text(folder: Path, report: BuildReport, vectors: VectorsReport | None
         lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
     if report.cache_file:
         state = "reused: no article changed" if report.from_cache else "written"
-        lines.append(f"Saved index: {report.cache_file} ({state}).")
+        lines.append(f"Saved index: {printable(str(report.cache_file))} ({state}).")
     if vectors is None:
         lines.append("Sentence vectors: not used (--lexical or SEMANTIC=off): answers by words only.")
     elif vectors.unavailable:
@@ -188,7 +247,7 @@ def report_text(folder: Path, report: BuildReport, vectors: VectorsReport | None
 def cmd_index(args: argparse.Namespace) -> int:
     folder = seeds_folder(args.seeds)
     _, report, vectors = _load(folder, args, terminal_or_log(sys.stderr))
-    print(report_text(folder, report, vectors))
+    emit(report_text(folder, report, vectors))
     return 0
 
 
@@ -215,7 +274,7 @@ def _squad_vectors(args: argparse.Namespace) -> Callable[[SearchIndex], None] | 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from index.answers import question_type
-    from index.evaluation import SPLITS, evaluate_index_and_report, load_squad
+    from index.evaluation import SPLITS, SquadFormatError, evaluate_index_and_report, load_squad
 
     if args.split not in SPLITS:
         raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {args.split})")
@@ -224,25 +283,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"{path} is not a file: give the path of SQuAD v1.1 dev (JSON, gzip-compressed or not)")
     try:
         corpus = load_squad(path)
-    except (OSError, ValueError, KeyError) as error:
-        raise UsageError(f"{path} is not SQuAD v1.1 JSON ({error}); give the path of dev-v1.1.json(.gz)") from None
+    except OSError as error:
+        raise UsageError(f"could not read {path} ({error.strerror or error}): check its permissions") from None
+    except SquadFormatError as error:
+        raise UsageError(f"{path} is not SQuAD v1.1 JSON ({error}): give the path of dev-v1.1.json(.gz)") from None
     questions = corpus.split(args.split)
     if args.limit is not None:
         questions = questions[: max(args.limit, 0)]
-    seed_index = None if args.no_seed_check else _load(seeds_folder(args.seeds), args)[0]
-    report = evaluate_index_and_report(
-        corpus,
-        questions,
-        seed_index,
-        typed=lambda q: question_type(q) is not None,
-        baseline=not args.no_baseline,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
-        attach_vectors=_squad_vectors(args) if semantic_wanted(args) else None,
-    )
-    print(report, end="")
-    if args.out:
-        Path(args.out).write_text(report, encoding="utf-8")
+    with contextlib.ExitStack() as stack:
+        # Opened first: a path that cannot be written is told before minutes of evaluation, not after.
+        out = stack.enter_context(_open_report(args.out)) if args.out else None
+        seed_index = None if args.no_seed_check else _load(seeds_folder(args.seeds), args)[0]
+        report = evaluate_index_and_report(
+            corpus,
+            questions,
+            seed_index,
+            typed=lambda q: question_type(q) is not None,
+            baseline=not args.no_baseline,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+            attach_vectors=_squad_vectors(args) if semantic_wanted(args) else None,
+        )
+        emit(report, end="")
+        if out:
+            try:
+                out.write(report)
+                out.flush()
+            except OSError as error:
+                raise UsageError(f"could not write the report to {args.out} ({error.strerror or error})") from None
     return 0
+
+
+def _open_report(path: str) -> TextIO:
+    try:
+        return open(path, "w", encoding="utf-8")  # closed by the caller's ExitStack
+    except OSError as error:
+        raise UsageError(f"could not write the report to {path} ({error.strerror or error})") from None
 
 
 def _read_file(path: Path) -> bytes:
@@ -273,21 +348,24 @@ def cmd_add(args: argparse.Namespace) -> int:
                 folder, path.name, data, title=args.title, date=args.date, url=args.url, replace=args.replace
             )
         except ArticleExists as error:
-            print(f"qa-bot: {name}: {error} Add --replace to replace it.", file=sys.stderr)
+            print(f"qa-bot: {printable(name)}: {error} Add --replace to replace it.", file=sys.stderr)
             failed += 1
             continue
         except IngestError as error:
-            print(f"qa-bot: {name}: {error}", file=sys.stderr)
+            print(f"qa-bot: {printable(name)}: {error}", file=sys.stderr)
             failed += 1
             continue
         except OSError as error:
-            print(f"qa-bot: {name}: cannot read it ({error.strerror or error}).", file=sys.stderr)
+            print(f"qa-bot: {printable(name)}: cannot read it ({error.strerror or error}).", file=sys.stderr)
             failed += 1
             continue
         verb = "Replaced" if added.replaced else "Added"
-        print(f"{verb} {added.path}: “{added.title}”, {added.date or 'undated'}, {added.sentences:,} sentences.")
+        emit(
+            f"{verb} {printable(str(added.path))}: “{clean_text(added.title)}”, "
+            f"{clean_text(added.date or 'undated')}, {added.sentences:,} sentences."
+        )
     if failed < len(args.file):
-        print("The running bot serves it after /reload (or a restart).")
+        emit("The running bot serves it after /reload (or a restart).")
     return 1 if failed else 0
 
 
@@ -309,7 +387,7 @@ def cmd_eval_dialogues(args: argparse.Namespace) -> int:
     ]
     for name, part in parts:
         if part:
-            print(f"{name} ({len(part)} dialogues):\n{evaluate_dialogues(index, part).table()}")
+            emit(f"{name} ({len(part)} dialogues):\n{evaluate_dialogues(index, part).table()}")
     return 0
 
 
@@ -380,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Real environment variables win over .env, which is looked for in the working directory and its parents.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     args = parser().parse_args(argv)
+    _set_up_stdout(utf8=getattr(args, "json", False))
     try:
         return int(args.run(args))
     except UsageError as error:
@@ -389,5 +468,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`qa-bot ask … | head`): stop quietly, as other command-line tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         return 141
+    except OutputError as error:
+        _discard_stdout()
+        hint = "free some space, or send the output elsewhere" if error.errno in _FULL else "check where it goes"
+        print(f"qa-bot: could not write to standard output ({error}): {hint}.", file=sys.stderr)
+        return 1
+
+
+# A full disk, or a full quota.
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _discard_stdout() -> None:
+    # What is left in the output buffer would fail again when Python flushes it at exit.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -74,14 +74,25 @@ class Settings:
         return int(logging.getLevelName(self.log_level))
 
 
+def discord_id(text: str) -> int | None:
+    """`text` as a Discord id (a snowflake), or None when it is not one.
+
+    ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses.
+    """
+    if text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def _ids(name: str, raw: str) -> frozenset[int]:
     ids = set()
     for part in raw.replace(" ", "").split(","):
         if not part:
             continue
-        if not part.isdigit():
+        number = discord_id(part)
+        if number is None:
             raise ConfigError(f"{name} must be comma-separated numeric Discord ids (got {part!r}); fix it in .env.")
-        ids.add(int(part))
+        ids.add(number)
     return frozenset(ids)
 
 
@@ -102,7 +113,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
     env = os.environ if environ is None else environ
     token = env.get("DISCORD_TOKEN", "").strip()
     dev_guild = env.get("DEV_GUILD_ID", "").strip()
-    if dev_guild and not dev_guild.isdigit():
+    dev_guild_id = discord_id(dev_guild) if dev_guild else None
+    if dev_guild and dev_guild_id is None:
         raise ConfigError(f"DEV_GUILD_ID must be a numeric server id (got {dev_guild!r}); fix it in .env.")
     log_level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
     if log_level not in LOG_LEVELS:
@@ -133,7 +145,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         seeds_dir=Path(env.get("SEEDS_DIR", "").strip() or "seeds"),
         moderator_role_ids=_ids("MODERATOR_ROLE_IDS", env.get("MODERATOR_ROLE_IDS", "")),
         owner_ids=_ids("OWNER_IDS", env.get("OWNER_IDS", "")),
-        dev_guild_id=int(dev_guild) if dev_guild else None,
+        dev_guild_id=dev_guild_id,
         log_level=log_level,
         cooldown_seconds=cooldown,
         state_db=state_db,

@@ -7,6 +7,7 @@ so it renders as written and mentions nobody; anything too long is cut at a word
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import discord
@@ -14,6 +15,7 @@ import discord
 from bot.index_holder import ReloadReport
 from index import Answer, Article, Hit
 from index.ingest import Added
+from index.text import UNSAFE_CHARS, clean_text
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -42,9 +44,27 @@ NOTHING_MATCHES = (
 )
 
 
+# discord.py's escape_markdown leaves alone whatever its pattern takes for a URL, brackets included, so
+# "https://a/[x](https://evil)" would still show as a masked link. Brackets inside such URLs are
+# percent-encoded (the same address for a browser); everywhere else every "[" is escaped (escape_markdown
+# escapes only the first of a run of links, its pattern being greedy). Its own pattern is used, so that
+# both passes agree on what is a URL.
+_URL_LIKE = re.compile(discord.utils._URL_REGEX)
+# A "[" after an even run of backslashes (escaped backslashes, or none) could still open a link.
+_OPEN_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)\[")
+
+
+def _encode_brackets(url: re.Match[str]) -> str:
+    return url.group().replace("[", "%5B").replace("]", "%5D")
+
+
 def escape(text: str) -> str:
-    """Text from users or articles, shown as written: no markdown, no mentions."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Text from users or articles, shown as written: no markdown, no link, no mention, no control character."""
+    text = clean_text(text, keep_lines=True)
+    if "[" in text:  # the URL pattern is slow on long runs of "<" (discord.py pays it once more below)
+        text = _URL_LIKE.sub(_encode_brackets, text)
+    text = _OPEN_BRACKET.sub(r"\1\\[", discord.utils.escape_markdown(text))
+    return discord.utils.escape_mentions(text)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -69,8 +89,13 @@ def shorten_start(text: str, limit: int) -> str:
     room = limit - len(ELLIPSIS)
     start = len(text) - room
     cut = text.find(" ", start - 1)
-    kept = text[cut + 1 :] if cut >= 0 else text[start:]
-    return ELLIPSIS + kept.lstrip()
+    if cut >= 0:
+        return ELLIPSIS + text[cut + 1 :].lstrip()
+    # One enormous word: cut inside it, but never just after a backslash, which would leave
+    # what it escaped (a "[" opening a link, a "*") unescaped.
+    while start < len(text) and text[start - 1] == "\\":
+        start += 1
+    return ELLIPSIS + text[start:].lstrip()
 
 
 def passage_markdown(hit: Hit, limit: int) -> str:
@@ -99,6 +124,8 @@ def passage_markdown(hit: Hit, limit: int) -> str:
 def _safe_url(url: str | None) -> str | None:
     # Only plain web links become clickable; anything else could break the markdown around it.
     if not url or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return None
+    if UNSAFE_CHARS.search(url):
         return None
     return url.replace("(", "%28").replace(")", "%29")
 
@@ -313,5 +340,6 @@ def cooldown_message(retry_after: float) -> str:
 
 def choice_name(article: Article) -> str:
     """An autocomplete choice's label: the title and date, within 100 characters."""
-    suffix = shorten(f" · {article.date}", CHOICE_NAME_LIMIT // 2) if article.date else ""
-    return shorten(article.title, CHOICE_NAME_LIMIT - len(suffix)) + suffix
+    date, title = clean_text(article.date or ""), clean_text(article.title)
+    suffix = shorten(f" · {date}", CHOICE_NAME_LIMIT // 2) if date else ""
+    return shorten(title, CHOICE_NAME_LIMIT - len(suffix)) + suffix

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
 from index.followup import ConversationAnswer, ask_in_conversation
+from index.text import printable
 
 if TYPE_CHECKING:
     from bot.vectors import VectorFiller
@@ -184,7 +185,7 @@ class IndexHolder:
                 return self._kept(old, str(error), started)
             except Exception as error:
                 # Whatever went wrong, the serving index stays; the traceback goes to the log.
-                log.exception("Rebuilding the index from %s failed", self.folder)
+                log.exception("Rebuilding the index from %s failed", printable(str(self.folder)))
                 return self._kept(old, f"the rebuild failed ({type(error).__name__}: {error})", started)
             if self.vectors is not None:
                 try:

@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, discord_id, load_settings
 
 if TYPE_CHECKING:
     from bot.bot import QABot
@@ -105,7 +105,9 @@ async def _sync(settings: Settings, guild_id: int | None) -> int:
             bot.tree.copy_global_to(guild=guild)
             synced = await bot.tree.sync(guild=guild)
             where = f"to server {guild_id} (available there at once)"
-    print(f"Synced {len(synced)} commands {where}: " + ", ".join(f"/{c.name}" for c in synced))
+    from bot.cli import emit
+
+    emit(f"Synced {len(synced)} commands {where}: " + ", ".join(f"/{c.name}" for c in synced))
     return len(synced)
 
 
@@ -120,9 +122,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
             raise UsageError("--guild without an id uses DEV_GUILD_ID, which is not set: set it in .env or give an id.")
         guild_id = settings.dev_guild_id
     elif args.guild is not None:
-        if not args.guild.isdigit():
+        guild_id = discord_id(args.guild)
+        if guild_id is None:
             raise UsageError(f"--guild takes a numeric server id (got {args.guild!r}).")
-        guild_id = int(args.guild)
     import discord
 
     try:
@@ -167,7 +169,7 @@ def describe_command(payload: dict[str, Any]) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError
+    from bot.cli import UsageError, emit
     from index import EmptyIndexError
 
     settings = _settings(require_token=False)
@@ -176,15 +178,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
     if args.json:
-        print(json.dumps(payloads, indent=2, ensure_ascii=False))
+        emit(json.dumps(payloads, indent=2, ensure_ascii=False))
         return 0
     report = bot.holder.last_build
-    print(
+    emit(
         f"Indexed {report.articles:,} article(s), {report.sentences:,} sentences from {settings.seeds_dir}; "
         f"loaded {extensions} extensions; {len(payloads)} global commands would be registered:"
     )
     for payload in payloads:
-        print("  " + describe_command(payload))
+        emit("  " + describe_command(payload))
     return 0
 
 

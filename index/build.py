@@ -38,7 +38,8 @@ from index.articles import (
     Skipped,
     UnusableArticle,
     duplicate_key,
-    parse_article,
+    log_metadata_problem,
+    read_article,
     record_skip,
 )
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
@@ -103,6 +104,7 @@ class ParsedChunk:
     articles: list[Article]
     skipped: list[Skipped]
     errors: list[tuple[str, str]]  # (article id, traceback) of unexpected errors
+    problems: list[tuple[str, str]]  # (article id, what was wrong with its metadata), logged by the parent
     terms: list[str]
     term_ids: npt.NDArray[np.int32]
     lengths: npt.NDArray[np.int32]
@@ -201,10 +203,11 @@ def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
     articles: list[Article] = []
     skipped: list[Skipped] = []
     errors: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = []
     terms = TermIds()
     for article_id, data in items:
         try:
-            article = parse_article(article_id, data)
+            article, found = read_article(article_id, data)
         except UnusableArticle as error:
             skipped.append(Skipped(article_id, str(error)))
             continue
@@ -213,9 +216,10 @@ def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
             errors.append((article_id, traceback.format_exc()))
             skipped.append(Skipped(article_id, UNEXPECTED))
             continue
+        problems.extend((article_id, problem) for problem in found)
         articles.append(article)
         terms.add(article.sentences)
-    return ParsedChunk(articles, skipped, errors, list(terms.vocabulary), *terms.arrays())
+    return ParsedChunk(articles, skipped, errors, problems, list(terms.vocabulary), *terms.arrays())
 
 
 def _chunks(files: Sequence[tuple[str, bytes]]) -> Iterator[list[tuple[str, bytes]]]:
@@ -290,6 +294,8 @@ def index_files(
         articles.extend(parsed.articles)
         for article_id, trace in parsed.errors:
             log.error("Unexpected error while reading %s:\n%s", article_id, trace)
+        for article_id, problem in parsed.problems:
+            log_metadata_problem(article_id, problem)
         for skip in parsed.skipped:
             record_skip(skipped, skip.path, skip.reason)
         to_global = np.fromiter(

@@ -15,6 +15,7 @@ import json
 import re
 import string
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -87,37 +88,93 @@ def sentence_at(starts: Sequence[int], offset: int) -> int:
     return max(int(np.searchsorted(np.asarray(starts), offset, side="right")) - 1, 0)
 
 
-def parse_squad(document: dict[str, Any]) -> SquadCorpus:
+class SquadFormatError(ValueError):
+    """The file is not SQuAD v1.1; the message says what is wrong and where."""
+
+
+def _object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SquadFormatError(f"{where} is not an object")
+    return value
+
+
+def _list(container: dict[str, Any], key: str, where: str) -> list[Any]:
+    value = container.get(key)
+    if not isinstance(value, list):
+        raise SquadFormatError(f"{where} has no {key} list")
+    return value
+
+
+def _text(container: dict[str, Any], key: str, where: str) -> str:
+    value = container.get(key)
+    if not isinstance(value, str):
+        raise SquadFormatError(f"{where}.{key} is not text")
+    return value
+
+
+def _offset(container: dict[str, Any], where: str) -> int:
+    value = container.get("answer_start")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SquadFormatError(f"{where}.answer_start is not a number")
+    return value
+
+
+def parse_squad(document: object) -> SquadCorpus:
+    """The corpus in a decoded SQuAD v1.1 document; SquadFormatError names the first field out of shape."""
+    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+        raise SquadFormatError("the top level is not an object with a data list")
     articles: list[Article] = []
     questions: list[SquadQuestion] = []
     first_sentence = 0
-    for topic, entry in enumerate(document["data"]):
-        for number, paragraph in enumerate(entry["paragraphs"]):
-            context = paragraph["context"]
+    for topic, raw_entry in enumerate(document["data"]):
+        where = f"data[{topic}]"
+        entry = _object(raw_entry, where)
+        paragraphs = _list(entry, "paragraphs", where)
+        title = _text(entry, "title", where)
+        for number, raw_paragraph in enumerate(paragraphs):
+            where = f"data[{topic}].paragraphs[{number}]"
+            paragraph = _object(raw_paragraph, where)
+            context = _text(paragraph, "context", where)
             sentences = tuple(split_sentences(context))
             starts = sentence_starts(context, sentences)
             article = len(articles)
-            for qa in paragraph["qas"]:
-                answers = qa["answers"]
+            for q, raw_qa in enumerate(_list(paragraph, "qas", where)):
+                at = f"{where}.qas[{q}]"
+                qa = _object(raw_qa, at)
+                answers = [_object(a, f"{at}.answers[{n}]") for n, a in enumerate(_list(qa, "answers", at))]
                 # Annotators sometimes mark the same answer where it recurs in another sentence.
-                holding = (first_sentence + sentence_at(starts, a["answer_start"]) for a in answers)
+                holding = (
+                    first_sentence + sentence_at(starts, _offset(a, f"{at}.answers[{n}]"))
+                    for n, a in enumerate(answers)
+                )
                 golds = tuple(dict.fromkeys(holding))
-                texts = tuple(a["text"] for a in answers)
-                questions.append(SquadQuestion(qa["id"], qa["question"], topic, article, golds, texts))
-            articles.append(
-                Article(f"{entry['title']}/{number}", entry["title"], None, None, None, sentences, digest="")
-            )
+                texts = tuple(_text(a, "text", f"{at}.answers[{n}]") for n, a in enumerate(answers))
+                questions.append(
+                    SquadQuestion(_text(qa, "id", at), _text(qa, "question", at), topic, article, golds, texts)
+                )
+            articles.append(Article(f"{title}/{number}", title, None, None, None, sentences, digest=""))
             first_sentence += len(sentences)
     return SquadCorpus(tuple(articles), tuple(questions))
 
 
 def load_squad(path: Path) -> SquadCorpus:
-    """Read SQuAD v1.1 JSON, gzip-compressed or not."""
+    """Read SQuAD v1.1 JSON, gzip-compressed or not. Raises OSError when the file cannot be read,
+    SquadFormatError when it is not SQuAD v1.1."""
     with path.open("rb") as file:
         data = file.read()
     if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    document: dict[str, Any] = json.loads(data)
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            raise SquadFormatError("a damaged gzip file") from None
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise SquadFormatError("not JSON: not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise SquadFormatError(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise SquadFormatError("nested too deeply") from None
     return parse_squad(document)
 
 

@@ -74,6 +74,25 @@ def coverage(query: Query, present: set[str]) -> float:
     return sum(query.idf[t] for t in query.terms if t in present) / mass if mass else 0.0
 
 
+def closest_gap(first: Sequence[int], second: Sequence[int]) -> int:
+    """The smallest |a - b| over a in `first`, b in `second` (both sorted, not empty).
+
+    A merge of the two lists: linear in their lengths, where trying every pair would let a sentence
+    that repeats two question words ("q z q z …") cost quadratic time.
+    """
+    i = j = 0
+    best = abs(first[0] - second[0])
+    while i < len(first) and j < len(second):
+        a, b = first[i], second[j]
+        if a < b:
+            best = min(best, b - a)
+            i += 1
+        else:
+            best = min(best, a - b)
+            j += 1
+    return best
+
+
 def proximity(query: Query, sentence_tokens: Sequence[str]) -> float:
     """IDF-weighted share of the question's neighbouring word pairs that stand close in the sentence."""
     positions: dict[str, list[int]] = {}
@@ -84,7 +103,7 @@ def proximity(query: Query, sentence_tokens: Sequence[str]) -> float:
         weight = min(query.idf[first], query.idf[second])
         total += weight
         if first in positions and second in positions:
-            gap = min(abs(a - b) for a in positions[first] for b in positions[second])
+            gap = closest_gap(positions[first], positions[second])
             if gap <= PROXIMITY_WINDOW:
                 found += weight
     return found / total if total else 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from index.passages import PASSAGE_TOKENS, passage_span
 from index.progress import Progress
 from index.rerank import CONTEXT_SENTENCES, FEATURES, Query, feature_row, rerank_scores
 from index.semantic import QuestionEncoder, SemanticStage, SemanticView, keys_of
-from index.text import tokenize, tokenize_question, words
+from index.text import printable, tokenize, tokenize_question, words
 from index.vectors import FloatArray, VectorStore
 
 # A hit is confident when the sentence and its two neighbours hold at least this share
@@ -356,6 +357,38 @@ def index_articles(articles: Sequence[Article], params: Bm25Params = DEFAULT_PAR
     return SearchIndex(tuple(articles), Bm25.from_term_ids(terms.vocabulary, *terms.arrays(), params))
 
 
+# Skipped files named when a folder has no usable article; the rest are counted.
+SKIPPED_SHOWN = 10
+
+
+def _check_folder(folder: Path) -> None:
+    shown = printable(str(folder))
+    try:
+        is_folder = stat.S_ISDIR(folder.stat().st_mode)
+    except FileNotFoundError:
+        raise EmptyIndexError(
+            f"The seeds folder {shown} does not exist: create it, or set SEEDS_DIR to your articles."
+        ) from None
+    except OSError as error:
+        raise EmptyIndexError(f"The seeds folder {shown} cannot be read ({error.strerror or error}).") from None
+    if not is_folder:
+        raise EmptyIndexError(
+            f"The seeds folder {shown} is a file, not a folder: give the folder that holds the articles."
+        )
+
+
+def _nothing_usable(folder: Path, skipped: Sequence[Skipped]) -> str:
+    message = f"No usable article in {printable(str(folder))}: add .txt or .md files there"
+    if not skipped:
+        return message + "."
+    these = f"these {len(skipped):,} files" if len(skipped) > 1 else "this file"
+    lines = [f"{message}, or fix {these}:"]
+    lines.extend(f"  {s.path}: {s.reason}" for s in skipped[:SKIPPED_SHOWN])
+    if len(skipped) > SKIPPED_SHOWN:
+        lines.append(f"  … and {len(skipped) - SKIPPED_SHOWN:,} more.")
+    return "\n".join(lines)
+
+
 def build_index(
     folder: Path,
     params: Bm25Params = DEFAULT_PARAMS,
@@ -375,16 +408,11 @@ def build_index(
     Raises EmptyIndexError when the folder is missing or holds no usable article.
     """
     started = time.perf_counter()
-    if not folder.is_dir():
-        raise EmptyIndexError(
-            f"The seeds folder {folder} does not exist: create it, or set SEEDS_DIR to your articles."
-        )
+    _check_folder(folder)
     cache = store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
     built = build(folder, params, cache=cache, workers=workers, progress=progress)
     if not built.articles:
-        raise EmptyIndexError(
-            f"No usable article in {folder}: add .txt or .md files there (skipped: {len(built.skipped)})."
-        )
+        raise EmptyIndexError(_nothing_usable(folder, built.skipped))
     index = SearchIndex(built.articles, built.bm25)
     report = BuildReport(
         articles=len(built.articles),

@@ -52,11 +52,37 @@ _WORD = re.compile(r"\w+(?:'\w+)*")
 _SPACES = re.compile(r"\s+")
 _OPEN_QUOTES = ("\u201c", "\u00ab")
 _CLOSE_QUOTES = ("\u201d", "\u00bb")
-# Control characters (C0 and C1 but line ends) would reach terminals, logs and Discord
-# as escape sequences; they become spaces. Lone surrogates (possible in any str, e.g. from
-# JSON) cannot be encoded to UTF-8 for blingfire; they become U+FFFD.
-_CONTROLS = dict.fromkeys([*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)], " ")
+# What must never be shown, from an article, a file name or a question: control characters
+# (C0 and C1: ESC starts the terminal sequences that clear a screen or write a clipboard),
+# line and paragraph separators (some readers end a line there), and Unicode's Bidi_Control
+# characters, which reorder the text after them (a title could reverse its citation).
+# Lone surrogates (undecodable bytes, JSON escapes) cannot be written as UTF-8.
+CONTROL_CHARS = (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+BIDI_CONTROLS = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+UNSAFE_CHARS = re.compile("[" + "".join(f"\\u{c:04x}" for c in (*CONTROL_CHARS, *BIDI_CONTROLS)) + "\\ud800-\\udfff]")
+# Controls become spaces (they often separate words); direction controls go (they sit inside words).
+_CLEAN = dict.fromkeys(CONTROL_CHARS, " ") | dict.fromkeys(BIDI_CONTROLS)
+_CLEAN_KEEPING_LINES = {c: v for c, v in _CLEAN.items() if c != 0x0A}
 _SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str, *, keep_lines: bool = False) -> str:
+    """`text` safe to show anywhere: control characters are spaces, direction controls are gone,
+    lone surrogates are U+FFFD. With `keep_lines`, line feeds (\\n) stay."""
+    return _SURROGATES.sub("\ufffd", text.translate(_CLEAN_KEEPING_LINES if keep_lines else _CLEAN))
+
+
+def printable(name: str) -> str:
+    """`name` (a path) safe for one log or report line, what is unsafe in it escaped rather than lost,
+    so that a moderator can still find the file: "\\x1b", "\\u202e", "\\udce9" (an undecodable byte)."""
+    escaped = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return UNSAFE_CHARS.sub(_escape_char, escaped)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
 
 # PyStemmer's own cache (maxCacheSize) costs four times the stemming on a miss; `_stem`'s
 # lru_cache does the caching instead.
@@ -204,7 +230,7 @@ def _text_to_sentences(text: str) -> str:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of `text` as written (whitespace folded); paragraphs never merge."""
-    text = _SURROGATES.sub("\ufffd", text.translate(_CONTROLS))
+    text = clean_text(text, keep_lines=True)
     sentences: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
         paragraph = " ".join(paragraph.split())  # str.split's whitespace is re's \s: same as _SPACES, faster

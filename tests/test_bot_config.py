@@ -56,6 +56,11 @@ def test_defaults_without_a_token_when_none_is_required():
         ({}, "DISCORD_TOKEN is not set: put DISCORD_TOKEN=<your bot token> in .env (see .env.example)"),
         ({"DISCORD_TOKEN": "t", "OWNER_IDS": "12,abc"}, "OWNER_IDS must be comma-separated numeric Discord ids"),
         ({"DISCORD_TOKEN": "t", "DEV_GUILD_ID": "x"}, "DEV_GUILD_ID must be a numeric server id"),
+        # str.isdigit() accepts superscript and other Unicode digits; int() refuses them.
+        ({"DISCORD_TOKEN": "t", "DEV_GUILD_ID": "4²"}, "DEV_GUILD_ID must be a numeric server id (got '4²')"),
+        ({"DISCORD_TOKEN": "t", "OWNER_IDS": "1,²"}, "OWNER_IDS must be comma-separated numeric Discord ids"),
+        ({"DISCORD_TOKEN": "t", "MODERATOR_ROLE_IDS": "①"}, "MODERATOR_ROLE_IDS must be comma-separated numeric"),
+        ({"DISCORD_TOKEN": "t", "OWNER_IDS": "٣"}, "OWNER_IDS must be comma-separated numeric Discord ids"),
         ({"DISCORD_TOKEN": "t", "LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of DEBUG, INFO"),
         ({"DISCORD_TOKEN": "t", "ASK_COOLDOWN_SECONDS": "-1"}, "ASK_COOLDOWN_SECONDS must be a number of seconds"),
     ],
@@ -149,6 +154,14 @@ def test_sync_registers_the_commands_and_exits(shell, capsys, monkeypatch, argv,
     out, _ = capsys.readouterr()
     assert out.startswith("Synced 6 commands ")
     assert out.rstrip().endswith("/ask, /sources, /help, /reload, /article, /stats")
+
+
+@pytest.mark.parametrize("guild", ["²", "7⁷", "٣"])
+def test_sync_to_a_guild_id_of_other_digits_is_one_line_and_exit_2(shell, capsys, monkeypatch, guild):
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    assert main(["sync", "--guild", guild]) == 2
+    assert capsys.readouterr() == ("", f"qa-bot: --guild takes a numeric server id (got {guild!r}).\n")
+    assert shell.calls == []
 
 
 def test_sync_to_the_dev_guild_needs_dev_guild_id(shell, capsys, monkeypatch):

@@ -69,7 +69,8 @@ def test_no_confident_answer_is_said_plainly(capsys: pytest.CaptureFixture[str])
 def test_questions_come_from_standard_input_one_per_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Who is in charge?\n\n  \nHow many coups?\n"))
+    typed = io.BytesIO(b"Who is in charge?\n\n  \nHow many coups?\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(typed, encoding="utf-8"))
     monkeypatch.setenv("SEEDS_DIR", str(SEEDS))
     status, out, _ = run(capsys, "ask", "--json")
     assert status == 0
@@ -124,3 +125,69 @@ def test_the_installed_command_runs_without_a_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     expected = f"qa-bot: The seeds folder {missing} does not exist: create it, or set SEEDS_DIR to your articles.\n"
     assert done.stderr == expected
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ask", "--seeds", str(SEEDS), "--no-cache", "How many coups?"],
+        ["ask", "--seeds", str(SEEDS), "--no-cache", "--json", "How many coups?"],
+        ["index", "--seeds", str(SEEDS), "--no-cache"],
+    ],
+)
+def test_a_full_disk_is_one_line_and_exit_1(argv: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *argv], stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=60
+        )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "qa-bot: could not write to standard output (No space left on device): free some space, "
+        "or send the output elsewhere.\n",
+    )
+
+
+def test_a_folder_of_unusable_files_lists_each_reason(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    seeds = write_articles(tmp_path / "seeds", {"empty.txt": "", "notes.pdf": "x"})
+    (seeds / "latin1.md").write_bytes(b"caf\xe9")
+    status, out, err = run(capsys, "index", "--seeds", str(seeds), "--no-cache")
+    assert (status, out) == (1, "")
+    assert err.splitlines() == [
+        f"qa-bot: No usable article in {seeds}: add .txt or .md files there, or fix these 3 files:",
+        "  empty.txt: no text to index (the file is empty or holds only headers)",
+        "  latin1.md: not UTF-8 text (bad byte at offset 3): save it as UTF-8",
+        "  notes.pdf: not an article: only .txt and .md files are read",
+    ]
+
+
+def test_many_unusable_files_list_the_first_ten(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    seeds = write_articles(tmp_path / "seeds", {f"{n:02}.txt": "" for n in range(12)})
+    _, _, err = run(capsys, "index", "--seeds", str(seeds), "--no-cache")
+    lines = err.splitlines()
+    assert lines[0].endswith("or fix these 12 files:")
+    assert lines[1:] == [
+        *(f"  {n:02}.txt: no text to index (the file is empty or holds only headers)" for n in range(10)),
+        "  … and 2 more.",
+    ]
+
+
+def test_one_unusable_file_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    seeds = write_articles(tmp_path / "seeds", {"empty.txt": ""})
+    _, _, err = run(capsys, "ask", "--seeds", str(seeds), "x")
+    assert err.splitlines() == [
+        f"qa-bot: No usable article in {seeds}: add .txt or .md files there, or fix this file:",
+        "  empty.txt: no text to index (the file is empty or holds only headers)",
+    ]
+
+
+@pytest.mark.parametrize("command", ["index", "ask"])
+def test_seeds_naming_a_file_says_it_is_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    article = write_articles(tmp_path, {"a.txt": "Rain fell."}) / "a.txt"
+    _, out, err = run(capsys, command, "--seeds", str(article), *(["x"] if command == "ask" else []))
+    assert (out, err) == (
+        "",
+        f"qa-bot: The seeds folder {article} is a file, not a folder: give the folder that holds the articles.\n",
+    )

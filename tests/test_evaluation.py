@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,48 @@ def test_eval_command_prints_and_writes_the_report(tmp_path: Path, capsys: pytes
 def test_eval_command_rejects_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "squad", str(tmp_path / "nope.json"), "--no-seed-check"]) == 2
     assert "is not a file" in capsys.readouterr().err
+
+
+def _squad(context: object = "Rain fell.", answer_start: object = 0, **paragraph: object) -> str:
+    qa = {"id": "q1", "question": "What fell?", "answers": [{"text": "Rain", "answer_start": answer_start}]}
+    return json.dumps({"data": [{"title": "T", "paragraphs": [{"context": context, "qas": [qa], **paragraph}]}]})
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"[]", "the top level is not an object with a data list"),
+        (b"null", "the top level is not an object with a data list"),
+        (b'{"data": 5}', "the top level is not an object with a data list"),
+        (b'{"data": [5]}', "data[0] is not an object"),
+        (b'{"data": [{"title": "T"}]}', "data[0] has no paragraphs list"),
+        (b'{"data": [{"title": 3, "paragraphs": []}]}', "data[0].title is not text"),
+        (_squad(context=5).encode(), "data[0].paragraphs[0].context is not text"),
+        (_squad(qas=None).encode(), "data[0].paragraphs[0] has no qas list"),
+        (_squad(answer_start="x").encode(), "data[0].paragraphs[0].qas[0].answers[0].answer_start is not a number"),
+        (_squad(answer_start=True).encode(), "data[0].paragraphs[0].qas[0].answers[0].answer_start is not a number"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"data": ', "not JSON: Expecting value at line 1 column 10"),
+        (b"\xff\xfe{}", "not JSON: not UTF-8 text"),
+        (gzip.compress(_squad().encode())[:-12], "a damaged gzip file"),
+        (b"\x1f\x8bnot gzip at all", "a damaged gzip file"),
+    ],
+)
+def test_eval_command_names_what_is_wrong_in_a_malformed_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, why: str
+) -> None:
+    path = tmp_path / "dev.json"
+    path.write_bytes(content)
+    assert main(["eval", "squad", str(path), "--no-seed-check", "--no-baseline"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"qa-bot: {path} is not SQuAD v1.1 JSON ({why}): give the path of dev-v1.1.json(.gz)\n",
+    )
+
+
+def test_eval_command_says_when_the_report_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "squad", str(TINY), "--out", str(tmp_path), "--no-seed-check", "--no-baseline"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"qa-bot: could not write the report to {tmp_path} (Is a directory)\n"

@@ -120,14 +120,18 @@ async def test_a_rebuild_finding_no_article_keeps_the_old_index_serving(
     shutil.rmtree(folder)
     if emptied == "files removed":
         folder.mkdir()
-        reason = f"No usable article in {folder}: add .txt or .md files there (skipped: 0)."
+        reason = f"No usable article in {folder}: add .txt or .md files there."
     elif emptied == "folder removed":
         reason = f"The seeds folder {folder} does not exist: create it, or set SEEDS_DIR to your articles."
     else:
         folder.mkdir()
         (folder / "latin1.txt").write_bytes("Café".encode("latin-1"))
         (folder / "empty.txt").write_bytes(b"")
-        reason = f"No usable article in {folder}: add .txt or .md files there (skipped: 2)."
+        reason = (
+            f"No usable article in {folder}: add .txt or .md files there, or fix these 2 files:\n"
+            "  empty.txt: no text to index (the file is empty or holds only headers)\n"
+            "  latin1.txt: not UTF-8 text (bad byte at offset 3): save it as UTF-8"
+        )
 
     content = await reload_content(harness, events, permissions=MANAGE_GUILD)
 

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +16,11 @@ from bot.formatting import (
     answer_embed,
     choice_name,
     cooldown_message,
+    escape,
     help_embed,
     reload_message,
+    shorten,
+    shorten_start,
     sources_embed,
 )
 from bot.index_holder import ArticleChanges, ReloadReport
@@ -117,3 +121,78 @@ def test_any_autocomplete_choice_name_fits(article: Article) -> None:
 @given(seconds=st.floats(0, 10**7), wait=st.floats(0, 10**7))
 def test_help_and_cooldown_replies_fit(seconds: float, wait: float) -> None:
     assert_sendable({"embeds": [help_embed(seconds).to_dict()], "content": cooldown_message(wait)})
+
+
+# -- masked links: article text must never render as [label](url)
+
+LINKY = st.sampled_from(
+    ["[", "]", "(", ")", "](", "[x](https://evil.test)", "https://a/", "http://b", "<", ">", "\\", " ", "_", "*", "x"]
+)
+linky_text = st.lists(st.one_of(LINKY, st.text(max_size=3)), max_size=25).map("".join)
+# Our own citation link, the last thing in a field's value.
+OWN_LINK = re.compile(r" · \[link\]\(https?://[^\s()]+\)$")
+
+
+def unescaped_brackets(text: str) -> list[int]:
+    """Where a "[" could open a masked link: not preceded by an odd run of backslashes (an escape)."""
+    found = []
+    for at, char in enumerate(text):
+        if char == "[":
+            backslashes = len(text[:at]) - len(text[:at].rstrip("\\"))
+            if backslashes % 2 == 0:
+                found.append(at)
+    return found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://a/[x](https://evil)",  # discord.py leaves what looks like a URL alone
+        "[a](https://b) [x](https://evil)",  # its pattern is greedy: it escapes only the first "["
+        "<https://a/[x](https://evil)>",
+        "see \\[x](https://evil)",
+    ],
+)
+def test_article_text_never_renders_as_a_masked_link(text: str) -> None:
+    assert unescaped_brackets(escape(text)) == []
+
+
+def test_a_url_keeps_working_with_its_brackets_encoded() -> None:
+    assert escape("see https://a/[x](https://evil) now") == "see https://a/%5Bx%5D(https://evil) now"
+    assert escape("https://example.com/a_b?q=1") == "https://example.com/a_b?q=1"
+
+
+@given(text=linky_text)
+def test_no_escaped_text_can_open_a_masked_link(text: str) -> None:
+    assert unescaped_brackets(escape(text)) == []
+
+
+@settings(max_examples=60)
+@given(
+    question=linky_text,
+    texts=st.lists(st.tuples(linky_text, linky_text, linky_text), min_size=1, max_size=4),
+    limit=st.sampled_from([None, 40, 9]),
+)
+def test_no_answer_shows_a_masked_link_but_its_citation(
+    question: str, texts: list[tuple[str, str, str]], limit: int | None
+) -> None:
+    answer_hits = tuple(
+        Hit("a.txt", title, None, "https://e.test/a", 1, text, f"{title} {text} {title}" * 30, 1.0, True)
+        for title, text, _ in texts
+    )
+    embed = answer_embed(Answer(question, answer_hits, short_answer=texts[0][2] or None)).to_dict()
+    values = [OWN_LINK.sub("", field["value"]) for field in embed["fields"]]
+    shown = [embed["title"], embed.get("description") or "", *(f["name"] for f in embed["fields"]), *values]
+    assert [s for s in shown if unescaped_brackets(s)] == []
+
+
+def test_keeping_the_end_of_a_long_word_keeps_the_escape_before_a_bracket() -> None:
+    escaped = escape("a" * 20 + "[x](https://evil.test/bbbbb)")
+    assert [n for n in range(60) if unescaped_brackets(shorten_start(escaped, n))] == []
+
+
+@given(text=linky_text, limit=st.integers(0, 60))
+def test_shortening_escaped_text_never_drops_an_escape(text: str, limit: int) -> None:
+    escaped = escape(text * 3)
+    assert unescaped_brackets(shorten(escaped, limit)) == []
+    assert unescaped_brackets(shorten_start(escaped, limit)) == []
