@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.config import Settings, load_settings
 from bot.errors import QATree
 from bot.formatting import answer_embed
-from bot.index_holder import IndexHolder, keep_out_of_full_collections
+from bot.index_holder import IndexHolder
 from index import Article
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,6 @@ class QABot(commands.Bot):
                 log.warning("Skipped %s: %s", skipped.path, skipped.reason)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        # What exists now (modules, the index) lives as long as the bot (or the next reload).
-        keep_out_of_full_collections(collect=True)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: the questions listener (bot.exts.messages) handles messages.

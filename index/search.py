@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -16,10 +18,11 @@ from index.answers import short_answer
 from index.articles import Article, Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.build import TermIds, build
+from index.layout import ARTICLE_FIELDS, Parts, SortedTerms, check_shapes, lay_out
 from index.passages import PASSAGE_TOKENS, passage_span
 from index.progress import Progress
-from index.rerank import CONTEXT_SENTENCES, FEATURES, Query, feature_row, rerank_scores
-from index.text import tokenize, tokenize_question
+from index.rerank import CONTEXT_SENTENCES, FEATURES, FloatArray, Query, Term, feature_row, rerank_scores
+from index.text import tokenize_question
 
 # A hit is confident when the sentence and its two neighbours hold at least this share
 # of the question's IDF mass: a question whose rare words are absent is not answered.
@@ -78,7 +81,8 @@ class BuildReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     from_cache: bool = False  # reloaded from the saved index, not built
-    cache_file: Path | None = None  # where the index is saved (None: not saved)
+    cache_file: Path | None = None  # where the index is saved (None: not asked to save it)
+    not_saved: str | None = None  # why the index could not be saved at `cache_file` (served from a temporary file)
 
 
 class EmptyIndexError(ValueError):
@@ -95,32 +99,153 @@ class Candidates:
     features: npt.NDArray[np.float64]  # one row per candidate, columns in rerank.FEATURES order
 
 
-@dataclass(frozen=True)
-class _Location:
-    article: int
-    sentence: int  # 0-based
+class ClosedIndex(RuntimeError):
+    """The index was closed (replaced by a reload and no longer read): nothing can be read from it."""
 
 
-@dataclass
+class Sentences(Sequence[str]):
+    """An article's sentences, read from the index file when asked for (decoded each time)."""
+
+    __slots__ = ("_count", "_first", "_index")
+
+    def __init__(self, index: SearchIndex, first: int, count: int) -> None:
+        self._index, self._first, self._count = index, first, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, n: int) -> str: ...
+    @overload
+    def __getitem__(self, n: slice) -> Sequence[str]: ...
+    def __getitem__(self, n: int | slice) -> str | Sequence[str]:
+        if isinstance(n, slice):
+            return tuple(self[i] for i in range(*n.indices(self._count)))
+        if n < 0:
+            n += self._count
+        if not 0 <= n < self._count:
+            raise IndexError("sentence out of range")
+        return self._index.sentence(self._first + n)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(other) == self._count and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Sentences({self._count} from {self._first})"
+
+
 class SearchIndex:
-    """An immutable, thread-safe index over articles' sentences."""
+    """An immutable, thread-safe index, served from its file's arrays in place.
 
-    articles: tuple[Article, ...]
-    bm25: Bm25
-    passage_tokens: int = PASSAGE_TOKENS
-    _starts: np.ndarray = field(init=False, repr=False)
+    Nothing per sentence is a Python object until it is part of an answer: the postings, the
+    vocabulary, the sentences' text and term ids are views of the mapped file. `close()` unmaps
+    it; the bot does so once no question reads it any more (see bot.index_holder).
+    """
 
-    def __post_init__(self) -> None:
-        sizes = [len(a.sentences) for a in self.articles]
-        self._starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    def __init__(self, file: store.IndexFile, passage_tokens: int = PASSAGE_TOKENS) -> None:
+        self.passage_tokens = passage_tokens
+        self._file = file
+        meta = file.meta
+        self._terms = SortedTerms(file["terms"], file["term_offsets"])
+        self.bm25 = Bm25(
+            self._terms,
+            file["idf"],
+            file["indptr"],
+            file["indices"],
+            file["data"],
+            int(meta["doc_count"]),
+            int(meta["token_count"]),
+        )
+        self._starts: npt.NDArray[np.int64] = file["article_starts"]
+        self._text, self._text_offsets = file["text"], file["text_offsets"]
+        self._tokens, self._token_offsets = file["tokens"], file["token_offsets"]
+        self.skipped = tuple(Skipped(str(path), str(reason)) for path, reason in meta.get("skipped", []))
+        self.key = str(meta.get("key", ""))
+        self._articles: tuple[Article, ...] | None = None
+        self._fields: dict[str, list[Any]] = {}
+        check_shapes(file)
+
+    @classmethod
+    def open(cls, path: Path) -> SearchIndex:
+        """Map the index file at `path`, check it, and serve from it. Raises OSError or store.DamagedIndex."""
+        file = store.open_file(path)
+        try:
+            file.verify()
+            check_shapes(file)
+            return cls(file)
+        except BaseException:
+            file.close()
+            raise
+
+    def close(self) -> None:
+        """Unmap the file; the index cannot be read afterwards (its Article objects' sentences neither)."""
+        # Every view of the map goes first: a map with views left cannot be closed.
+        self._terms.release()
+        empty_f, empty_i = np.empty(0, dtype=np.float64), np.zeros(1, dtype=np.int64)
+        self._terms = SortedTerms(np.empty(0, dtype=np.uint8), empty_i)
+        self.bm25 = Bm25(self._terms, empty_f, empty_i, np.empty(0, dtype=np.int32), empty_f, 0, 0)
+        self._starts = self._text_offsets = self._token_offsets = empty_i
+        self._text, self._tokens = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
+        self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    # ------------------------------------------------------------ articles and sentences
+
+    def _field(self, name: str) -> list[Any]:
+        values = self._fields.get(name)
+        if values is None:
+            values = store.json_of(self._file[f"article_{name}"]) or []
+            self._fields[name] = values
+        return values
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        """Every article (made on first use: one object per article, the sentences read when asked for)."""
+        if self._articles is None:
+            if self.closed:
+                raise ClosedIndex("the index was closed")
+            columns = [self._field(name) for name in ARTICLE_FIELDS]
+            starts = self._starts.tolist()
+            self._articles = tuple(
+                Article(
+                    article_id, title, date, url, source, Sentences(self, starts[n], starts[n + 1] - starts[n]), digest
+                )
+                for n, (article_id, title, date, url, source, digest) in enumerate(zip(*columns, strict=True))
+            )
+        return self._articles
+
+    @property
+    def article_count(self) -> int:
+        return len(self._starts) - 1
 
     @property
     def sentence_count(self) -> int:
-        return int(self._starts[-1])
+        return self.bm25.doc_count
 
-    def _locate(self, doc: int) -> _Location:
-        article = int(np.searchsorted(self._starts, doc, side="right")) - 1
-        return _Location(article, doc - int(self._starts[article]))
+    def sentence(self, doc: int) -> str:
+        """Sentence `doc`'s text (documents are numbered across articles, from 0)."""
+        if self.closed:
+            raise ClosedIndex("the index was closed")
+        start, end = int(self._text_offsets[doc]), int(self._text_offsets[doc + 1])
+        return self._text[start:end].tobytes().decode("utf-8")
+
+    def _term_ids(self, doc: int) -> list[int]:
+        ids: list[int] = self._tokens[int(self._token_offsets[doc]) : int(self._token_offsets[doc + 1])].tolist()
+        return ids
+
+    def _article_of(self, docs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        found: npt.NDArray[np.int64] = np.searchsorted(self._starts, docs, side="right") - 1
+        return found
+
+    # ------------------------------------------------------------ questions
 
     def _unknown_idf(self) -> float:
         # A word found nowhere weighs as much as the rarest possible word.
@@ -133,31 +258,51 @@ class SearchIndex:
     def query(self, question: str) -> Query:
         """The question as the re-ranker reads it, with every term's IDF here."""
         question = question[:MAX_QUESTION_CHARS]
-        return Query.of(question, {t: self._idf(t) for t in _question_terms(question)})
+        idf: dict[Term, float] = {t: self._idf(t) for t in _question_terms(question)}
+        return Query.of(question, idf)
+
+    def _by_id(self, query: Query) -> Query:
+        # The same query over term ids, as the forward index stores sentences; a term found nowhere
+        # gets a negative stand-in that no sentence holds (it still counts in the IDF mass).
+        ids: list[Term] = []
+        for n, term in enumerate(query.terms):
+            found = self._terms.get_id(term) if isinstance(term, str) else None
+            ids.append(found if found is not None else -1 - n)
+        idf = {new: query.idf[old] for new, old in zip(ids, query.terms, strict=True)}
+        return dataclasses.replace(query, terms=tuple(ids), idf=idf)
+
+    def features(self, query: Query, docs: npt.NDArray[np.int64], bm25: npt.NDArray[np.float64]) -> FloatArray:
+        """Each candidate's re-ranking features (rows in `docs` order, columns in rerank.FEATURES order)."""
+        best = float(bm25.max()) if len(bm25) else 0.0
+        by_id = self._by_id(query)
+        articles = self._article_of(docs)
+        firsts, ends = self._starts[articles].tolist(), self._starts[articles + 1].tolist()
+        tokens: dict[int, list[int]] = {}  # each sentence's term ids read once per question
+
+        def ids_of(doc: int) -> list[int]:
+            found = tokens.get(doc)
+            if found is None:
+                found = tokens[doc] = self._term_ids(doc)
+            return found
+
+        rows = []
+        for doc, score, first, end in zip(docs.tolist(), bm25.tolist(), firsts, ends, strict=True):
+            at, count = doc - first, end - first
+            around = [n for step in range(1, CONTEXT_SENTENCES + 1) for n in (at - step, at + step)]
+            neighbours = [ids_of(first + n) for n in around if 0 <= n < count]
+            previous = ids_of(doc - 1) if at > 0 else []
+            # The text is read only when an answer type is sought in it.
+            text = self.sentence(doc) if query.kind is not None else ""
+            rows.append(feature_row(by_id, text, ids_of(doc), previous, neighbours, ids_of(first), score, best))
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
     def candidates(self, question: str, at_least: int = CANDIDATES) -> Candidates:
         """BM25's best CANDIDATES (or `at_least`) sentences for `question`, with their re-ranking features."""
         query = self.query(question)
         found = self.bm25.top(_question_terms(question), max(at_least, CANDIDATES))
-        best = float(found.scores[0]) if len(found.scores) else 0.0
-        tokens: dict[int, list[str]] = {}  # each sentence read once per question, by index number
-
-        def tokens_of(sentences: tuple[str, ...], first: int, n: int) -> list[str]:
-            if first + n not in tokens:
-                tokens[first + n] = tokenize(sentences[n])
-            return tokens[first + n]
-
-        rows = []
-        for doc, score in zip(found.docs.tolist(), found.scores.tolist(), strict=True):
-            where = self._locate(doc)
-            sentences, first, at = self.articles[where.article].sentences, doc - where.sentence, where.sentence
-            around = [n for step in range(1, CONTEXT_SENTENCES + 1) for n in (at - step, at + step)]
-            neighbours = [tokens_of(sentences, first, n) for n in around if 0 <= n < len(sentences)]
-            previous = tokens_of(sentences, first, at - 1) if at > 0 else []
-            own, lead = tokens_of(sentences, first, at), tokens_of(sentences, first, 0)
-            rows.append(feature_row(query, sentences[at], own, previous, neighbours, lead, score, best))
-        features = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
-        return Candidates(query, found.docs, found.scores, features)
+        # Candidates found another way (e.g. a vector search) would join `found.docs` here, with a
+        # BM25 score of their own (0 when they share no term), before the features are computed.
+        return Candidates(query, found.docs, found.scores, self.features(query, found.docs, found.scores))
 
     def ask(self, question: str, k: int = 3) -> Answer:
         """Answer `question`: the k best hits and, when one is found, a short answer."""
@@ -173,37 +318,48 @@ class SearchIndex:
         found = self.candidates(question, k)
         scores = rerank_scores(found.features)
         order = np.lexsort((found.docs, -scores))[:k]
+        if not len(order):
+            return []
+        docs = found.docs[order]
+        articles = self._article_of(docs).tolist()
+        firsts = self._starts[articles].tolist()
+        ids, titles, dates, urls = (self._field(name) for name in ("id", "title", "date", "url"))
         hits = []
-        for position in order.tolist():
-            doc, score = int(found.docs[position]), float(scores[position])
-            where = self._locate(doc)
-            article = self.articles[where.article]
-            text = article.sentences[where.sentence]
-            start, end = passage_span(article.sentences, where.sentence, self.passage_tokens)
+        for position, doc, article, first in zip(order.tolist(), docs.tolist(), articles, firsts, strict=True):
+            count = int(self._starts[article + 1]) - first
+            sentences = Sentences(self, first, count)
+            at = doc - first
+            start, end = passage_span(sentences, at, self.passage_tokens)
             evidence = found.features[position, _COVERAGE] + found.features[position, _NEAR]
-            confident = bool(evidence >= CONFIDENT_COVERAGE - 1e-9)
             hits.append(
                 Hit(
-                    article=article.id,
-                    title=article.title,
-                    date=article.date,
-                    url=article.url,
-                    sentence=where.sentence + 1,
-                    text=text,
-                    passage=" ".join(article.sentences[start:end]),
-                    score=score,
-                    confident=confident,
+                    article=ids[article],
+                    title=titles[article],
+                    date=dates[article],
+                    url=urls[article],
+                    sentence=at + 1,
+                    text=sentences[at],
+                    passage=" ".join(sentences[start:end]),
+                    score=float(scores[position]),
+                    confident=bool(evidence >= CONFIDENT_COVERAGE - 1e-9),
                 )
             )
         return hits
 
 
 def index_articles(articles: Sequence[Article], params: Bm25Params = DEFAULT_PARAMS) -> SearchIndex:
-    """Index already-parsed articles."""
+    """Index already-parsed articles, in memory (the same layout as the file)."""
+    parts = Parts()
     terms = TermIds()
     for article in articles:
+        parts.add_article((article.id, article.title, article.date, article.url, article.source, article.digest),
+                          len(article.sentences))  # fmt: skip
+        parts.add_text(article.sentences)
         terms.add(article.sentences)
-    return SearchIndex(tuple(articles), Bm25.from_term_ids(terms.vocabulary, *terms.arrays(), params))
+    ids, counts = terms.arrays()
+    parts.vocabulary, parts.term_ids, parts.token_counts = terms.vocabulary, [ids], [counts]
+    meta, columns = lay_out(parts, params, key="")
+    return SearchIndex(store.in_memory(meta, columns))
 
 
 def build_index(
@@ -231,18 +387,19 @@ def build_index(
         )
     cache = store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
     built = build(folder, params, cache=cache, workers=workers, progress=progress)
-    if not built.articles:
+    if built.file is None:
         raise EmptyIndexError(
             f"No usable article in {folder}: add .txt or .md files there (skipped: {len(built.skipped)})."
         )
-    index = SearchIndex(built.articles, built.bm25)
+    index = SearchIndex(built.file)
     report = BuildReport(
-        articles=len(built.articles),
+        articles=index.article_count,
         sentences=index.sentence_count,
         tokens=index.bm25.token_count,
         skipped=built.skipped,
         seconds=time.perf_counter() - started,
         from_cache=built.from_cache,
         cache_file=cache,
+        not_saved=built.not_saved,
     )
     return index, report
