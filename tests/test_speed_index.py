@@ -138,16 +138,22 @@ def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(
     path = saved_file(tmp_path, seeds)
     before = path.read_bytes()
 
-    def fail_midway(file: object, arrays: object) -> None:
-        assert hasattr(file, "write")
-        file.write(b"QABOTIDX half an index")
-        raise OSError(28, "No space left on device")
+    real_write, calls = store.write, []
 
-    monkeypatch.setattr(store, "_write", fail_midway)
+    def fail_midway(file: object, meta: object, columns: object) -> None:
+        assert hasattr(file, "write")
+        calls.append(file)
+        if len(calls) == 1:  # the saved index; the temporary file served instead is written whole
+            file.write(b"QABOTMAP half an index")
+            raise OSError(28, "No space left on device")
+        real_write(file, meta, columns)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "write", fail_midway)
     (seeds / "article-0000.txt").write_text("A changed article about a narwhal.\n")
     with caplog.at_level(logging.WARNING, logger="index.build"):
-        index, _report = build_index(seeds, cache_dir=tmp_path)
+        index, report = build_index(seeds, cache_dir=tmp_path)
     assert index.search("narwhal", 1)[0].article == "article-0000.txt"  # the build itself succeeded
+    assert report.not_saved == "No space left on device"
     assert "Could not save the index" in caplog.text
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [path.name]
@@ -202,7 +208,6 @@ def test_workers_and_inline_builds_are_identical(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.usefixtures("frozen_like_the_bot")
 async def test_the_event_loop_keeps_running_while_an_index_builds(tmp_path: Path, workers: int) -> None:
     seeds = tmp_path / "seeds"
     write_corpus(seeds, articles=400)  # about 10,000 sentences: a build of about a second
