@@ -126,7 +126,9 @@ def report_text(folder: Path, report: BuildReport) -> str:
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped):,} file(s):")
         lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
-    if report.cache_file:
+    if report.cache_file and report.not_saved:
+        lines.append(f"Saved index: {report.cache_file} (not saved: {report.not_saved}).")
+    elif report.cache_file:
         state = "reused: no article changed" if report.from_cache else "written"
         lines.append(f"Saved index: {report.cache_file} ({state}).")
     return "\n".join(lines)

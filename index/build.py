@@ -365,7 +365,8 @@ def _load_saved(cache: Path, key: str) -> store.IndexFile | None:
 
 def _reason(error: Exception) -> str:
     if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+        where = error.filename2 or error.filename  # a rename names its target second
+        return f"{error.strerror}: {os.fsdecode(where)}" if where else error.strerror
     return str(error) or type(error).__name__
 
 

@@ -2,8 +2,8 @@
 
 import asyncio
 import gc
-import tracemalloc
 import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
