@@ -63,11 +63,8 @@ def test_a_folder_where_the_saved_index_goes_is_reported_as_not_saved(
     cache = tmp_path / "cache"
     store.index_file(cache, seeds).mkdir(parents=True)
     assert main(["index", "--seeds", str(seeds), "--cache-dir", str(cache)]) == 0
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert (
-        last
-        == f"Saved index: {store.index_file(cache, seeds)} (not saved: Is a directory: {store.index_file(cache, seeds)})."
-    )
+    last, saved = capsys.readouterr().out.splitlines()[-1], store.index_file(cache, seeds)
+    assert last == f"Saved index: {saved} (not saved: Is a directory: {saved})."
     assert main(["ask", "--seeds", str(seeds), "--cache-dir", str(cache), "Bako rime tuko?"]) == 0
 
 
