@@ -21,7 +21,16 @@ from index.build import TermIds, build
 from index.layout import ARTICLE_FIELDS, Parts, SortedTerms, check_shapes, lay_out
 from index.passages import PASSAGE_TOKENS, passage_span
 from index.progress import Progress
-from index.rerank import CONTEXT_SENTENCES, FEATURES, FloatArray, Query, Term, feature_row, rerank_scores
+from index.rerank import (
+    CONTEXT_SENTENCES,
+    FEATURES,
+    FloatArray,
+    Query,
+    Term,
+    answer_type_evidence,
+    proximity,
+    rerank_scores,
+)
 from index.text import tokenize_question
 
 # A hit is confident when the sentence and its two neighbours hold at least this share
@@ -97,6 +106,22 @@ class Candidates:
     docs: npt.NDArray[np.int64]
     bm25: npt.NDArray[np.float64]
     features: npt.NDArray[np.float64]  # one row per candidate, columns in rerank.FEATURES order
+
+
+# Neighbour offsets, nearest first, before and after alternating (rerank.CONTEXT_SENTENCES on each side).
+_AROUND = np.array([sign * step for step in range(1, CONTEXT_SENTENCES + 1) for sign in (-1, 1)], dtype=np.int64)
+
+
+def _coverage(present: npt.NDArray[np.bool_], weights: FloatArray, mass: float) -> FloatArray:
+    """rerank.coverage for every row: the IDF of the present terms summed in question order, over the mass.
+
+    A running sum adds in order, as Python's sum() does (adding 0.0 for an absent term changes nothing),
+    so the figures are the same to the last bit.
+    """
+    if not mass or not present.shape[1]:
+        return np.zeros(len(present), dtype=np.float64)
+    summed: FloatArray = np.cumsum(present * weights, axis=1)[:, -1] / mass
+    return summed
 
 
 class ClosedIndex(RuntimeError):
@@ -272,29 +297,68 @@ class SearchIndex:
         return dataclasses.replace(query, terms=tuple(ids), idf=idf)
 
     def features(self, query: Query, docs: npt.NDArray[np.int64], bm25: npt.NDArray[np.float64]) -> FloatArray:
-        """Each candidate's re-ranking features (rows in `docs` order, columns in rerank.FEATURES order)."""
-        best = float(bm25.max()) if len(bm25) else 0.0
+        """Each candidate's re-ranking features (rows in `docs` order, columns in rerank.FEATURES order).
+
+        The same features as `rerank.feature_row`, computed from the stored term ids for all candidates
+        at once: which question terms each candidate, its neighbours and its article's lead hold.
+        """
+        n = len(docs)
+        rows = np.zeros((n, len(FEATURES)), dtype=np.float64)
+        if not n:
+            return rows
         by_id = self._by_id(query)
-        articles = self._article_of(docs)
-        firsts, ends = self._starts[articles].tolist(), self._starts[articles + 1].tolist()
-        tokens: dict[int, list[int]] = {}  # each sentence's term ids read once per question
+        terms = np.array(by_id.terms, dtype=np.int64)  # term ids; a term found nowhere has a negative stand-in
+        weights = np.array([by_id.idf[t] for t in by_id.terms], dtype=np.float64)
+        firsts = self._starts[self._article_of(docs)]
+        ends = self._starts[self._article_of(docs) + 1]
+        at = docs - firsts
+        # Neighbours nearest first, before and after alternating; "near" is the first two that exist.
+        around = at[:, None] + _AROUND[None, :]
+        exists = (around >= 0) & (around < (ends - firsts)[:, None])
+        near = exists & (np.cumsum(exists, axis=1) <= 2)
+        neighbours = np.where(exists, firsts[:, None] + around, docs[:, None])
+        previous = np.where(at > 0, docs - 1, docs)
+        holds, row_of = self._terms_held(np.concatenate((docs, previous, firsts, neighbours.reshape(-1))), terms)
+        own = holds[row_of[:n]]
+        absent = ~own
+        before = holds[row_of[n : 2 * n]] & (at > 0)[:, None] & absent
+        lead = holds[row_of[2 * n : 3 * n]] & absent
+        context = holds[row_of[3 * n :]].reshape(n, len(_AROUND), -1)
+        near_terms = (context & near[:, :, None]).any(axis=1) & absent
+        around_terms = (context & exists[:, :, None]).any(axis=1) & absent
+        best = float(bm25.max())
+        rows[:, 0] = bm25 / best if best > 0 else 0.0
+        for column, present in ((1, own), (2, before), (3, near_terms), (4, around_terms), (5, lead)):
+            rows[:, column] = _coverage(present, weights, by_id.mass)
+        # Proximity needs positions: read only for candidates holding both words of a neighbouring pair.
+        if len(by_id.terms) > 1:
+            pairs = (own[:, :-1] & own[:, 1:]).any(axis=1)
+            for row in np.flatnonzero(pairs).tolist():
+                rows[row, 6] = proximity(by_id, self._term_ids(int(docs[row])))
+        if query.kind is not None:  # the text is read only when an answer type is sought in it
+            for row, doc in enumerate(docs.tolist()):
+                rows[row, 7:9] = answer_type_evidence(by_id, self.sentence(doc), ())
+        return rows
 
-        def ids_of(doc: int) -> list[int]:
-            found = tokens.get(doc)
-            if found is None:
-                found = tokens[doc] = self._term_ids(doc)
-            return found
-
-        rows = []
-        for doc, score, first, end in zip(docs.tolist(), bm25.tolist(), firsts, ends, strict=True):
-            at, count = doc - first, end - first
-            around = [n for step in range(1, CONTEXT_SENTENCES + 1) for n in (at - step, at + step)]
-            neighbours = [ids_of(first + n) for n in around if 0 <= n < count]
-            previous = ids_of(doc - 1) if at > 0 else []
-            # The text is read only when an answer type is sought in it.
-            text = self.sentence(doc) if query.kind is not None else ""
-            rows.append(feature_row(by_id, text, ids_of(doc), previous, neighbours, ids_of(first), score, best))
-        return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    def _terms_held(
+        self, docs: npt.NDArray[np.int64], terms: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """Which of the question's terms (columns, in question order) each distinct doc holds, and each doc's row."""
+        unique, row_of = np.unique(docs, return_inverse=True)
+        holds = np.zeros((len(unique), len(terms)), dtype=bool)
+        starts, stops = self._token_offsets[unique], self._token_offsets[unique + 1]
+        lengths = stops - starts
+        total = int(lengths.sum())
+        if total and len(terms):
+            # Every token of these docs laid end to end, with the row it belongs to.
+            shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+            tokens = self._tokens[np.arange(total, dtype=np.int64) + shift]
+            rows = np.repeat(np.arange(len(unique)), lengths)
+            order = np.argsort(terms, kind="stable")
+            place = np.searchsorted(terms[order], tokens).clip(0, len(terms) - 1)
+            found = terms[order][place] == tokens
+            holds[rows[found], order[place[found]]] = True
+        return holds, row_of.reshape(-1)
 
     def candidates(self, question: str, at_least: int = CANDIDATES) -> Candidates:
         """BM25's best CANDIDATES (or `at_least`) sentences for `question`, with their re-ranking features."""
