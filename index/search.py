@@ -188,6 +188,7 @@ class SearchIndex:
         )
         self._starts: npt.NDArray[np.int64] = file["article_starts"]
         self._text, self._text_offsets = file["text"], file["text_offsets"]
+        self._text_view = memoryview(np.ascontiguousarray(self._text).data)
         self._tokens, self._token_offsets = file["tokens"], file["token_offsets"]
         self.skipped = tuple(Skipped(str(path), str(reason)) for path, reason in meta.get("skipped", []))
         self.key = str(meta.get("key", ""))
@@ -211,6 +212,7 @@ class SearchIndex:
         """Unmap the file; the index cannot be read afterwards (its Article objects' sentences neither)."""
         # Every view of the map goes first: a map with views left cannot be closed.
         self._terms.release()
+        self._text_view.release()
         empty_f, empty_i = np.empty(0, dtype=np.float64), np.zeros(1, dtype=np.int64)
         self._terms = SortedTerms(np.empty(0, dtype=np.uint8), empty_i)
         self.bm25 = Bm25(self._terms, empty_f, empty_i, np.empty(0, dtype=np.int32), empty_f, 0, 0)
@@ -259,8 +261,8 @@ class SearchIndex:
         """Sentence `doc`'s text (documents are numbered across articles, from 0)."""
         if self.closed:
             raise ClosedIndex("the index was closed")
-        start, end = int(self._text_offsets[doc]), int(self._text_offsets[doc + 1])
-        return self._text[start:end].tobytes().decode("utf-8")
+        offsets = self._text_offsets
+        return str(self._text_view[offsets[doc] : offsets[doc + 1]], "utf-8")
 
     def _term_ids(self, doc: int) -> list[int]:
         ids: list[int] = self._tokens[int(self._token_offsets[doc]) : int(self._token_offsets[doc + 1])].tolist()
