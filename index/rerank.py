@@ -2,8 +2,9 @@
 
 BM25 scores each sentence as a bag of words on its own. Re-reading the few best
 candidates at query time (their term ids, kept in the index file, and their text) adds:
-how much of the question's IDF mass the sentence covers, what its neighbours cover that it does not (questions often name the paragraph's subject, which the answer
-sentence calls "it"), whether question words stand together in it, and whether it holds
+how much of the question's IDF mass the sentence covers, what its neighbours cover that
+it does not (questions often name the paragraph's subject, which the answer sentence calls
+"it"), whether question words stand together in it, and whether it holds
 an answer of the asked type (a number for "how many", a date for "when", a name for "who").
 The final score is a weighted sum; the weights were tuned on SQuAD (see README).
 """
