@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint run index clean
+.PHONY: demo test test-fast lint run index clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 	$(BIN)/qa-bot check
+
+# The edit-test loop: every test but those marked slow, without the linters.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ import discord
 from discord.ext import commands
 
 from bot.config import Settings, load_settings
+from bot.conversations import Conversations, Turn
 from bot.errors import QATree
 from bot.formatting import answer_embed
 from bot.index_holder import IndexHolder
@@ -16,7 +17,7 @@ from index import Article
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation")
+EXTENSIONS = ("bot.exts.questions", "bot.exts.messages", "bot.exts.moderation", "bot.exts.articles")
 # Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
 QUESTION_CHARS = 500
 SKIPPED_LOGGED = 20  # the first skipped files are named in the log; /reload lists them too
@@ -59,12 +60,13 @@ class QuestionCooldowns:
         return True
 
 
-def intents() -> discord.Intents:
-    """Servers, and messages in them and in DMs; no privileged intent (message content, members)."""
+def intents(message_content: bool = False) -> discord.Intents:
+    """Servers, and messages in them and in DMs; the privileged message-content intent only when asked for."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
     wanted.dm_messages = True
+    wanted.message_content = message_content
     return wanted
 
 
@@ -75,7 +77,7 @@ class QABot(commands.Bot):
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
-            intents=intents(),
+            intents=intents(settings.message_content),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=QATree,
             owner_ids=set(settings.owner_ids),
@@ -84,6 +86,7 @@ class QABot(commands.Bot):
         self.settings = settings
         self.load_index = load_index
         self.cooldowns = QuestionCooldowns(settings.cooldown_seconds)
+        self.conversations = Conversations()
         self._holder: IndexHolder | None = None
 
     @property
@@ -122,6 +125,16 @@ class QABot(commands.Bot):
         """Search off the event loop and format the answer."""
         answer = await self.holder.ask(question[:QUESTION_CHARS], passages, article)
         return answer_embed(answer)
+
+    async def answer_follow_up(self, question: str, passages: int, previous: Turn | None) -> tuple[discord.Embed, bool]:
+        """Answer in a conversation: with the previous turn as context when the question leans on it.
+
+        Returns the embed, which names the question followed up on, and whether it was a follow-up.
+        """
+        context = previous.context if previous is not None else None
+        result = await self.holder.ask_in_conversation(question[:QUESTION_CHARS], passages, context)
+        followed = previous.question if previous is not None and result.followed_up is not None else None
+        return answer_embed(result.answer, followed_up=followed), followed is not None
 
 
 def create_bot(settings: Settings | None = None, *, load_index: bool = True, **options: object) -> QABot:

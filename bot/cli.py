@@ -172,6 +172,74 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_file(path: Path) -> bytes:
+    """The file's bytes, refusing before reading one that is not an accepted kind or is too large."""
+    from index.ingest import MAX_FILE_BYTES, check_upload
+
+    check_upload(path.name, path.stat().st_size)
+    with path.open("rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    check_upload(path.name, len(data))  # it may have grown since
+    return data
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from index.ingest import ArticleExists, IngestError, add_article
+
+    if len(args.file) > 1 and (args.title or args.date or args.url):
+        raise UsageError("--title, --date and --url describe one article: add the files one at a time")
+    folder = seeds_folder(args.seeds)
+    if not folder.is_dir():
+        raise UsageError(f"the seeds folder {folder} does not exist: create it, or give --seeds DIR")
+    failed = 0
+    for name in args.file:
+        path = Path(name)
+        try:
+            data = _read_file(path)
+            added = add_article(
+                folder, path.name, data, title=args.title, date=args.date, url=args.url, replace=args.replace
+            )
+        except ArticleExists as error:
+            print(f"qa-bot: {name}: {error} Add --replace to replace it.", file=sys.stderr)
+            failed += 1
+            continue
+        except IngestError as error:
+            print(f"qa-bot: {name}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as error:
+            print(f"qa-bot: {name}: cannot read it ({error.strerror or error}).", file=sys.stderr)
+            failed += 1
+            continue
+        verb = "Replaced" if added.replaced else "Added"
+        print(f"{verb} {added.path}: “{added.title}”, {added.date or 'undated'}, {added.sentences:,} sentences.")
+    if failed < len(args.file):
+        print("The running bot serves it after /reload (or a restart).")
+    return 1 if failed else 0
+
+
+def cmd_eval_dialogues(args: argparse.Namespace) -> int:
+    from index.dialogues import dialogue_index, evaluate_dialogues
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file: give a dialogue file such as tests/data/dialogues.json")
+    try:
+        index, dialogues = dialogue_index(path, seeds_folder(args.seeds))
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise UsageError(f"{path} is not a dialogue file ({error}); see tests/data/dialogues.json") from None
+    seed_ids = {a.id for a in index.articles if not a.id.startswith("squad/")}
+    parts = [
+        ("all", dialogues),
+        ("seed article", [d for d in dialogues if d.article in seed_ids]),
+        ("SQuAD paragraphs", [d for d in dialogues if d.article not in seed_ids]),
+    ]
+    for name, part in parts:
+        if part:
+            print(f"{name} ({len(part)} dialogues):\n{evaluate_dialogues(index, part).table()}")
+    return 0
+
+
 def _cache_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--cache-dir", help=f"where the saved index is kept (default: ${CACHE_ENV}, else the user's cache folder)"
@@ -207,6 +275,19 @@ def parser() -> argparse.ArgumentParser:
     squad.add_argument("--no-seed-check", action="store_true", help="skip the check against the seed articles")
     squad.add_argument("--no-baseline", action="store_true", help="skip rank-bm25 (its loop is slow)")
     squad.set_defaults(run=cmd_eval)
+    talks = benchmarks.add_parser("dialogues", help="follow-up questions: second-turn R@1 with and without context")
+    talks.add_argument("path", help="a dialogue file (tests/data/dialogues.json)")
+    talks.add_argument("--seeds", help="articles indexed with the file's (default: $SEEDS_DIR, else ./seeds)")
+    talks.set_defaults(run=cmd_eval_dialogues)
+
+    add = commands.add_parser("add", help="add articles (.txt, .md, or .html news pages) to the seeds folder")
+    add.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
+    add.add_argument("--title", help="the article's title (default: from the file or page)")
+    add.add_argument("--date", help="its date, YYYY-MM-DD (default: from the file or page)")
+    add.add_argument("--url", help="its link (default: from the file or page)")
+    add.add_argument("--replace", action="store_true", help="replace an article file of the same name")
+    add.add_argument("file", nargs="+", help="the files to add")
+    add.set_defaults(run=cmd_add)
 
     add_bot_commands(commands)  # run, sync and check: the Discord bot
     return root

@@ -45,6 +45,8 @@ class Settings:
     dev_guild_id: int | None = None
     log_level: str = "INFO"
     cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS
+    answer_in_thread: bool = True  # a mention in a channel is answered in a new thread, when allowed there
+    message_content: bool = False  # the privileged intent: answer every message in the bot's own threads
 
     def require_token(self) -> str:
         if not self.token:
@@ -68,6 +70,18 @@ def _ids(name: str, raw: str) -> frozenset[int]:
             raise ConfigError(f"{name} must be comma-separated numeric Discord ids (got {part!r}); fix it in .env.")
         ids.add(int(part))
     return frozenset(ids)
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise ConfigError(f"{name} must be true or false (got {raw!r}); fix it in .env.")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
@@ -97,6 +111,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         dev_guild_id=int(dev_guild) if dev_guild else None,
         log_level=log_level,
         cooldown_seconds=cooldown,
+        answer_in_thread=_flag(env, "ANSWER_IN_THREAD", True),
+        message_content=_flag(env, "MESSAGE_CONTENT", False),
     )
     if require_token:
         settings.require_token()

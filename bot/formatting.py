@@ -13,6 +13,7 @@ import discord
 
 from bot.index_holder import ReloadReport
 from index import Answer, Article, Hit
+from index.ingest import Added
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -25,6 +26,7 @@ FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
 CHOICE_NAME_LIMIT = 100
 CHOICES_LIMIT = 25
+THREAD_NAME_LIMIT = 100
 
 ELLIPSIS = "…"
 CONFIDENT_COLOUR = discord.Colour.green()
@@ -121,10 +123,19 @@ def _hit_field(name: str, hit: Hit, limit: int) -> tuple[str, str]:
     return shorten(name, FIELD_NAME_LIMIT), value
 
 
-def answer_embed(answer: Answer) -> discord.Embed:
+FOLLOWED_UP_CHARS = 200
+
+
+def followed_up_line(previous: str) -> str:
+    """The line that says which earlier question a follow-up was read with."""
+    return f"*Following up on “{shorten(escape(' '.join(previous.split())), FOLLOWED_UP_CHARS)}”*"
+
+
+def answer_embed(answer: Answer, *, followed_up: str | None = None) -> discord.Embed:
     """An answer as one embed: the question, the short answer in bold when there is one, a field per passage.
 
     When nothing is confident, it says so and shows at most the closest passage, marked as a weak match.
+    `followed_up`, the previous question the answer was searched with, is named first.
     """
     title = shorten(escape(" ".join(answer.question.split())) or "?", EMBED_TITLE_LIMIT)
     hits: Sequence[Hit]
@@ -140,6 +151,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         hits = answer.hits[:1]
         names = [f"Closest passage (weak match): {hit.title}" for hit in hits]
         colour = WEAK_COLOUR
+    if followed_up is not None:
+        description = followed_up_line(followed_up) + ("\n" + description if description else "")
     embed = discord.Embed(title=title, description=description or None, colour=colour)
     names = [shorten(escape(n), FIELD_NAME_LIMIT) for n in names]
     if hits:
@@ -192,6 +205,9 @@ def help_embed(cooldown_seconds: float) -> discord.Embed:
             "• `/ask question:` your question; `passages:` how many passages (1 to 5); `article:` search one "
             "article only (start typing its title).\n"
             "• Mention me in a channel with your question, or send me a direct message.\n"
+            "• In a direct message or a thread, a follow-up such as “who condemned it?” is read with your "
+            "previous question (for 10 minutes); the answer says so. A mention in a channel may be answered in a "
+            "new thread.\n"
             "• `/sources` lists the articles I know.\n"
             f"• One question every {cooldown_seconds:g} s per person."
         ),
@@ -199,7 +215,11 @@ def help_embed(cooldown_seconds: float) -> discord.Embed:
     )
     embed.add_field(
         name="Moderators",
-        value="`/reload` re-reads the articles folder and says what changed.",
+        value=(
+            "`/reload` re-reads the articles folder and says what changed.\n"
+            "`/article add file:` adds a .txt, .md or .html (news page) file as an article and reloads; "
+            "`/article remove` moves one out of the index; `/article show` shows one's details."
+        ),
         inline=False,
     )
     return embed
@@ -231,6 +251,59 @@ def reload_message(report: ReloadReport) -> str:
         more = f" and {len(report.skipped) - 10:,} more" if len(report.skipped) > 10 else ""
         lines.append(f"Skipped ({len(report.skipped):,}): " + "; ".join(shown) + more)
     return shorten("\n".join(lines), CONTENT_LIMIT)
+
+
+RELOAD_BUSY = "A reload is already running: run /reload after it to serve this change."
+
+
+def added_message(added: Added, report: ReloadReport | None) -> str:
+    """The reply to /article add: the article as indexed, then the reload report."""
+    verb = "Replaced" if added.replaced else "Added"
+    line = (
+        f"{verb} “{escape(added.title)}” ({escape(added.date or 'undated')}, {added.sentences:,} sentences) "
+        f"as `{added.name}`."
+    )
+    if report is None:
+        return shorten(f"{line}\n{RELOAD_BUSY}", CONTENT_LIMIT)
+    skipped = next((s for s in report.skipped if s.path == added.name), None)
+    if skipped is not None:
+        line += f" It was not indexed: {escape(skipped.reason)}."
+    return shorten(f"{line}\n{reload_message(report)}", CONTENT_LIMIT)
+
+
+def removed_message(article: Article, moved_to: str, report: ReloadReport | None) -> str:
+    """The reply to /article remove: where the file went (to put it back), then the reload report."""
+    line = (
+        f"Removed “{escape(article.title)}”: `{article.id}` moved to `{moved_to}` "
+        "(move it back into the seeds folder and /reload to restore it)."
+    )
+    return shorten(f"{line}\n{RELOAD_BUSY if report is None else reload_message(report)}", CONTENT_LIMIT)
+
+
+SHOWN_SENTENCES = 3
+
+
+def article_embed(article: Article) -> discord.Embed:
+    """/article show: the article's metadata, file, sentence count and first sentences."""
+    embed = discord.Embed(title=shorten(escape(article.title), EMBED_TITLE_LIMIT), colour=INFO_COLOUR)
+    url = _safe_url(article.url)
+    if url:
+        embed.url = url
+    details = [
+        ("File", shorten(escape(article.id), FIELD_VALUE_LIMIT)),
+        ("Date", escape(article.date or "undated")),
+        ("Sentences", f"{len(article.sentences):,}"),
+    ]
+    if article.source:
+        details.append(("Source", shorten(escape(article.source), FIELD_VALUE_LIMIT)))
+    if url:
+        details.append(("Link", shorten(url, FIELD_VALUE_LIMIT)))
+    for name, value in details:
+        embed.add_field(name=name, value=value, inline=True)
+    first = " ".join(article.sentences[:SHOWN_SENTENCES])
+    embed.description = shorten(escape(first), EMBED_DESCRIPTION_LIMIT - 2000)
+    embed.set_footer(text=f"The first {min(SHOWN_SENTENCES, len(article.sentences))} sentences are shown above.")
+    return embed
 
 
 def cooldown_message(retry_after: float) -> str:

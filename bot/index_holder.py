@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
+from index.followup import ConversationAnswer, ask_in_conversation
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,15 @@ class IndexHolder:
             if article is None:
                 return await asyncio.to_thread(index.ask, question, k)
             return await asyncio.to_thread(self._ask_one, index, article, question, k)
+        finally:
+            leases.give_back()
+
+    async def ask_in_conversation(self, question: str, k: int, previous: str | None) -> ConversationAnswer:
+        """Answer off the event loop, with `previous` as context when the question leans on it."""
+        leases = self._serving
+        index = leases.take()
+        try:
+            return await asyncio.to_thread(ask_in_conversation, index, question, k, previous)
         finally:
             leases.give_back()
 

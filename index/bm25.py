@@ -174,21 +174,30 @@ class Bm25:
             self._scratch.acc = acc
         return acc
 
-    def top(self, tokens: Sequence[str], k: int) -> ScoredDocs:
+    def top(self, tokens: Sequence[str], k: int, weights: Sequence[float] | None = None) -> ScoredDocs:
         """The k best documents that share at least one term with `tokens`.
 
-        Costs the length of the query terms' postings, never a pass over every document.
+        `weights` (one per token; default all 1) scales each token's contribution: a follow-up
+        question's context words count less than its own. Costs the length of the query terms'
+        postings, never a pass over every document.
         """
-        rows = self._rows(tokens)
+        if weights is None:
+            rows, factors = self._rows(tokens), None
+        else:
+            known = [(self.vocabulary[t], w) for t, w in zip(tokens, weights, strict=True) if t in self.vocabulary]
+            rows, factors = [r for r, _ in known], [w for _, w in known]
         if not rows or k <= 0:
             return _empty()
         distinct = list(dict.fromkeys(rows))
         spans = [slice(self.indptr[r], self.indptr[r + 1]) for r in distinct]
         acc = self._accumulator()
         try:
-            for row in rows:  # a repeated query word counts each time, as in rank-bm25
+            for n, row in enumerate(rows):  # a repeated query word counts each time, as in rank-bm25
                 span = slice(self.indptr[row], self.indptr[row + 1])
-                acc[self.indices[span]] += self.data[span]
+                if factors is None:
+                    acc[self.indices[span]] += self.data[span]
+                else:
+                    acc[self.indices[span]] += self.data[span] * factors[n]
             docs = self.indices[spans[0]] if len(spans) == 1 else np.concatenate([self.indices[s] for s in spans])
             totals = acc[docs]
         finally:

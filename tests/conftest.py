@@ -1,5 +1,7 @@
 import pytest
 
+import tests.hypothesis_profile  # noqa: F401  (every hypothesis test: no deadline, bounded examples)
+
 
 @pytest.fixture(autouse=True)
 def _private_index_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ import discord
 import discord.http
 import discord.webhook.async_
 import pytest
+from aiohttp import web
 
 from bot.bot import QABot
 from bot.config import Settings
@@ -43,9 +44,16 @@ OTHER_ROLE_ID = 1_100_000_000_000_000_013
 DM_CHANNEL_ID = 1_100_000_000_000_000_020
 MEMBER_ID = 1_100_000_000_000_000_030
 SECOND_MEMBER_ID = 1_100_000_000_000_000_031
+BOT_ROLE_ID = 1_100_000_000_000_000_014
 MANAGE_GUILD = 1 << 5
+# What the bot needs to answer a mention in a new thread.
+THREAD_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 35) | (1 << 38)  # view, send, create public threads, send in threads
 EPHEMERAL = 64
-WAIT_SECONDS = 5.0  # every wait is bounded: a broken bot fails a test, it never hangs it
+# Every wait is bounded, so a broken bot fails a test instead of hanging it. The bound is a hang guard,
+# not a speed limit: generous enough for a slow or busy machine.
+WAIT_SECONDS = 120.0
+# The names discord.py gives the tasks that run event handlers, slash commands and component callbacks.
+HANDLER_TASKS = ("discord.py: ", "CommandTree-invoker", "discord-ui-view-dispatch-")
 TIMESTAMP = "2026-01-01T00:00:00+00:00"
 
 
@@ -123,15 +131,20 @@ def member(user_id: int, *, roles: tuple[int, ...] = (), permissions: int = 0) -
     }
 
 
-def guild_create() -> dict[str, Any]:
+def guild_create(bot_permissions: int = 0) -> dict[str, Any]:
+    """The test server; `bot_permissions` are granted to the bot through a role of its own."""
+    bot_member = {**member(BOT_ID, roles=(BOT_ROLE_ID,) if bot_permissions else ()), "user": BOT_USER}
+    roles = [role(GUILD_ID, "@everyone", 0, 0), role(MOD_ROLE_ID, "Mods"), role(OTHER_ROLE_ID, "Fans")]
+    if bot_permissions:
+        roles.append(role(BOT_ROLE_ID, "qa-bot", bot_permissions, 2))
     return {
         "id": str(GUILD_ID),
         "name": "Test server",
         "icon": None,
         "owner_id": str(APP_OWNER_ID),
-        "roles": [role(GUILD_ID, "@everyone", 0, 0), role(MOD_ROLE_ID, "Mods"), role(OTHER_ROLE_ID, "Fans")],
+        "roles": roles,
         "channels": [text_channel()],
-        "members": [{**member(BOT_ID), "user": BOT_USER}],
+        "members": [bot_member],
         "member_count": 3,
         "large": False,
         "unavailable": False,
@@ -189,6 +202,42 @@ def message_object(message_id: int, channel_id: int, body: dict[str, Any]) -> di
         components=body.get("components") or [],
         flags=body.get("flags") or 0,
     )
+
+
+def thread_channel(thread_id: int, name: str, parent_id: int = CHANNEL_ID, owner_id: int = BOT_ID) -> dict[str, Any]:
+    """A public thread as Discord sends it (in THREAD_CREATE, and in reply to creating one)."""
+    return {
+        "id": str(thread_id),
+        "type": 11,
+        "guild_id": str(GUILD_ID),
+        "parent_id": str(parent_id),
+        "owner_id": str(owner_id),
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": TIMESTAMP,
+            "locked": False,
+        },
+    }
+
+
+def attachment(attachment_id: int, filename: str, size: int, url: str, content_type: str | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": str(attachment_id),
+        "filename": filename,
+        "size": size,
+        "url": url,
+        "proxy_url": url,
+    }
+    if content_type is not None:
+        payload["content_type"] = content_type
+    return payload
 
 
 def command_data(command_id: int, name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -297,6 +346,8 @@ class FakeDiscord:
             return message_object(self.next_id(), int(route.channel_id or 0), body or {})
         if route.path.startswith("/applications/") and route.path.endswith("/commands") and route.method == "PUT":
             return [{**c, "id": str(self.next_id()), "application_id": str(APP_ID), "version": "1"} for c in body]
+        if route.path == "/channels/{channel_id}/messages/{message_id}/threads" and route.method == "POST":
+            return thread_channel(self.next_id(), body["name"], parent_id=int(route.channel_id or 0))
         if route.path == "/users/@me/channels":
             return {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user(int(body["recipient_id"]), "someone")]}
         return {}
@@ -357,9 +408,26 @@ class FakeDiscord:
                 raise AssertionError(f"timed out after {timeout} s; calls so far: {self.describe()}")
             await asyncio.sleep(0.005)
 
+    async def settled(self) -> None:
+        """Wait until every event handler, command and component callback the bot started has finished.
+
+        After this, nothing more can be sent for the events dispatched so far: a check that no extra
+        request came is then a real check, not a guess at how long one would take to show up.
+        """
+
+        def busy() -> list[asyncio.Task[Any]]:
+            current = asyncio.current_task()
+            return [
+                task
+                for task in asyncio.all_tasks()
+                if task is not current and not task.done() and task.get_name().startswith(HANDLER_TASKS)
+            ]
+
+        await self.wait_for(lambda: not busy())
+
     async def wait_interaction(self, payload: dict[str, Any], count: int = 1) -> list[Call]:
         await self.wait_for(lambda: len(self.for_interaction(payload)) >= count)
-        await asyncio.sleep(0.05)  # give any unexpected extra request the chance to show up
+        await self.settled()  # any unexpected extra request has been made by now
         return self.for_interaction(payload)
 
     def describe(self) -> str:
@@ -383,8 +451,12 @@ class Events:
         self.bot._connection.parsers[event](payload)
         return payload
 
-    def guild_create(self) -> dict[str, Any]:
-        return self.dispatch("GUILD_CREATE", guild_create())
+    def guild_create(self, bot_permissions: int = 0) -> dict[str, Any]:
+        return self.dispatch("GUILD_CREATE", guild_create(bot_permissions))
+
+    def thread_create(self, thread: dict[str, Any]) -> dict[str, Any]:
+        """THREAD_CREATE, as Discord sends it once a thread exists (discord.py caches threads from it)."""
+        return self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
 
     def interaction(self, kind: int, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Dispatch an INTERACTION_CREATE; keyword arguments as in `interaction_payload`."""
@@ -411,6 +483,44 @@ class Events:
         }
         return self.interaction(4, data, **kwargs)
 
+    def subcommand(
+        self,
+        group: str,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        attachments: dict[str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """`/group name option:value …`; `attachments` maps attachment options to attachment payloads."""
+        assert self.bot.tree.get_command(group) is not None, f"no /{group} command"
+        inner = [{"name": k, "type": _option_type(v), "value": v} for k, v in (options or {}).items()]
+        inner += [{"name": k, "type": 11, "value": a["id"]} for k, a in (attachments or {}).items()]
+        data: dict[str, Any] = {
+            "id": str(self.fake.next_id()),
+            "name": group,
+            "type": 1,
+            "options": [{"name": name, "type": 1, "options": inner}],
+        }
+        if attachments:
+            data["resolved"] = {"attachments": {a["id"]: a for a in attachments.values()}}
+        return self.interaction(2, data, **kwargs)
+
+    def subcommand_autocomplete(
+        self, group: str, name: str, options: dict[str, Any], focused: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        inner = [
+            {"name": k, "type": _option_type(v), "value": v, **({"focused": True} if k == focused else {})}
+            for k, v in options.items()
+        ]
+        data = {
+            "id": str(self.fake.next_id()),
+            "name": group,
+            "type": 1,
+            "options": [{"name": name, "type": 1, "options": inner}],
+        }
+        return self.interaction(4, data, **kwargs)
+
     def button(self, custom_id: str, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return self.interaction(3, {"custom_id": custom_id, "component_type": 2}, message=message, **kwargs)
 
@@ -422,10 +532,12 @@ class Events:
         mentions: tuple[dict[str, Any], ...] = (),
         author_id: int = MEMBER_ID,
         author: dict[str, Any] | None = None,
+        channel_id: int | None = None,
     ) -> dict[str, Any]:
+        """A MESSAGE_CREATE in the DM, the server's channel, or (`channel_id`) a thread of the server."""
         payload = message_payload(
             self.fake.next_id(),
-            DM_CHANNEL_ID if in_dm else CHANNEL_ID,
+            channel_id or (DM_CHANNEL_ID if in_dm else CHANNEL_ID),
             author or user(author_id, "asker"),
             content=content,
             mentions=list(mentions),
@@ -476,7 +588,7 @@ SMALL_ARTICLES = {
 def break_the_index(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every question from now on raises, as a bug in the index would (after start-up's warm-up question)."""
 
-    def broken(self: SearchIndex, question: str, k: int = 3) -> None:
+    def broken(self: SearchIndex, question: str, k: int = 3, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(SearchIndex, "ask", broken)
@@ -494,6 +606,47 @@ def settings_for(folder: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@dataclass
+class FakeCdn:
+    """Discord's attachment host, on 127.0.0.1: discord.py's own `Attachment.read` downloads from it.
+
+    `serve` registers a file (and the HTTP status to answer with) and returns its attachment payload.
+    """
+
+    files: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    downloads: list[str] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+    _base: str = ""
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/attachments/{tail:.*}", self._download)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._base = f"http://127.0.0.1:{port}"
+
+    async def _download(self, request: web.Request) -> web.Response:
+        self.downloads.append(request.path)
+        status, data = self.files.get(request.path, (404, b"not found"))
+        return web.Response(status=status, body=data)
+
+    async def serve(
+        self, attachment_id: int, filename: str, data: bytes, content_type: str | None = "text/plain", status: int = 200
+    ) -> dict[str, Any]:
+        if self._runner is None:
+            await self._start()
+        path = f"/attachments/{attachment_id}/{filename}"
+        self.files[path] = (status, data)
+        return attachment(attachment_id, filename, len(data), self._base + path, content_type)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
 class Harness:
     """The fake Discord installed for one test, and the bots it started; closes them at the end.
 
@@ -508,6 +661,7 @@ class Harness:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.fake = FakeDiscord()
         self.fake.install(monkeypatch)
+        self.cdn = FakeCdn()
         self.bots: list[QABot] = []
 
     async def start(self, settings: Settings) -> Events:
@@ -523,6 +677,7 @@ class Harness:
     async def __aexit__(self, *exc_info: object) -> None:
         for bot in self.bots:
             await asyncio.wait_for(bot.close(), WAIT_SECONDS)
+        await self.cdn.stop()
 
 
 EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field name": 256, "field value": 1024, "footer": 2048}

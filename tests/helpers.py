@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
-from collections.abc import Awaitable
 from pathlib import Path
-from typing import TypeVar
-
-T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -39,23 +33,3 @@ def write_corpus(folder: Path, articles: int, seed: int = 5) -> None:
         ]
         paragraphs = "\n\n".join(" ".join(sentences[p : p + 4]) for p in range(0, len(sentences), 4))
         (folder / f"article-{a:04d}.txt").write_text(f"title: Article {a}\ndate: 2024-03-01\n\n{paragraphs}\n")
-
-
-async def max_loop_lag_while(work: Awaitable[T]) -> tuple[T, float, float]:
-    """`work`'s result, its seconds, and the event loop's longest lag (s) meanwhile, ticking every 5 ms."""
-    lags: list[float] = []
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        while not done.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            lags.append(time.perf_counter() - before - 0.005)
-
-    probe = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    result = await work
-    seconds = time.perf_counter() - started
-    done.set()
-    await probe
-    return result, seconds, max(lags)

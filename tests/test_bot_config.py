@@ -145,10 +145,10 @@ def test_sync_registers_the_commands_and_exits(shell, capsys, monkeypatch, argv,
     assert str(APP_ID) in put.url and (
         path.endswith("/applications/{application_id}/commands") or "/guilds/77/" in put.url
     )
-    assert sorted(c["name"] for c in put.body) == ["ask", "help", "reload", "sources"]
+    assert sorted(c["name"] for c in put.body) == ["article", "ask", "help", "reload", "sources"]
     out, _ = capsys.readouterr()
-    assert out.startswith("Synced 4 commands ")
-    assert out.rstrip().endswith("/ask, /sources, /help, /reload")
+    assert out.startswith("Synced 5 commands ")
+    assert out.rstrip().endswith("/ask, /sources, /help, /reload, /article")
 
 
 def test_sync_to_the_dev_guild_needs_dev_guild_id(shell, capsys, monkeypatch):
@@ -163,21 +163,22 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
     assert main(["check"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        f"Indexed 4 article(s), 45 sentences from {tmp_path / 'seeds'}; loaded 3 extensions; "
-        "4 global commands would be registered:"
+        f"Indexed 4 article(s), 45 sentences from {tmp_path / 'seeds'}; loaded 4 extensions; "
+        "5 global commands would be registered:"
     )
     assert [line.split(" (")[0].strip() for line in lines[1:]] == [
         "/ask question [passages] [article]",
         "/sources",
         "/help",
         "/reload",
+        "/article [add] [remove] [show]",
     ]
     assert lines[4].startswith("  /reload (server, bot DM; default permissions 32): ")
     assert shell.calls == []  # nothing was sent to Discord
 
     assert main(["check", "--json"]) == 0
     payloads = json.loads(capsys.readouterr().out)
-    assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload"]
+    assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload", "article"]
 
 
 def test_an_unreachable_discord_is_one_line_and_exit_1(shell, capsys, monkeypatch, tmp_path):

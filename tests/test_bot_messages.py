@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -34,7 +33,7 @@ async def harness(monkeypatch):
 
 async def replies(harness, count: int = 1) -> list:
     await harness.fake.wait_for(lambda: len(harness.fake.of("rest", MESSAGES)) >= count)
-    await asyncio.sleep(0.05)  # room for an unexpected extra reply to show up
+    await harness.fake.settled()  # every handler has finished: an unexpected extra reply would be here
     return harness.fake.of("rest", MESSAGES)
 
 
@@ -78,7 +77,7 @@ async def test_messages_that_ask_nothing_of_the_bot_are_ignored(tmp_path, harnes
     events.message("@everyone how many coups?", in_dm=False, mentions=(user(555, "someone"),))  # someone else
     events.message("How many coups?", in_dm=True, author=user(777, "another-bot", is_bot=True))
     events.message("How many coups?", in_dm=True, author=BOT_USER)  # its own message
-    await asyncio.sleep(0.2)
+    await harness.fake.settled()
     assert harness.fake.of("rest", MESSAGES) == []
 
     events.message("How many coups?", in_dm=True)
@@ -100,7 +99,6 @@ async def test_the_cooldown_is_shared_with_slash_commands(tmp_path, harness):
     await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}, in_dm=True), 2)
     for _ in range(5):
         events.message("Who is in charge?", in_dm=True)
-    await asyncio.sleep(0.2)
     [reply] = await replies(harness)  # one "try again" for the flood, not one per message
     assert reply.body["content"] == "You're asking too fast: try again in 60 s."
     assert "embeds" not in reply.body or not reply.body["embeds"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
+import threading
 
 import pytest
 from discord.utils import escape_markdown
@@ -19,6 +19,7 @@ from tests.discord_harness import (
     MEMBER_ID,
     MOD_ROLE_ID,
     OTHER_ROLE_ID,
+    WAIT_SECONDS,
     Harness,
     seeds_folder,
     settings_for,
@@ -49,7 +50,7 @@ async def test_commands_register_as_global_commands_usable_in_servers_and_dms(tm
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     payloads = {c.name: c.to_dict(events.bot.tree) for c in events.bot.tree.get_commands()}
 
-    assert sorted(payloads) == ["ask", "help", "reload", "sources"]
+    assert sorted(payloads) == ["article", "ask", "help", "reload", "sources"]
     for payload in payloads.values():
         assert payload["contexts"] == [0, 1]  # guild, bot DM
         assert payload["integration_types"] == [0]  # installed to servers
@@ -183,18 +184,26 @@ async def test_a_reload_that_finds_nothing_keeps_the_old_index_and_says_why(tmp_
 
 async def test_two_reloads_never_run_together_and_questions_are_answered_meanwhile(tmp_path, harness, monkeypatch):
     real_build = bot.index_holder.build_index
+    question_answered = threading.Event()
 
-    def slow_build(folder):
-        time.sleep(0.5)  # runs in the worker thread: the event loop stays free
+    def build_after_the_question(folder):
+        # Runs in the worker thread: the rebuild cannot finish before the question is answered, so
+        # the question is answered from the old index while the rebuild runs, on any machine.
+        assert question_answered.wait(WAIT_SECONDS)
         return real_build(folder)
 
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
-    monkeypatch.setattr(bot.index_holder, "build_index", slow_build)
+    monkeypatch.setattr(bot.index_holder, "build_index", build_after_the_question)
     first = events.command("reload", permissions=MANAGE_GUILD)
     await harness.fake.wait_for(lambda: harness.fake.for_interaction(first))
     second = events.command("reload", permissions=MANAGE_GUILD)
     question = events.command("ask", {"question": "How many coups?"})
 
+    # While the first reload waits, its handler is still running: wait for the requests themselves.
+    await harness.fake.wait_for(lambda: harness.fake.for_interaction(second))
+    await harness.fake.wait_for(lambda: len(harness.fake.for_interaction(question)) == 2)
+    assert len(harness.fake.for_interaction(first)) == 1  # the report is not there yet: only the defer
+    question_answered.set()
     [busy] = await harness.fake.wait_interaction(second, 1)
     _, answer = await harness.fake.wait_interaction(question, 2)
     _, report = await harness.fake.wait_interaction(first, 2)
@@ -205,4 +214,5 @@ async def test_two_reloads_never_run_together_and_questions_are_answered_meanwhi
         "allowed_mentions": {"parse": []},
     }
     assert answer.at < report.at  # answered from the old index while the rebuild ran
-    assert report.body["content"].startswith("Reloaded in 0.5")
+    assert "four coups" in answer.body["embeds"][0]["fields"][0]["value"]
+    assert REPORT_HEAD.match(report.body["content"].split("\n")[0])

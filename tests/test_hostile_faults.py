@@ -209,7 +209,7 @@ async def test_discord_failing_on_one_ask_reply_is_logged_and_others_are_served(
         assert defer.body == {"type": 5}
         assert answer.body["embeds"][0]["fields"]
     await harness.fake.wait_for(lambda: len(failed) >= 2)  # the reply, then the apology
-    await asyncio.sleep(0.05)
+    await harness.fake.settled()
 
     [unexpected] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert unexpected.getMessage() == "Unexpected error in /ask"

@@ -1,6 +1,9 @@
 """Questions by message: anything sent to the bot in a DM, and any server message that mentions it.
 
-Discord sends the text of these two kinds of message without the privileged message-content intent.
+Discord sends the text of these two kinds of message without the privileged message-content intent;
+with it (MESSAGE_CONTENT=true), every message in a thread the bot started is a question too. In DMs and
+threads the same person's previous question is the context of a follow-up. A mention in a channel is
+answered in a new thread named after the question when ANSWER_IN_THREAD is on and the bot may create one.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from discord.ext import commands
 
 from bot.bot import QABot
 from bot.errors import APOLOGY, DELIVERY_ERRORS
-from bot.formatting import cooldown_message
+from bot.formatting import THREAD_NAME_LIMIT, cooldown_message, shorten
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,41 @@ class Messages(commands.Cog):
         if isinstance(message.channel, discord.DMChannel):
             return True
         # A direct mention only: @everyone, @here and role mentions do not ask the bot anything.
-        return any(user.id == me.id for user in message.mentions)
+        if any(user.id == me.id for user in message.mentions):
+            return True
+        return self._own_thread(message, me) and self.bot.settings.message_content and bool(message.content.strip())
+
+    @staticmethod
+    def _own_thread(message: discord.Message, me: discord.ClientUser) -> bool:
+        return isinstance(message.channel, discord.Thread) and message.channel.owner_id == me.id
+
+    def _may_open_thread(self, message: discord.Message) -> bool:
+        channel, guild = message.channel, message.guild
+        if not self.bot.settings.answer_in_thread or not isinstance(channel, discord.TextChannel) or guild is None:
+            return False
+        allowed = channel.permissions_for(guild.me)
+        return allowed.create_public_threads and allowed.send_messages_in_threads
+
+    async def _answer(self, message: discord.Message, question: str) -> None:
+        """Reply in the DM or thread (a follow-up when it leans on the previous question), or in a new thread."""
+        channel, author = message.channel, message.author.id
+        if isinstance(channel, discord.DMChannel | discord.Thread):
+            previous = self.bot.conversations.previous(author, channel.id)
+            embed, followed = await self.bot.answer_follow_up(question, DEFAULT_PASSAGES, previous)
+            await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
+            self.bot.conversations.remember(author, channel.id, question, previous if followed else None)
+            return
+        embed = await self.bot.answer(question, DEFAULT_PASSAGES)
+        if self._may_open_thread(message):
+            try:
+                thread = await message.create_thread(name=shorten(question, THREAD_NAME_LIMIT))
+            except discord.HTTPException:
+                log.warning("Could not open a thread in channel %s; answering inline", channel.id, exc_info=True)
+            else:
+                await thread.send(embed=embed, allowed_mentions=NONE)
+                self.bot.conversations.remember(author, thread.id, question, None)
+                return
+        await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -54,8 +91,7 @@ class Messages(commands.Cog):
                 if self.bot.cooldowns.first_refusal(message.author.id):
                     await message.reply(cooldown_message(wait), mention_author=False, allowed_mentions=NONE)
                 return
-            embed = await self.bot.answer(question, DEFAULT_PASSAGES)
-            await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
+            await self._answer(message, question)
         except discord.Forbidden:
             # A server that lets members mention the bot where it may not reply: a setting, not a bug.
             log.warning(
