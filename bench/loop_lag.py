@@ -29,7 +29,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' corpus and probe
 
-from bot.index_holder import IndexHolder, keep_out_of_full_collections
+from bot.index_holder import IndexHolder
 from index import build_index
 from tests.helpers import write_corpus
 from tests.load_scenario import LagProbe
@@ -52,7 +52,6 @@ async def measure(articles: int) -> list[tuple[str, float, float]]:
         seeds, cache = Path(scratch) / "seeds", Path(scratch) / "cache"
         os.environ["INDEX_CACHE_DIR"] = str(cache)
         write_corpus(seeds, articles=articles)
-        keep_out_of_full_collections(collect=True)  # as the bot does after start-up
         for workers in (1, 2):
             build = functools.partial(build_index, seeds, cache_dir=cache / str(workers), workers=workers)
             for source in ("files", "saved index"):

@@ -16,7 +16,7 @@ from bot.conversations import Conversations, Turn
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
 from bot.formatting import answer_embed
-from bot.index_holder import IndexHolder, keep_out_of_full_collections
+from bot.index_holder import IndexHolder
 from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
 from bot.vectors import VectorFiller
@@ -145,8 +145,6 @@ class QABot(commands.Bot):
         self.add_dynamic_items(FeedbackButton)  # buttons under answers given before a restart work too
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        # What exists now (modules, the index) lives as long as the bot (or the next reload).
-        keep_out_of_full_collections(collect=True)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: the questions listener (bot.exts.messages) handles messages.

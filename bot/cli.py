@@ -23,7 +23,7 @@ from bot.launch import add_commands as add_bot_commands
 from index import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index
 from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.progress import Progress, terminal_or_log
-from index.semantic import cores, fill, open_vectors, store_folder
+from index.semantic import cannot_write, cores, fill, open_vectors, store_folder
 from index.store import CACHE_ENV, cache_folder
 from index.text import UNSAFE_CHARS, clean_text, printable
 
@@ -157,9 +157,14 @@ _scratch: list[tempfile.TemporaryDirectory[str]] = []  # --no-cache: vectors liv
 
 
 def vectors_folder(report: BuildReport) -> Path:
-    """Where the archive's sentence vectors are kept: beside its saved index, or in a temporary folder."""
+    """Where the archive's sentence vectors are kept: beside its saved index, or in a temporary folder
+    (with --no-cache, or when the cache folder cannot be written: then they are computed each time)."""
     if report.cache_file is not None:
-        return store_folder(report.cache_file.parent, report.cache_file, DEFAULT_MODEL)
+        folder = store_folder(report.cache_file.parent, report.cache_file, DEFAULT_MODEL)
+        problem = cannot_write(folder)
+        if problem is None:
+            return folder
+        print(f"qa-bot: sentence vectors not saved ({problem}); they are computed for this run only.", file=sys.stderr)
     if not _scratch:
         _scratch.append(tempfile.TemporaryDirectory(prefix="qa-bot-vectors-"))
     return Path(_scratch[0].name)
@@ -229,7 +234,9 @@ def report_text(folder: Path, report: BuildReport, vectors: VectorsReport | None
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped):,} file(s):")
         lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
-    if report.cache_file:
+    if report.cache_file and report.not_saved:
+        lines.append(f"Saved index: {report.cache_file} (not saved: {report.not_saved}).")
+    elif report.cache_file:
         state = "reused: no article changed" if report.from_cache else "written"
         lines.append(f"Saved index: {printable(str(report.cache_file))} ({state}).")
     if vectors is None:

@@ -2,15 +2,15 @@
 
 Builds run in a worker thread; the new index replaces the old one in a single assignment, so a question
 is answered wholly from one index or the other. A lock keeps two rebuilds from running side by side.
-The replaced index is freed in a worker thread too, a slice at a time (see `release`).
+Every question holds a lease on the index it reads; a replaced index is closed (its file unmapped)
+when its last lease ends. The index lives in its mapped file, not in Python objects, so neither a
+reload nor a close gives the garbage collector anything large to walk or free.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 
 # Per-article indexes answer questions limited to one article; a few are kept for repeated use.
 ARTICLE_INDEX_CACHE = 32
-# Freeing a replaced index: articles per slice (about 50 sentences each), and how long to wait for
-# the questions that were being answered from it when it was replaced (they take milliseconds).
-RELEASE_SLICE = 256
-RELEASE_WAIT_S = 2.0
 
 
 class ReloadInProgress(RuntimeError):
@@ -70,38 +66,38 @@ class ReloadReport:
     error: str | None = None
 
 
-def keep_out_of_full_collections(*, collect: bool) -> None:
-    """Exempt everything alive now from the garbage collector's full passes.
+class Leases:
+    """Counts the questions reading one index; closes it once it is retired and the last one ends."""
 
-    A full pass walks every tracked object while holding the GIL, so with a large index in
-    memory it stalls the event loop (110-150 ms measured under load). The index lives until
-    the next reload, and freezing does not stop its objects from being freed then.
-    `collect` first clears the garbage already made (itself a full pass: only at start-up). Without
-    it, reference cycles that died in the oldest generation since its last pass are frozen too and
-    never freed: a few objects per reload, against a pass that would stall the loop.
-    """
-    if collect:
-        gc.collect()
-    else:
-        gc.collect(1)  # the young generations only: cheap, and keeps their garbage from being frozen
-    gc.freeze()
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self._lock = threading.Lock()
+        self._readers = 0
+        self._retired = False
 
+    def take(self) -> SearchIndex:
+        with self._lock:
+            self._readers += 1
+        return self.index
 
-def release(retired: list[SearchIndex]) -> None:
-    """Free the index in `retired` (its only item) a slice of articles at a time; runs in a worker thread.
+    def give_back(self) -> None:
+        with self._lock:
+            self._readers -= 1
+            close = self._retired and self._readers == 0
+        if close:
+            self.index.close()
 
-    Whoever drops the last reference to an index frees its million sentence strings in one C call
-    that holds the GIL (about 150 ms at a million sentences, measured). Here that happens in slices,
-    between which the event loop runs, once the questions still answering from it are done.
-    """
-    index = retired.pop()
-    deadline = time.monotonic() + RELEASE_WAIT_S
-    while sys.getrefcount(index) > 2 and time.monotonic() < deadline:  # 2: `index` and the call's argument
-        time.sleep(0.01)
-    articles = list(index.articles)
-    del index
-    while articles:
-        del articles[-RELEASE_SLICE:]
+    def retire(self) -> None:
+        """No new question will read it: close it now, or when the last reader gives it back."""
+        with self._lock:
+            self._retired = True
+            close = self._readers == 0
+        if close:
+            self.index.close()
+
+    @property
+    def readers(self) -> int:
+        return self._readers
 
 
 def _rebuilt(folder: Path, old: SearchIndex) -> tuple[SearchIndex, BuildReport, ArticleChanges]:
@@ -117,7 +113,7 @@ class IndexHolder:
     ) -> None:
         self.folder = folder
         self.vectors = vectors  # sentence vectors for each index that serves (None: words only)
-        self._index = index
+        self._serving = Leases(index)
         self.last_build = report
         self._lock = asyncio.Lock()
         self._by_article: OrderedDict[str, SearchIndex] = OrderedDict()
@@ -130,39 +126,53 @@ class IndexHolder:
         With `vectors`, the stored sentence vectors are attached at once and the rest filled in behind.
         """
         index, report = await asyncio.to_thread(build_index, folder)
+        holder = cls(folder, index, report, vectors)
         if vectors is not None:
-            await vectors.attach(index, report)
+            await vectors.attach(index, report, holder._serving)
         # One question now loads what answering needs (the tokenizer behind passage budgets, about 0.6 s),
         # so the first member to ask is answered as fast as the rest.
-        await asyncio.to_thread(index.ask, index.articles[0].sentences[0], 1)
-        return cls(folder, index, report, vectors)
+        await asyncio.to_thread(index.ask, index.sentence(0), 1)
+        return holder
 
     @property
     def index(self) -> SearchIndex:
-        return self._index
+        return self._serving.index
 
     @property
     def reloading(self) -> bool:
         return self._lock.locked()
 
     async def ask(self, question: str, k: int, article: Article | None = None) -> Answer:
-        """Answer off the event loop, from the index serving at the time of the call."""
-        index = self._index
-        if article is None:
-            return await asyncio.to_thread(index.ask, question, k)
-        return await asyncio.to_thread(self._ask_one, index, article, question, k)
+        """Answer off the event loop, from the index serving at the time of the call (leased until answered)."""
+        leases = self._serving
+        index = leases.take()
+        try:
+            if article is None:
+                return await asyncio.to_thread(index.ask, question, k)
+            return await asyncio.to_thread(self._ask_one, index, article, question, k)
+        finally:
+            leases.give_back()
 
     async def ask_in_conversation(self, question: str, k: int, previous: str | None) -> ConversationAnswer:
         """Answer off the event loop, with `previous` as context when the question leans on it."""
-        return await asyncio.to_thread(ask_in_conversation, self._index, question, k, previous)
+        leases = self._serving
+        index = leases.take()
+        try:
+            return await asyncio.to_thread(ask_in_conversation, index, question, k, previous)
+        finally:
+            leases.give_back()
 
     def _ask_one(self, index: SearchIndex, article: Article, question: str, k: int) -> Answer:
         # Runs in a worker thread. The cache is keyed by digest, so a changed article is re-indexed.
-        key = f"{article.digest}:{article.id}"
+        # The article is read from the leased index: one picked before a reload may belong to a closed one.
+        current = next((a for a in index.articles if a.id == article.id), None)
+        if current is None:
+            return Answer(question, ())
+        key = f"{current.digest}:{current.id}"
         with self._cache_lock:
             sub = self._by_article.get(key)
         if sub is None:
-            sub = index_articles([article])
+            sub = index_articles([current])
             with self._cache_lock:
                 self._by_article[key] = sub
                 while len(self._by_article) > ARTICLE_INDEX_CACHE:
@@ -178,27 +188,27 @@ class IndexHolder:
             raise ReloadInProgress
         async with self._lock:
             started = time.perf_counter()
-            old = self._index
+            old = self._serving
+            old.take()  # read while the articles are compared in the worker thread
             try:
-                index, report, changes = await asyncio.to_thread(_rebuilt, self.folder, old)
+                index, report, changes = await asyncio.to_thread(_rebuilt, self.folder, old.index)
             except EmptyIndexError as error:
-                return self._kept(old, str(error), started)
+                return self._kept(old.index, str(error), started)
             except Exception as error:
                 # Whatever went wrong, the serving index stays; the traceback goes to the log.
                 log.exception("Rebuilding the index from %s failed", printable(str(self.folder)))
-                return self._kept(old, f"the rebuild failed ({type(error).__name__}: {error})", started)
+                return self._kept(old.index, f"the rebuild failed ({type(error).__name__}: {error})", started)
+            finally:
+                old.give_back()
+            serving = Leases(index)
             if self.vectors is not None:
                 try:
-                    await self.vectors.attach(index, report)
+                    await self.vectors.attach(index, report, serving)
                 except Exception:  # the new index serves by words alone rather than not at all
                     log.exception("Attaching sentence vectors to the rebuilt index failed")
-            self._index = index
+            self._serving = serving
             self.last_build = report
-            del index
-            keep_out_of_full_collections(collect=False)
-            retired = [old]
-            del old  # from here only `retired` holds it, so it is not freed on the event loop
-            await asyncio.to_thread(release, retired)
+            old.retire()
             return ReloadReport(
                 changes=changes,
                 articles=report.articles,

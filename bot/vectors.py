@@ -14,15 +14,25 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from index import BuildReport, SearchIndex
 from index.embedding_pool import EmbeddingPool
 from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.progress import LogProgress
-from index.semantic import SemanticStage, fill, store_folder
+from index.semantic import SemanticStage, cannot_write, fill, store_folder
 from index.vectors import FloatArray, VectorStore
 
 log = logging.getLogger(__name__)
+
+
+class Lease(Protocol):
+    """Keeps an index open while it is read (bot.index_holder.Leases)."""
+
+    def take(self) -> SearchIndex: ...
+
+    def give_back(self) -> None: ...
+
 
 # How often the filling reports how far it is, in the log.
 PROGRESS_SECONDS = 30.0
@@ -52,13 +62,21 @@ class VectorFiller:
 
     def _folder(self, report: BuildReport) -> Path:
         if report.cache_file is not None:
-            return store_folder(report.cache_file.parent, report.cache_file, DEFAULT_MODEL)
+            folder = store_folder(report.cache_file.parent, report.cache_file, DEFAULT_MODEL)
+            problem = cannot_write(folder)
+            if problem is None:
+                return folder
+            log.warning("Sentence vectors cannot be saved (%s); they are kept until the bot stops.", problem)
         if self._scratch is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="qa-bot-vectors-")
         return Path(self._scratch.name)
 
-    async def attach(self, index: SearchIndex, report: BuildReport) -> None:
-        """Give `index` the vectors stored so far (before it serves), then fill in the rest behind it."""
+    async def attach(self, index: SearchIndex, report: BuildReport, lease: Lease) -> None:
+        """Give `index` the vectors stored so far (before it serves), then fill in the rest behind it.
+
+        The filling holds `lease` on the index while it reads sentences from it, so a reload does not
+        close the index under it (it stops after its current batch once a newer index is attached).
+        """
         self._stop.set()  # an earlier index's filling stops after its current batch
         if self.unavailable:
             return
@@ -74,9 +92,9 @@ class VectorFiller:
         stage = await asyncio.to_thread(index.attach_vectors, store, self._questions.embed)
         self.stage = stage
         self._stop = threading.Event()
-        self._task = asyncio.create_task(self._fill(index, stage, self._stop), name="qa-bot: sentence vectors")
+        self._task = asyncio.create_task(self._fill(index, stage, self._stop, lease), name="qa-bot: sentence vectors")
 
-    async def _fill(self, index: SearchIndex, stage: SemanticStage, stop: threading.Event) -> None:
+    async def _fill(self, index: SearchIndex, stage: SemanticStage, stop: threading.Event, lease: Lease) -> None:
         if stage.complete:
             log.info("Sentence vectors: all %s sentences ready.", f"{stage.sentences:,}")
             return
@@ -88,6 +106,7 @@ class VectorFiller:
             if self._pool is None:
                 self._pool = self._make_pool()
             embed = self._pool.embed
+        lease.take()
         try:
             computed = await asyncio.to_thread(
                 fill,
@@ -100,6 +119,8 @@ class VectorFiller:
         except Exception:
             log.exception("Filling in sentence vectors failed; answers use the %s ready so far", stage.view.ready)
             return
+        finally:
+            lease.give_back()
         if not stop.is_set():
             log.info("Sentence vectors: all %s sentences ready (%s computed).", f"{stage.sentences:,}", f"{computed:,}")
 

@@ -77,7 +77,7 @@ class Article:
     date: str | None
     url: str | None
     source: str | None
-    sentences: tuple[str, ...]
+    sentences: Sequence[str]  # a tuple when parsed; a view of the index file when served from one
     digest: str  # sha256 of the file's bytes: tells a changed article on reload
 
 

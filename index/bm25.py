@@ -9,12 +9,15 @@ of a Python walk over every sentence.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -72,7 +75,7 @@ class Bm25:
 
     def __init__(
         self,
-        vocabulary: dict[str, int],
+        vocabulary: Mapping[str, int],
         idf: FloatArray,
         indptr: IntArray,
         indices: Int32Array,
@@ -103,7 +106,7 @@ class Bm25:
     @classmethod
     def from_term_ids(
         cls,
-        vocabulary: dict[str, int],
+        vocabulary: Mapping[str, int],
         term_ids: npt.NDArray[np.integer],
         lengths: npt.NDArray[np.integer],
         params: Bm25Params = DEFAULT_PARAMS,
@@ -148,10 +151,13 @@ class Bm25:
     @property
     def weights(self) -> sparse.csr_array:
         """The postings as a SciPy terms x documents matrix (a view, no copy)."""
+        from scipy import sparse  # imported here: a start that never asks for it skips its import time
+
         return sparse.csr_array((self.data, self.indices, self.indptr), shape=(len(self.vocabulary), self.doc_count))
 
     def _rows(self, tokens: Sequence[str]) -> list[int]:
-        return [self.vocabulary[t] for t in tokens if t in self.vocabulary]
+        get = self.vocabulary.get
+        return [row for row in map(get, tokens) if row is not None]
 
     def scores(self, tokens: Sequence[str]) -> FloatArray:
         """Every document's score, as rank-bm25's `get_scores` returns them."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 import multiprocessing
@@ -17,6 +18,7 @@ import os
 import stat
 import time
 import traceback
+import unicodedata
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,12 +30,12 @@ import numpy.typing as npt
 
 from index import articles as articles_module
 from index import bm25 as bm25_module
+from index import layout as layout_module
 from index import stopwords as stopwords_module
 from index import store
 from index import text as text_module
 from index.articles import (
     UNEXPECTED,
-    Article,
     SeedsFolder,
     Skipped,
     UnusableArticle,
@@ -42,7 +44,8 @@ from index.articles import (
     read_article,
     record_skip,
 )
-from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
+from index.bm25 import DEFAULT_PARAMS, Bm25Params
+from index.layout import Parts, check_shapes, lay_out
 from index.progress import LogProgress, Progress
 from index.text import tokens_end_to_end
 
@@ -89,19 +92,26 @@ class SourceFiles:
 
 @dataclass(frozen=True)
 class Built:
-    """A built (or reloaded) index's parts."""
+    """A built (or reloaded) index file, mapped and checked; None when no article was usable."""
 
-    articles: tuple[Article, ...]
-    bm25: Bm25
+    file: store.IndexFile | None
     skipped: tuple[Skipped, ...]
     from_cache: bool
+    not_saved: str | None = None  # why the index could not be saved where asked (it is served from a temporary file)
 
 
 @dataclass(frozen=True)
 class ParsedChunk:
-    """One chunk of files parsed and tokenized, with term ids local to the chunk."""
+    """One chunk of files parsed and tokenized, with term ids local to the chunk.
 
-    articles: list[Article]
+    The sentences come back as one UTF-8 blob with each one's length, not a string each:
+    a million strings cost time to unpickle and hold memory the index file already holds.
+    """
+
+    articles: list[tuple[str, str, str | None, str | None, str | None, str]]  # ARTICLE_FIELDS
+    sentence_counts: list[int]
+    text: bytes
+    text_lengths: npt.NDArray[np.int64]
     skipped: list[Skipped]
     errors: list[tuple[str, str]]  # (article id, traceback) of unexpected errors
     problems: list[tuple[str, str]]  # (article id, what was wrong with its metadata), logged by the parent
@@ -115,23 +125,41 @@ def _code_digest() -> str:
     # The saved index depends on how text is split and tokenized and how BM25 is built:
     # a change to any of that code must invalidate it, whatever the articles.
     digest = hashlib.sha256()
-    for module in (articles_module, text_module, stopwords_module, bm25_module):
+    for module in (articles_module, text_module, stopwords_module, bm25_module, layout_module):
         digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()
 
 
+def _tokenizer_versions() -> tuple[str, ...]:
+    # The libraries that split and stem, and the Unicode tables that normalise, shape every token:
+    # an upgrade of any must not reuse an index tokenized differently from new questions.
+    return (*_library_versions(), f"unicodedata {unicodedata.unidata_version}")
+
+
+@functools.cache  # read once: an upgraded library is loaded only by a new process
+def _library_versions() -> tuple[str, ...]:
+    versions = []
+    for package in ("blingfire", "PyStemmer"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{package} unknown")
+    return tuple(versions)
+
+
 def content_key(files: SourceFiles, params: Bm25Params) -> str:
-    """Changes when any article, the BM25 parameters or the indexing code changes."""
-    digest = hashlib.sha256(json.dumps([_code_digest(), params.k1, params.b, params.epsilon]).encode())
+    """Changes when any article, the BM25 parameters, the indexing code or the tokenizer's libraries change."""
+    key = [_code_digest(), *_tokenizer_versions(), params.k1, params.b, params.epsilon]
+    digest = hashlib.sha256(json.dumps(key).encode())
     for article_id, file_digest in zip(files.ids, files.digests, strict=True):
         digest.update(f"{article_id}\0{file_digest}\n".encode())
     return digest.hexdigest()
 
 
-def _stamp(path: Path) -> Stamp | None:
+def _stamp(path: Path | str) -> Stamp | None:
     try:
-        status = path.lstat()
+        status = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISREG(status.st_mode):
@@ -149,8 +177,9 @@ def read_folder(seeds: SeedsFolder, progress: Progress, known: store.Stamps | No
     stamps = known.files if known else {}
     trusted_before = known.taken_ns - RACY_NS if known else 0
     files = SourceFiles()
+    root = os.path.join(seeds.root, "")  # a string: a Path per file costs more than the lstat itself
     for n, article_id in enumerate(candidates, start=1):
-        stamp = _stamp(seeds.root / article_id)
+        stamp = _stamp(root + article_id)
         recorded = stamps.get(article_id)
         if stamp and recorded and tuple(recorded[:4]) == stamp and stamp[3] < trusted_before:
             seeds.count(stamp[1])
@@ -200,7 +229,9 @@ class TermIds:
 
 def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
     """Parse and tokenize files (runs in a worker process, or inline for small folders)."""
-    articles: list[Article] = []
+    articles: list[tuple[str, str, str | None, str | None, str | None, str]] = []
+    counts: list[int] = []
+    text: list[bytes] = []
     skipped: list[Skipped] = []
     errors: list[tuple[str, str]] = []
     problems: list[tuple[str, str]] = []
@@ -217,9 +248,14 @@ def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
             skipped.append(Skipped(article_id, UNEXPECTED))
             continue
         problems.extend((article_id, problem) for problem in found)
-        articles.append(article)
+        articles.append((article.id, article.title, article.date, article.url, article.source, article.digest))
+        counts.append(len(article.sentences))
+        text.extend(s.encode("utf-8", "surrogatepass") for s in article.sentences)
         terms.add(article.sentences)
-    return ParsedChunk(articles, skipped, errors, problems, list(terms.vocabulary), *terms.arrays())
+    lengths = np.fromiter(map(len, text), dtype=np.int64, count=len(text))
+    return ParsedChunk(
+        articles, counts, b"".join(text), lengths, skipped, errors, problems, list(terms.vocabulary), *terms.arrays()
+    )
 
 
 def _chunks(files: Sequence[tuple[str, bytes]]) -> Iterator[list[tuple[str, bytes]]]:
@@ -267,10 +303,8 @@ def _parsed(chunks: list[list[tuple[str, bytes]]], workers: int) -> Iterator[Par
         yield parse_chunk(chunk)
 
 
-def index_files(
-    files: SourceFiles, params: Bm25Params, workers: int, progress: Progress
-) -> tuple[list[Article], list[Skipped], Bm25]:
-    """Parse, tokenize and index `files` (already read), skipping duplicates and unusable ones."""
+def index_files(files: SourceFiles, workers: int, progress: Progress) -> tuple[Parts, list[Skipped]]:
+    """Parse and tokenize `files` (already read), skipping duplicates and unusable ones."""
     unique: list[tuple[str, bytes]] = []
     first_of: dict[str, str] = {}
     duplicates: list[tuple[str, str]] = []
@@ -283,15 +317,16 @@ def index_files(
             unique.append((article_id, data or b""))
     chunks = list(_chunks(unique))
     total = sum(len(data) for _, data in unique)
-    articles: list[Article] = []
+    parts = Parts()
     skipped: list[Skipped] = []
-    vocabulary: dict[str, int] = {}
-    term_ids: list[npt.NDArray[np.int32]] = []
-    lengths: list[npt.NDArray[np.int32]] = []
+    vocabulary = parts.vocabulary
     done = 0
     progress("indexing", 0, total)
     for chunk, parsed in zip(chunks, _parsed(chunks, workers), strict=True):
-        articles.extend(parsed.articles)
+        for fields, count in zip(parsed.articles, parsed.sentence_counts, strict=True):
+            parts.add_article(fields, count)
+        parts.text.append(np.frombuffer(parsed.text, dtype=np.uint8))
+        parts.text_lengths.append(parsed.text_lengths)
         for article_id, trace in parsed.errors:
             log.error("Unexpected error while reading %s:\n%s", article_id, trace)
         for article_id, problem in parsed.problems:
@@ -301,21 +336,76 @@ def index_files(
         to_global = np.fromiter(
             (vocabulary.setdefault(t, len(vocabulary)) for t in parsed.terms), dtype=np.int32, count=len(parsed.terms)
         )
-        term_ids.append(to_global[parsed.term_ids])
-        lengths.append(parsed.lengths)
+        parts.term_ids.append(to_global[parsed.term_ids])
+        parts.token_counts.append(parsed.lengths)
         done += sum(len(data) for _, data in chunk)
         progress("indexing", done, total)
     unusable = {s.path: s.reason for s in skipped}
     for duplicate, first in duplicates:
         record_skip(skipped, duplicate, unusable.get(first) or f"same content as {first}")
     log.debug("Parsed and tokenized %s files.", f"{len(unique):,}")
-    bm25 = Bm25.from_term_ids(
-        vocabulary,
-        np.concatenate(term_ids) if term_ids else np.empty(0, dtype=np.int32),
-        np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int32),
-        params,
-    )
-    return articles, skipped, bm25
+    return parts, skipped
+
+
+def _load_saved(cache: Path, key: str) -> store.IndexFile | None:
+    """The saved index file for `key`, mapped and checked; None when missing, stale or damaged."""
+    try:
+        file = store.open_file(cache)
+    except FileNotFoundError:
+        return None
+    except Exception as error:  # any failure to read means: do not trust it, rebuild
+        log.warning("The saved index %s is damaged (%s); rebuilding it.", cache, error)
+        return None
+    if file.meta.get("key") != key:
+        file.close()
+        log.info("The saved index %s is out of date (articles or code changed); rebuilding it.", cache)
+        return None
+    try:
+        file.verify()
+        check_shapes(file)
+    except Exception as error:
+        file.close()
+        log.warning("The saved index %s is damaged (%s); rebuilding it.", cache, error)
+        return None
+    return file
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename2 or error.filename  # a rename names its target second
+        return f"{error.strerror}: {os.fsdecode(where)}" if where else error.strerror
+    return str(error) or type(error).__name__
+
+
+def _write(
+    cache: Path | None, meta: dict[str, object], columns: dict[str, store.Column]
+) -> tuple[store.IndexFile, str | None]:
+    """Save at `cache` and map it; when that fails (or no cache is wanted), a temporary file. And why it failed."""
+    not_saved = None
+    if cache is not None:
+        try:
+            store.save(cache, meta, columns)
+            file = store.open_file(cache)
+            try:
+                if file.meta.get("key") != meta["key"]:
+                    raise store.DamagedIndex("replaced by another build meanwhile")
+                file.verify()
+                check_shapes(file)
+            except BaseException:
+                file.close()
+                raise
+            return file, None
+        except (OSError, ValueError) as error:
+            not_saved = _reason(error)
+            log.warning("Could not save the index to %s (%s); the next start will rebuild it.", cache, not_saved)
+    file = store.save_temporary(meta, columns)
+    try:
+        file.verify()
+        check_shapes(file)
+    except BaseException:
+        file.close()
+        raise
+    return file, not_saved
 
 
 def build(
@@ -332,24 +422,25 @@ def build(
     taken_ns = time.time_ns()
     with SeedsFolder(folder) as seeds:
         files = read_folder(seeds, progress, store.load_stamps(cache) if cache else None)
-        saved = store.load(cache, content_key(files, params)) if cache else None
+        key = content_key(files, params) if cache else ""
+        saved = _load_saved(cache, key) if cache else None
         if saved is not None:
             log.info("Loaded the saved index %s in %.2f s.", cache, time.perf_counter() - started)
-            skipped = sorted([*seeds.skipped, *saved.skipped], key=lambda s: s.path)
-            return Built(saved.articles, saved.bm25, tuple(skipped), from_cache=True)
+            recorded = [Skipped(str(path), str(reason)) for path, reason in saved.meta.get("skipped", [])]
+            reused = sorted([*seeds.skipped, *recorded], key=lambda s: s.path)
+            return Built(saved, tuple(reused), from_cache=True)
         files = _read_unread(seeds, files)
     read_skipped = seeds.skipped
     workers = workers or default_workers(files.total_bytes())
-    articles, parse_skipped, bm25 = index_files(files, params, workers, progress)
-    if cache and articles:
-        recorded = zip(files.ids, files.stamps, files.digests, strict=True)
-        stamps = store.Stamps({path: (*stamp, digest) for path, stamp, digest in recorded if stamp}, taken_ns)
-        try:
-            log.debug("Built the BM25 postings; saving them to %s.", cache)
-            key = content_key(files, params)
-            store.save(cache, store.SavedIndex(key, tuple(articles), tuple(parse_skipped), bm25, stamps))
-        except (OSError, ValueError) as error:
-            log.warning("Could not save the index to %s (%s); the next start will rebuild it.", cache, error)
-    skipped = sorted([*read_skipped, *parse_skipped], key=lambda s: s.path)
-    log.info("Indexed %s sentences in %.2f s.", f"{bm25.doc_count:,}", time.perf_counter() - started)
-    return Built(tuple(articles), bm25, tuple(skipped), from_cache=False)
+    parts, parse_skipped = index_files(files, workers, progress)
+    skipped = tuple(sorted([*read_skipped, *parse_skipped], key=lambda s: s.path))
+    if not parts.article_count:
+        return Built(None, skipped, from_cache=False)
+    recorded_stamps = zip(files.ids, files.stamps, files.digests, strict=True)
+    stamps = store.Stamps({path: (*stamp, digest) for path, stamp, digest in recorded_stamps if stamp}, taken_ns)
+    log.debug("Parsed every article; laying out the index.")
+    meta, columns = lay_out(parts, params, key=key, skipped=parse_skipped, stamps=stamps)
+    del parts
+    file, not_saved = _write(cache, meta, columns)
+    log.info("Indexed %s sentences in %.2f s.", f"{file.meta['doc_count']:,}", time.perf_counter() - started)
+    return Built(file, skipped, from_cache=False, not_saved=not_saved)

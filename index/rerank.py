@@ -1,10 +1,10 @@
 """A second pass over BM25's best candidates, with evidence BM25 cannot see.
 
 BM25 scores each sentence as a bag of words on its own. Re-reading the few best
-candidates at query time (nothing per sentence is stored, so the index still scales)
-adds: how much of the question's IDF mass the sentence covers, what its neighbours
-cover that it does not (questions often name the paragraph's subject, which the answer
-sentence calls "it"), whether question words stand together in it, and whether it holds
+candidates at query time (their term ids, kept in the index file, and their text) adds:
+how much of the question's IDF mass the sentence covers, what its neighbours cover that
+it does not (questions often name the paragraph's subject, which the answer sentence calls
+"it"), whether question words stand together in it, and whether it holds
 an answer of the asked type (a number for "how many", a date for "when", a name for "who").
 The final score is a weighted sum; the weights were tuned on SQuAD (see README).
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +25,9 @@ from index.stopwords import QUESTION_WORDS, STOP_WORDS
 from index.text import normalise, words
 
 FloatArray = npt.NDArray[np.float64]
+# A search term: its stem, or its term id in an index (the index keeps each sentence's term ids,
+# so the features below are computed without tokenizing a stored sentence again).
+Term: TypeAlias = str | int
 
 FEATURES = ("bm25", "coverage", "previous", "near", "context", "lead", "proximity", "answer_type", "answer_near")
 # Tuned by coordinate ascent on the first 24 SQuAD dev articles (bench/tune_rerank.py).
@@ -50,8 +55,8 @@ PROXIMITY_WINDOW = 2
 class Query:
     """A question as the re-ranker sees it."""
 
-    terms: tuple[str, ...]  # search stems in question order, each once
-    idf: Mapping[str, float]
+    terms: tuple[Term, ...]  # search stems (or their term ids) in question order, each once
+    idf: Mapping[Term, float]
     kind: AnswerType | None
     asked_words: frozenset[str]  # normalised words of the question
     mass: float  # the IDF of all its terms
@@ -61,14 +66,14 @@ class Query:
         return self.asked_words - STOP_WORDS - QUESTION_WORDS
 
     @classmethod
-    def of(cls, question: str, idf: Mapping[str, float]) -> Query:
+    def of(cls, question: str, idf: Mapping[Term, float]) -> Query:
         """`idf` maps the question's search terms, in question order, to their IDF."""
         terms = tuple(idf)
         mass = sum(idf[t] for t in terms)
         return cls(terms, idf, expected_type(question), frozenset(words(question)), mass)
 
 
-def coverage(query: Query, present: set[str]) -> float:
+def coverage(query: Query, present: AbstractSet[Term]) -> float:
     """Share of the question's IDF mass among `present` stems."""
     mass = query.mass
     return sum(query.idf[t] for t in query.terms if t in present) / mass if mass else 0.0
@@ -93,9 +98,9 @@ def closest_gap(first: Sequence[int], second: Sequence[int]) -> int:
     return best
 
 
-def proximity(query: Query, sentence_tokens: Sequence[str]) -> float:
+def proximity(query: Query, sentence_tokens: Sequence[Term]) -> float:
     """IDF-weighted share of the question's neighbouring word pairs that stand close in the sentence."""
-    positions: dict[str, list[int]] = {}
+    positions: dict[Term, list[int]] = {}
     for n, token in enumerate(sentence_tokens):
         positions.setdefault(token, []).append(n)
     total = found = 0.0
@@ -109,7 +114,7 @@ def proximity(query: Query, sentence_tokens: Sequence[str]) -> float:
     return found / total if total else 0.0
 
 
-def answer_type_evidence(query: Query, sentence: str, tokens: Sequence[str]) -> tuple[float, float]:
+def answer_type_evidence(query: Query, sentence: str, tokens: Sequence[Term]) -> tuple[float, float]:
     """(holds a candidate of the asked type the question does not name, one within a few words of a question word)."""
     if query.kind is None:
         return 0.0, 0.0
@@ -126,10 +131,10 @@ def answer_type_evidence(query: Query, sentence: str, tokens: Sequence[str]) -> 
 def feature_row(
     query: Query,
     sentence: str,
-    tokens: Sequence[str],
-    previous: Sequence[str],
-    neighbours: Sequence[Sequence[str]],
-    lead: Sequence[str],
+    tokens: Sequence[Term],
+    previous: Sequence[Term],
+    neighbours: Sequence[Sequence[Term]],
+    lead: Sequence[Term],
     bm25: float,
     best_bm25: float,
 ) -> list[float]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import stat
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -17,12 +19,23 @@ from index.answers import holds_answer_of, required_type, short_answer
 from index.articles import Article, Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.build import TermIds, build
+from index.layout import ARTICLE_FIELDS, Parts, SortedTerms, check_shapes, lay_out
 from index.passages import PASSAGE_TOKENS, passage_span
 from index.progress import Progress
-from index.rerank import CONTEXT_SENTENCES, FEATURES, Query, feature_row, rerank_scores
-from index.semantic import QuestionEncoder, SemanticStage, SemanticView, keys_of
-from index.text import printable, tokenize, tokenize_question, words
-from index.vectors import FloatArray, VectorStore
+from index.rerank import (
+    CONTEXT_SENTENCES,
+    FEATURES,
+    FloatArray,
+    Query,
+    Term,
+    answer_type_evidence,
+    proximity,
+    rerank_scores,
+)
+from index.semantic import QuestionEncoder, SemanticStage, SemanticView
+from index.text import printable, tokenize_question, words
+from index.vectors import FloatArray as VectorArray
+from index.vectors import VectorStore, article_key_of_blob
 
 # A hit is confident when the sentence and its two neighbours hold at least this share
 # of the question's IDF mass: a question whose rare words are absent is not answered.
@@ -111,7 +124,8 @@ class BuildReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     from_cache: bool = False  # reloaded from the saved index, not built
-    cache_file: Path | None = None  # where the index is saved (None: not saved)
+    cache_file: Path | None = None  # where the index is saved (None: not asked to save it)
+    not_saved: str | None = None  # why the index could not be saved at `cache_file` (served from a temporary file)
 
 
 class EmptyIndexError(ValueError):
@@ -132,48 +146,193 @@ class Candidates:
     cosines: npt.NDArray[np.float32] | None = None
 
 
-@dataclass(frozen=True)
-class _Location:
-    article: int
-    sentence: int  # 0-based
+# Neighbour offsets, nearest first, before and after alternating (rerank.CONTEXT_SENTENCES on each side).
+_AROUND = np.array([sign * step for step in range(1, CONTEXT_SENTENCES + 1) for sign in (-1, 1)], dtype=np.int64)
 
 
-@dataclass
+def _coverage(present: npt.NDArray[np.bool_], weights: FloatArray, mass: float) -> FloatArray:
+    """rerank.coverage for every row: the IDF of the present terms summed in question order, over the mass.
+
+    A running sum adds in order, as Python's sum() does (adding 0.0 for an absent term changes nothing),
+    so the figures are the same to the last bit.
+    """
+    if not mass or not present.shape[1]:
+        return np.zeros(len(present), dtype=np.float64)
+    summed: FloatArray = np.cumsum(present * weights, axis=1)[:, -1] / mass
+    return summed
+
+
+class ClosedIndex(RuntimeError):
+    """The index was closed (replaced by a reload and no longer read): nothing can be read from it."""
+
+
+class Sentences(Sequence[str]):
+    """An article's sentences, read from the index file when asked for (decoded each time)."""
+
+    __slots__ = ("_count", "_first", "_index")
+
+    def __init__(self, index: SearchIndex, first: int, count: int) -> None:
+        self._index, self._first, self._count = index, first, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, n: int) -> str: ...
+    @overload
+    def __getitem__(self, n: slice) -> Sequence[str]: ...
+    def __getitem__(self, n: int | slice) -> str | Sequence[str]:
+        if isinstance(n, slice):
+            return tuple(self[i] for i in range(*n.indices(self._count)))
+        if n < 0:
+            n += self._count
+        if not 0 <= n < self._count:
+            raise IndexError("sentence out of range")
+        return self._index.sentence(self._first + n)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(other) == self._count and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Sentences({self._count} from {self._first})"
+
+
 class SearchIndex:
-    """An immutable, thread-safe index over articles' sentences."""
+    """An immutable, thread-safe index, served from its file's arrays in place.
 
-    articles: tuple[Article, ...]
-    bm25: Bm25
-    passage_tokens: int = PASSAGE_TOKENS
-    # Sentence vectors and the question encoder (index/semantic.py), once attached; None: words only.
-    semantic: SemanticStage | None = field(default=None, compare=False, repr=False)
-    _starts: np.ndarray = field(init=False, repr=False)
+    Nothing per sentence is a Python object until it is part of an answer: the postings, the
+    vocabulary, the sentences' text and term ids are views of the mapped file. `close()` unmaps
+    it; the bot does so once no question reads it any more (see bot.index_holder).
+    """
 
-    def __post_init__(self) -> None:
-        sizes = [len(a.sentences) for a in self.articles]
-        self._starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    def __init__(self, file: store.IndexFile, passage_tokens: int = PASSAGE_TOKENS) -> None:
+        self.passage_tokens = passage_tokens
+        self._file = file
+        meta = file.meta
+        self._terms = SortedTerms(file["terms"], file["term_offsets"])
+        self.bm25 = Bm25(
+            self._terms,
+            file["idf"],
+            file["indptr"],
+            file["indices"],
+            file["data"],
+            int(meta["doc_count"]),
+            int(meta["token_count"]),
+        )
+        self._starts: npt.NDArray[np.int64] = file["article_starts"]
+        self._text, self._text_offsets = file["text"], file["text_offsets"]
+        self._text_view = memoryview(np.ascontiguousarray(self._text).data)
+        self._tokens, self._token_offsets = file["tokens"], file["token_offsets"]
+        self.skipped = tuple(Skipped(str(path), str(reason)) for path, reason in meta.get("skipped", []))
+        self.key = str(meta.get("key", ""))
+        self._articles: tuple[Article, ...] | None = None
+        self._fields: dict[str, list[Any]] = {}
+        # Sentence vectors and the question encoder (index/semantic.py), once attached; None: words only.
+        self.semantic: SemanticStage | None = None
+        check_shapes(file)
+
+    @classmethod
+    def open(cls, path: Path) -> SearchIndex:
+        """Map the index file at `path`, check it, and serve from it. Raises OSError or store.DamagedIndex."""
+        file = store.open_file(path)
+        try:
+            file.verify()
+            check_shapes(file)
+            return cls(file)
+        except BaseException:
+            file.close()
+            raise
+
+    def close(self) -> None:
+        """Unmap the file; the index cannot be read afterwards (its Article objects' sentences neither)."""
+        # Every view of the map goes first: a map with views left cannot be closed.
+        self._terms.release()
+        self._text_view.release()
+        empty_f, empty_i = np.empty(0, dtype=np.float64), np.zeros(1, dtype=np.int64)
+        self._terms = SortedTerms(np.empty(0, dtype=np.uint8), empty_i)
+        self.bm25 = Bm25(self._terms, empty_f, empty_i, np.empty(0, dtype=np.int32), empty_f, 0, 0)
+        self._starts = self._text_offsets = self._token_offsets = empty_i
+        self._text, self._tokens = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
+        self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    # ------------------------------------------------------------ articles and sentences
+
+    def _field(self, name: str) -> list[Any]:
+        values = self._fields.get(name)
+        if values is None:
+            values = store.json_of(self._file[f"article_{name}"]) or []
+            self._fields[name] = values
+        return values
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        """Every article (made on first use: one object per article, the sentences read when asked for)."""
+        if self._articles is None:
+            if self.closed:
+                raise ClosedIndex("the index was closed")
+            columns = [self._field(name) for name in ARTICLE_FIELDS]
+            starts = self._starts.tolist()
+            self._articles = tuple(
+                Article(
+                    article_id, title, date, url, source, Sentences(self, starts[n], starts[n + 1] - starts[n]), digest
+                )
+                for n, (article_id, title, date, url, source, digest) in enumerate(zip(*columns, strict=True))
+            )
+        return self._articles
+
+    @property
+    def article_count(self) -> int:
+        return len(self._starts) - 1
 
     @property
     def sentence_count(self) -> int:
-        return int(self._starts[-1])
+        return self.bm25.doc_count
+
+    def sentence(self, doc: int) -> str:
+        """Sentence `doc`'s text (documents are numbered across articles, from 0)."""
+        if self.closed:
+            raise ClosedIndex("the index was closed")
+        offsets = self._text_offsets
+        return str(self._text_view[offsets[doc] : offsets[doc + 1]], "utf-8")
+
+    def _term_ids(self, doc: int) -> list[int]:
+        ids: list[int] = self._tokens[int(self._token_offsets[doc]) : int(self._token_offsets[doc + 1])].tolist()
+        return ids
+
+    def _article_of(self, docs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        found: npt.NDArray[np.int64] = np.searchsorted(self._starts, docs, side="right") - 1
+        return found
+
+    def article_keys(self) -> list[str]:
+        """What each article's sentence vectors are stored under (vectors.article_key_of_blob): read
+        from the file's text in place, one hash per article, no string per sentence."""
+        starts, offsets = self._starts.tolist(), self._text_offsets
+        keys = []
+        for first, end in itertools.pairwise(starts):
+            bounds = offsets[first : end + 1]
+            keys.append(article_key_of_blob(self._text_view[int(bounds[0]) : int(bounds[-1])], np.diff(bounds)))
+        return keys
 
     def attach_vectors(
-        self, store: VectorStore, embed_questions: Callable[[Sequence[str]], FloatArray]
+        self, store: VectorStore, embed_questions: Callable[[Sequence[str]], VectorArray]
     ) -> SemanticStage:
         """Use the sentence vectors in `store` (as far as they are filled in; see semantic.fill) and
         `embed_questions` for questions. Returns the stage, which `fill` completes."""
-        stage = SemanticStage(
-            keys_of([a.sentences for a in self.articles]),
-            [len(a.sentences) for a in self.articles],
-            store,
-            QuestionEncoder(embed_questions),
-        )
+        sizes = np.diff(self._starts).tolist()
+        stage = SemanticStage(self.article_keys(), sizes, store, QuestionEncoder(embed_questions))
         self.semantic = stage
         return stage
 
-    def _locate(self, doc: int) -> _Location:
-        article = int(np.searchsorted(self._starts, doc, side="right")) - 1
-        return _Location(article, doc - int(self._starts[article]))
+    # ------------------------------------------------------------ questions
 
     def _unknown_idf(self) -> float:
         # A word found nowhere weighs as much as the rarest possible word.
@@ -191,10 +350,86 @@ class SearchIndex:
         """
         question = question[:MAX_QUESTION_CHARS]
         if context is None:
-            return Query.of(question, {t: self._idf(t) for t in _question_terms(question)})
+            idf: dict[Term, float] = {t: self._idf(t) for t in _question_terms(question)}
+            return Query.of(question, idf)
         weights = weighted_terms(question, context, context_weight)
-        query = Query.of(question, {t: w * self._idf(t) for t, w in weights.items()})
+        weighted: dict[Term, float] = {t: w * self._idf(t) for t, w in weights.items()}
+        query = Query.of(question, weighted)
         return replace(query, asked_words=query.asked_words | frozenset(words(context[:MAX_QUESTION_CHARS])))
+
+    def _by_id(self, query: Query) -> Query:
+        # The same query over term ids, as the forward index stores sentences; a term found nowhere
+        # gets a negative stand-in that no sentence holds (it still counts in the IDF mass).
+        ids: list[Term] = []
+        for n, term in enumerate(query.terms):
+            found = self._terms.get_id(term) if isinstance(term, str) else None
+            ids.append(found if found is not None else -1 - n)
+        idf = {new: query.idf[old] for new, old in zip(ids, query.terms, strict=True)}
+        return replace(query, terms=tuple(ids), idf=idf)
+
+    def features(self, query: Query, docs: npt.NDArray[np.int64], bm25: npt.NDArray[np.float64]) -> FloatArray:
+        """Each candidate's re-ranking features (rows in `docs` order, columns in rerank.FEATURES order).
+
+        The same features as `rerank.feature_row`, computed from the stored term ids for all candidates
+        at once: which question terms each candidate, its neighbours and its article's lead hold.
+        """
+        n = len(docs)
+        rows = np.zeros((n, len(FEATURES)), dtype=np.float64)
+        if not n:
+            return rows
+        by_id = self._by_id(query)
+        terms = np.array(by_id.terms, dtype=np.int64)  # term ids; a term found nowhere has a negative stand-in
+        weights = np.array([by_id.idf[t] for t in by_id.terms], dtype=np.float64)
+        firsts = self._starts[self._article_of(docs)]
+        ends = self._starts[self._article_of(docs) + 1]
+        at = docs - firsts
+        # Neighbours nearest first, before and after alternating; "near" is the first two that exist.
+        around = at[:, None] + _AROUND[None, :]
+        exists = (around >= 0) & (around < (ends - firsts)[:, None])
+        near = exists & (np.cumsum(exists, axis=1) <= 2)
+        neighbours = np.where(exists, firsts[:, None] + around, docs[:, None])
+        previous = np.where(at > 0, docs - 1, docs)
+        holds, row_of = self._terms_held(np.concatenate((docs, previous, firsts, neighbours.reshape(-1))), terms)
+        own = holds[row_of[:n]]
+        absent = ~own
+        before = holds[row_of[n : 2 * n]] & (at > 0)[:, None] & absent
+        lead = holds[row_of[2 * n : 3 * n]] & absent
+        context = holds[row_of[3 * n :]].reshape(n, len(_AROUND), -1)
+        near_terms = (context & near[:, :, None]).any(axis=1) & absent
+        around_terms = (context & exists[:, :, None]).any(axis=1) & absent
+        best = float(bm25.max())
+        rows[:, 0] = bm25 / best if best > 0 else 0.0
+        for column, present in ((1, own), (2, before), (3, near_terms), (4, around_terms), (5, lead)):
+            rows[:, column] = _coverage(present, weights, by_id.mass)
+        # Proximity needs positions: read only for candidates holding both words of a neighbouring pair.
+        if len(by_id.terms) > 1:
+            pairs = (own[:, :-1] & own[:, 1:]).any(axis=1)
+            for row in np.flatnonzero(pairs).tolist():
+                rows[row, 6] = proximity(by_id, self._term_ids(int(docs[row])))
+        if query.kind is not None:  # the text is read only when an answer type is sought in it
+            for row, doc in enumerate(docs.tolist()):
+                rows[row, 7:9] = answer_type_evidence(by_id, self.sentence(doc), ())
+        return rows
+
+    def _terms_held(
+        self, docs: npt.NDArray[np.int64], terms: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """Which of the question's terms (columns, in question order) each distinct doc holds, and each doc's row."""
+        unique, row_of = np.unique(docs, return_inverse=True)
+        holds = np.zeros((len(unique), len(terms)), dtype=bool)
+        starts, stops = self._token_offsets[unique], self._token_offsets[unique + 1]
+        lengths = stops - starts
+        total = int(lengths.sum())
+        if total and len(terms):
+            # Every token of these docs laid end to end, with the row it belongs to.
+            shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+            tokens = self._tokens[np.arange(total, dtype=np.int64) + shift]
+            rows = np.repeat(np.arange(len(unique)), lengths)
+            order = np.argsort(terms, kind="stable")
+            place = np.searchsorted(terms[order], tokens).clip(0, len(terms) - 1)
+            found = terms[order][place] == tokens
+            holds[rows[found], order[place[found]]] = True
+        return holds, row_of.reshape(-1)
 
     def candidates(
         self,
@@ -231,43 +466,25 @@ class SearchIndex:
                 docs = np.concatenate([docs, extra])
                 scores = np.concatenate([scores, self.bm25.scores_of(terms, extra, weights)])
             cosines = view.cosines(vector, docs)
-        best = float(scores.max()) if len(scores) else 0.0
-        tokens: dict[int, list[str]] = {}  # each sentence read once per question, by index number
-
-        def tokens_of(sentences: tuple[str, ...], first: int, n: int) -> list[str]:
-            if first + n not in tokens:
-                tokens[first + n] = tokenize(sentences[n])
-            return tokens[first + n]
-
-        rows, own_evidence = [], []
-        alone = None if context is None else self.query(question)
-        for doc, score in zip(docs.tolist(), scores.tolist(), strict=True):
-            where = self._locate(doc)
-            sentences, first, at = self.articles[where.article].sentences, doc - where.sentence, where.sentence
-            around = [n for step in range(1, CONTEXT_SENTENCES + 1) for n in (at - step, at + step)]
-            neighbours = [tokens_of(sentences, first, n) for n in around if 0 <= n < len(sentences)]
-            previous = tokens_of(sentences, first, at - 1) if at > 0 else []
-            own, lead = tokens_of(sentences, first, at), tokens_of(sentences, first, 0)
-            rows.append(feature_row(query, sentences[at], own, previous, neighbours, lead, score, best))
-            if alone is not None:
-                row = feature_row(alone, sentences[at], own, previous, neighbours, lead, score, best)
-                own_evidence.append(row[_COVERAGE] + row[_NEAR])
-        features = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+        features = self.features(query, docs, scores)
         if cosines is not None and vector is not None and view is not None and len(docs):
             features = np.hstack([features, self._semantic_features(view, vector, docs, cosines)])
-        evidence = None if alone is None else np.array(own_evidence, dtype=np.float64)
+        evidence = None
+        if context is not None:  # the question's own words alone: how much of them each candidate holds
+            alone = self.features(self.query(question), docs, scores)
+            evidence = alone[:, _COVERAGE] + alone[:, _NEAR]
         return Candidates(query, docs, scores, features, evidence, cosines)
 
     def _semantic_features(
         self,
         view: SemanticView,
-        vector: npt.NDArray[np.float32],
+        vector: VectorArray,
         docs: npt.NDArray[np.int64],
         own: npt.NDArray[np.float32],
-    ) -> npt.NDArray[np.float64]:
+    ) -> FloatArray:
         """The columns of rerank.SEMANTIC_FEATURES after FEATURES, relative to the best candidate's."""
-        first_of = self._starts[np.searchsorted(self._starts, docs, side="right") - 1]
-        last_of = self._starts[np.searchsorted(self._starts, docs, side="right")] - 1
+        articles = self._article_of(docs)
+        first_of, last_of = self._starts[articles], self._starts[articles + 1] - 1
         before, after = np.maximum(docs - 1, first_of), np.minimum(docs + 1, last_of)
         around = view.cosines(vector, np.concatenate([before, after])).reshape(2, len(docs))
         fallback = float(np.nanmin(own)) if np.isfinite(own).any() else 0.0
@@ -319,30 +536,37 @@ class SearchIndex:
         required = required_type(question) if found.cosines is not None else None
         scores = rerank_scores(found.features)
         order = np.lexsort((found.docs, -scores))[:k]
+        if not len(order):
+            return []
+        docs = found.docs[order]
+        articles = self._article_of(docs).tolist()
+        firsts = self._starts[articles].tolist()
+        ids, titles, dates, urls = (self._field(name) for name in ("id", "title", "date", "url"))
         hits = []
-        for position in order.tolist():
-            doc, score = int(found.docs[position]), float(scores[position])
-            where = self._locate(doc)
-            article = self.articles[where.article]
-            text = article.sentences[where.sentence]
-            start, end = passage_span(article.sentences, where.sentence, self.passage_tokens)
+        for position, doc, article, first in zip(order.tolist(), docs.tolist(), articles, firsts, strict=True):
+            count = int(self._starts[article + 1]) - first
+            sentences = Sentences(self, first, count)
+            at = doc - first
+            start, end = passage_span(sentences, at, self.passage_tokens)
             evidence = found.features[position, _COVERAGE] + found.features[position, _NEAR]
             if found.own_evidence is not None:
                 # A follow-up is confident when its own words are found, or they and the context together.
                 evidence = max(evidence, found.own_evidence[position])
-            confident = is_confident(float(evidence), None if found.cosines is None else float(found.cosines[position]))
+            text = sentences[at]
+            cosine = None if found.cosines is None else float(found.cosines[position])
+            confident = is_confident(float(evidence), cosine)
             if confident and required is not None and not holds_answer_of(text, required):
                 confident = False
             hits.append(
                 Hit(
-                    article=article.id,
-                    title=article.title,
-                    date=article.date,
-                    url=article.url,
-                    sentence=where.sentence + 1,
+                    article=ids[article],
+                    title=titles[article],
+                    date=dates[article],
+                    url=urls[article],
+                    sentence=at + 1,
                     text=text,
-                    passage=" ".join(article.sentences[start:end]),
-                    score=score,
+                    passage=" ".join(sentences[start:end]),
+                    score=float(scores[position]),
                     confident=confident,
                 )
             )
@@ -350,11 +574,18 @@ class SearchIndex:
 
 
 def index_articles(articles: Sequence[Article], params: Bm25Params = DEFAULT_PARAMS) -> SearchIndex:
-    """Index already-parsed articles."""
+    """Index already-parsed articles, in memory (the same layout as the file)."""
+    parts = Parts()
     terms = TermIds()
     for article in articles:
+        parts.add_article((article.id, article.title, article.date, article.url, article.source, article.digest),
+                          len(article.sentences))  # fmt: skip
+        parts.add_text(article.sentences)
         terms.add(article.sentences)
-    return SearchIndex(tuple(articles), Bm25.from_term_ids(terms.vocabulary, *terms.arrays(), params))
+    ids, counts = terms.arrays()
+    parts.vocabulary, parts.term_ids, parts.token_counts = terms.vocabulary, [ids], [counts]
+    meta, columns = lay_out(parts, params, key="")
+    return SearchIndex(store.in_memory(meta, columns))
 
 
 # Skipped files named when a folder has no usable article; the rest are counted.
@@ -411,16 +642,17 @@ def build_index(
     _check_folder(folder)
     cache = store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
     built = build(folder, params, cache=cache, workers=workers, progress=progress)
-    if not built.articles:
+    if built.file is None:
         raise EmptyIndexError(_nothing_usable(folder, built.skipped))
-    index = SearchIndex(built.articles, built.bm25)
+    index = SearchIndex(built.file)
     report = BuildReport(
-        articles=len(built.articles),
+        articles=index.article_count,
         sentences=index.sentence_count,
         tokens=index.bm25.token_count,
         skipped=built.skipped,
         seconds=time.perf_counter() - started,
         from_cache=built.from_cache,
         cache_file=cache,
+        not_saved=built.not_saved,
     )
     return index, report

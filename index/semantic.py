@@ -40,6 +40,17 @@ def store_folder(cache: Path, index_file: Path, model: EmbeddingModel) -> Path:
     return cache / f"vectors-{index_file.stem.removeprefix('index-')}" / model.identity
 
 
+def cannot_write(folder: Path) -> str | None:
+    """Why vectors cannot be stored in `folder` (created if missing), or None when they can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / "lock"
+        os.close(os.open(probe, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644))
+    except OSError as error:
+        return f"{error.strerror or error}: {error.filename or folder}"
+    return None
+
+
 @dataclass(frozen=True)
 class SemanticView:
     """Which stored row holds each sentence's vector in one index (-1: not embedded yet), and back."""

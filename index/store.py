@@ -1,53 +1,62 @@
-"""The saved index: plain NumPy arrays in one file, so a restart skips the build.
+"""The index file: every array the index serves from, in one file mapped read-only.
 
-The file is a magic string, a JSON directory of the arrays (name, dtype, shape), the
-SHA-256 of the directory and the arrays, then the arrays' raw bytes, read straight into
-NumPy arrays. Loading can never run code (no pickle, no np.load: only numeric dtypes are
-accepted). The file is written to a temporary name and renamed into place (a crash never
-leaves half a file under the real name), and the SHA-256 tells a truncated or altered
-file, which is then rebuilt rather than trusted. The file is keyed by the content of every
-article, the BM25 parameters and the code that builds it: any change means a rebuild.
+Layout: a magic string, the directory's length and SHA-256, the directory (JSON: the
+format version, a few numbers, and each array's name, dtype, shape, offset and xxh3-128
+checksum), then the arrays' raw bytes, each aligned to 64 bytes. Serving maps the file
+and views the arrays in place (`np.frombuffer` over the map): nothing is read into
+memory or unpickled, only plain numeric dtypes are accepted, and a start costs the same
+at any size. The OS page cache holds the pages once for every process that maps the file.
+
+Integrity: the directory's SHA-256 and the arrays' bounds are checked at every open;
+every array's checksum is computed from the bytes as they are written, and checked over
+the mapped file once per process before it serves from the file (the writer included,
+so a short write or a file swapped under it is caught). A file that fails any check is
+never trusted: it is rebuilt. The file is written to a temporary name and renamed into
+place; temporary files left by a killed build are removed by the next save.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import mmap
 import os
+import re
+import stat
 import tempfile
-from collections.abc import Collection
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 import platformdirs
-
-from index.articles import Article, Skipped
-from index.bm25 import Bm25
+import xxhash
 
 log = logging.getLogger("index.store")
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CACHE_ENV = "INDEX_CACHE_DIR"
-_VOCABULARY_STEP = 20_000
-# Article's fields in order, except `sentences` (stored as text, with a count per article).
-_ARTICLE_TEXTS = ("id", "title", "date", "url", "source", "digest")
-_STAMP_ARRAYS = ("header", "stamp_paths", "stamp_digests", "stamp_numbers")
-_ARRAYS = (
-    *_STAMP_ARRAYS,
-    *(f"article_{name}" for name in _ARTICLE_TEXTS),
-    "article_sentences",
-    "vocabulary",
-    "idf",
-    "indptr",
-    "indices",
-    "data",
-    "sentences",
-    "sentence_bytes",
-)
+MAGIC = b"QABOTMAP"
+_ALIGN = 64
+_MAX_DIRECTORY = 1_000_000
+# Only these dtypes can be in the file: plain numbers, never objects.
+_DTYPES = {np.dtype(t).str: np.dtype(t) for t in ("<f8", "<i8", "<i4", "|u1")}
+# Hashing in steps: each step is one C call, short enough for other threads to run between.
+_HASH_STEP = 8 << 20
+# The saved file is `index-<16 hex>.bin`; its temporary files `.index-<16 hex>.bin.<8 chars>.tmp`
+# (tempfile.mkstemp's). Only names of this shape are ever removed as stale.
+_TEMPORARY = re.compile(r"\.index-[0-9a-f]{16}\.bin\.[A-Za-z0-9_]{8}\.tmp")
+
+Array = npt.NDArray[Any]
+
+
+class DamagedIndex(ValueError):
+    """The file is not one this code wrote, or was changed since."""
 
 
 @dataclass(frozen=True)
@@ -56,17 +65,6 @@ class Stamps:
 
     files: dict[str, tuple[int, int, int, int, str]]
     taken_ns: int
-
-
-@dataclass(frozen=True)
-class SavedIndex:
-    """What a saved file holds: the parsed articles, the files skipped while parsing, the BM25 postings."""
-
-    key: str
-    articles: tuple[Article, ...]
-    skipped: tuple[Skipped, ...]
-    bm25: Bm25
-    stamps: Stamps = Stamps({}, 0)
 
 
 def cache_folder(configured: Path | None = None) -> Path:
@@ -78,204 +76,334 @@ def cache_folder(configured: Path | None = None) -> Path:
 
 def index_file(cache: Path, seeds: Path) -> Path:
     """One file per seeds folder, so two bots on two folders never evict each other."""
-    name = hashlib.sha256(str(seeds.resolve()).encode()).hexdigest()[:16]
+    # os.fsencode: a path that is not valid UTF-8 (bytes kept as surrogate escapes) still has its bytes.
+    name = hashlib.sha256(os.fsencode(seeds.resolve())).hexdigest()[:16]
     return cache / f"index-{name}.bin"
 
 
-def _blob(text: str) -> npt.NDArray[np.uint8]:
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+# ---------------------------------------------------------------- writing
 
 
-def to_arrays(saved: SavedIndex) -> dict[str, npt.NDArray[Any]]:
-    articles = saved.articles
-    sentence_blobs = ["\n".join(a.sentences).encode("utf-8") for a in articles]
-    # Sentences are stored one per line: a line break inside one would shift every later one.
-    if sum(b.count(b"\n") for b in sentence_blobs) != sum(max(len(a.sentences) - 1, 0) for a in articles):
-        raise ValueError("a sentence holds a line break; the index cannot be saved")
-    sentence_bytes = np.zeros(len(articles) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in sentence_blobs], out=sentence_bytes[1:])
-    header = {
-        "format": FORMAT_VERSION,
-        "key": saved.key,
-        "doc_count": saved.bm25.doc_count,
-        "token_count": saved.bm25.token_count,
-        "skipped": [[s.path, s.reason] for s in saved.skipped],
-        "taken_ns": saved.stamps.taken_ns,
-    }
-    stamps = saved.stamps.files
-    # Every builder numbers terms in insertion order, so the keys are already in id order.
-    vocabulary = list(saved.bm25.vocabulary)
-    ids = np.fromiter(saved.bm25.vocabulary.values(), dtype=np.int64, count=len(vocabulary))
-    if not np.array_equal(ids, np.arange(len(vocabulary))):
-        raise ValueError("the vocabulary is not numbered in order")
-    arrays: dict[str, npt.NDArray[Any]] = {
-        "header": _blob(json.dumps(header, ensure_ascii=False)),
-        # Per-article fields column by column, each its own array: encoding or decoding one JSON
-        # document of them all holds the GIL for 70 ms at a million sentences (measured), and a
-        # list per article would be 20,000 more objects for the garbage collector to walk.
-        **{
-            f"article_{name}": _blob(json.dumps([getattr(a, name) for a in articles], ensure_ascii=False))
-            for name in _ARTICLE_TEXTS
-        },
-        "article_sentences": np.array([len(a.sentences) for a in articles], dtype=np.int64),
-        "stamp_paths": _blob(json.dumps(list(stamps), ensure_ascii=False)),
-        "stamp_digests": _blob(json.dumps([stamp[4] for stamp in stamps.values()])),
-        "stamp_numbers": np.array([stamp[:4] for stamp in stamps.values()], dtype=np.int64).reshape(-1, 4),
-        "vocabulary": _blob("\n".join(vocabulary)),
-        "idf": saved.bm25.idf,
-        "indptr": saved.bm25.indptr,
-        "indices": saved.bm25.indices,
-        "data": saved.bm25.data,
-        "sentences": np.frombuffer(b"".join(sentence_blobs), dtype=np.uint8),
-        "sentence_bytes": sentence_bytes,
-    }
-    return arrays
+@dataclass
+class Column:
+    """An array to write, given as parts laid end to end (no copy joins them)."""
+
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    parts: list[Array] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, array: Array) -> Column:
+        return cls(array.dtype, array.shape, [array])
+
+    @classmethod
+    def joined(cls, parts: Iterable[Array], dtype: npt.DTypeLike) -> Column:
+        kept = [np.ascontiguousarray(p, dtype=dtype).reshape(-1) for p in parts]
+        return cls(np.dtype(dtype), (sum(len(p) for p in kept),), kept)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
 
 
-def save(path: Path, saved: SavedIndex) -> None:
-    """Write atomically: a temporary file in the same folder, flushed, then renamed over `path`."""
-    arrays = to_arrays(saved)
+def blob(text: str) -> Column:
+    return Column.of(np.frombuffer(text.encode("utf-8"), dtype=np.uint8))
+
+
+def json_column(value: Any) -> Column:
+    return blob(json.dumps(value, ensure_ascii=False))
+
+
+def _bytes_of(array: Array) -> memoryview:
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
+
+
+def _steps(view: memoryview) -> Iterator[memoryview]:
+    for start in range(0, len(view), _HASH_STEP):
+        yield view[start : start + _HASH_STEP]
+
+
+def _aligned(offset: int) -> int:
+    return -(-offset // _ALIGN) * _ALIGN
+
+
+def _directory(meta: Mapping[str, Any], entries: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"format": FORMAT_VERSION, "meta": meta, "arrays": entries}, ensure_ascii=False).encode()
+
+
+def write(file: BinaryIO, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> None:
+    """Write the arrays after a directory that records each one's checksum (computed as it is written)."""
+    entries: list[dict[str, Any]] = [
+        {"name": name, "dtype": c.dtype.str, "shape": list(c.shape), "offset": 0, "xxh3": "0" * 32}
+        for name, c in columns.items()
+    ]
+    # Offsets depend on the directory's length, and that on the offsets' digits: settle them in a few rounds.
+    for _ in range(4):
+        start = _aligned(len(MAGIC) + 8 + 32 + len(_directory(meta, entries)))
+        for entry, column in zip(entries, columns.values(), strict=True):
+            entry["offset"] = start
+            start = _aligned(start + column.nbytes)
+    length = len(_directory(meta, entries))
+    for entry, column in zip(entries, columns.values(), strict=True):
+        file.seek(entry["offset"])
+        digest = xxhash.xxh3_128()
+        for part in column.parts:
+            for step in _steps(_bytes_of(part)):
+                digest.update(step)
+                file.write(step)
+        entry["xxh3"] = digest.hexdigest()
+    end = max((e["offset"] + c.nbytes for e, c in zip(entries, columns.values(), strict=True)), default=0)
+    file.truncate(max(end, _aligned(len(MAGIC) + 8 + 32 + length)))
+    directory = _directory(meta, entries)
+    if len(directory) != length:  # the checksums are fixed-width hex: the length cannot change
+        raise AssertionError("directory length changed")
+    file.seek(0)
+    file.write(MAGIC + length.to_bytes(8, "little") + hashlib.sha256(directory).digest() + directory)
+
+
+def remove_stale_temporaries(folder: Path) -> list[str]:
+    """Remove temporary files of our own naming that no running build is writing; the names removed.
+
+    A build holds an exclusive lock on its temporary file until it renames it, so a file that can
+    be locked was left by a build that was killed.
+    """
+    removed: list[str] = []
+    try:
+        names = [entry.name for entry in os.scandir(folder) if _TEMPORARY.fullmatch(entry.name)]
+    except OSError:
+        return removed
+    for name in names:
+        path = folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or not _try_lock(fd):
+                continue
+            path.unlink()
+            removed.append(name)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    if removed:
+        log.info("Removed %d temporary file(s) left by an interrupted build in %s.", len(removed), folder)
+    return removed
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks (Windows): never remove what may be in use
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def save(path: Path, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> None:
+    """Write atomically: a temporary file in the same folder, locked while written, flushed, renamed over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as file:
-            _write(file, arrays)
+        with os.fdopen(handle, "w+b") as file:
+            _try_lock(file.fileno())
+            write(file, meta, columns)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
+            os.replace(temporary, path)  # still locked: a cleaner never takes it for a stale one
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-class DamagedIndex(ValueError):
-    """The saved file is not one this code wrote, or was changed since."""
+def save_temporary(meta: Mapping[str, Any], columns: Mapping[str, Column]) -> IndexFile:
+    """Write to a temporary file, map it, and delete the file: the mapping keeps it until it is closed."""
+    handle, temporary = tempfile.mkstemp(prefix="qa-bot-index-", suffix=".bin")
+    try:
+        with os.fdopen(handle, "w+b") as file:
+            write(file, meta, columns)
+            file.flush()
+        return open_file(Path(temporary))
+    finally:
+        with contextlib.suppress(OSError):  # on Windows a mapped file cannot be deleted: left to the OS
+            Path(temporary).unlink()
 
 
-MAGIC = b"QABOTIDX"
-# Only these dtypes can be in the file: plain numbers, never objects.
-_DTYPES = {np.dtype(t).str: np.dtype(t) for t in ("<f8", "<i8", "<i4", "|u1")}
-_MAX_DIRECTORY = 1_000_000
+def in_memory(meta: Mapping[str, Any], columns: Mapping[str, Column]) -> IndexFile:
+    """The same file, in memory (small indexes built for one question, tests)."""
+
+    class _Buffer:
+        def __init__(self) -> None:
+            self.data = bytearray()
+            self.at = 0
+
+        def seek(self, at: int) -> None:
+            self.at = at
+
+        def write(self, data: bytes | memoryview) -> None:
+            end = self.at + len(data)
+            if end > len(self.data):
+                self.data.extend(bytes(end - len(self.data)))
+            self.data[self.at : end] = data
+            self.at = end
+
+        def truncate(self, size: int) -> None:
+            if size > len(self.data):
+                self.data.extend(bytes(size - len(self.data)))
+
+    buffer = _Buffer()
+    write(buffer, meta, columns)  # type: ignore[arg-type]
+    return IndexFile(bytes(buffer.data), "memory")
 
 
-def _bytes_of(array: npt.NDArray[Any]) -> memoryview:
-    return np.ascontiguousarray(array).data.cast("B")
+# ---------------------------------------------------------------- reading
+
+# Files this process has checked array by array, by (device, inode, size, mtime, ctime): any write
+# changes the ctime, so a file checked once needs no second pass while it is unchanged.
+_verified: set[tuple[int, ...]] = set()
+_verified_lock = threading.Lock()
 
 
-def _write(file: BinaryIO, arrays: dict[str, npt.NDArray[Any]]) -> None:
-    entries = [{"name": name, "dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()]
-    directory = json.dumps({"format": FORMAT_VERSION, "arrays": entries}).encode()
-    digest = hashlib.sha256(directory)
-    for array in arrays.values():
-        digest.update(_bytes_of(array))
-    file.write(MAGIC + len(directory).to_bytes(8, "little") + directory + digest.digest())
-    for array in arrays.values():
-        file.write(_bytes_of(array))
+class IndexFile:
+    """A file's arrays, viewed in place. Close it when nothing reads it any more."""
+
+    def __init__(self, buffer: mmap.mmap | bytes, name: str, identity: tuple[int, ...] | None = None) -> None:
+        self.name = name
+        self._buffer: mmap.mmap | bytes | None = buffer
+        self.identity = identity
+        view = memoryview(buffer)
+        try:
+            if len(view) < len(MAGIC) + 40 or view[: len(MAGIC)] != MAGIC:
+                raise DamagedIndex("not an index file")
+            length = int.from_bytes(view[len(MAGIC) : len(MAGIC) + 8], "little")
+            if length > _MAX_DIRECTORY or len(MAGIC) + 40 + length > len(view):
+                raise DamagedIndex("directory out of bounds")
+            expected = bytes(view[len(MAGIC) + 8 : len(MAGIC) + 40])
+            directory = bytes(view[len(MAGIC) + 40 : len(MAGIC) + 40 + length])
+        finally:
+            view.release()
+        if hashlib.sha256(directory).digest() != expected:
+            raise DamagedIndex("directory checksum mismatch")
+        parsed = json.loads(directory)
+        if parsed.get("format") != FORMAT_VERSION:
+            raise DamagedIndex(f"format {parsed.get('format')}, not {FORMAT_VERSION}")
+        self.meta: dict[str, Any] = parsed["meta"]
+        self.arrays: dict[str, Array] = {}
+        self._checksums: dict[str, str] = {}
+        for entry in parsed["arrays"]:
+            dtype = _DTYPES.get(entry["dtype"])
+            if dtype is None:
+                raise DamagedIndex(f"dtype {entry['dtype']!r} is not allowed")
+            shape = tuple(int(n) for n in entry["shape"])
+            count, offset = int(np.prod(shape)), int(entry["offset"])
+            if min(shape, default=0) < 0 or offset < 0 or offset + count * dtype.itemsize > len(buffer):
+                raise DamagedIndex(f"array {entry['name']} out of bounds")
+            array = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(shape)
+            self.arrays[str(entry["name"])] = array
+            self._checksums[str(entry["name"])] = str(entry["xxh3"])
+
+    def __getitem__(self, name: str) -> Array:
+        try:
+            return self.arrays[name]
+        except KeyError:
+            raise DamagedIndex(f"no array {name!r}") from None
+
+    @property
+    def closed(self) -> bool:
+        return self._buffer is None
+
+    def verify(self) -> None:
+        """Check every array against its checksum (once per process for an unchanged file)."""
+        if self.identity is not None:
+            with _verified_lock:
+                if self.identity in _verified:
+                    return
+        for name, array in self.arrays.items():
+            digest = xxhash.xxh3_128()
+            for step in _steps(_bytes_of(array)):
+                digest.update(step)
+            if digest.hexdigest() != self._checksums[name]:
+                raise DamagedIndex(f"checksum mismatch in {name}")
+        if self.identity is not None:
+            with _verified_lock:
+                _verified.add(self.identity)
+
+    def close(self) -> None:
+        """Unmap the file. Every array viewed from it must be released first (the index's `close` does it)."""
+        buffer, self._buffer = self._buffer, None
+        self.arrays = {}
+        if isinstance(buffer, mmap.mmap):
+            try:
+                buffer.close()
+            except BufferError:  # a view is still alive somewhere: the map goes when it does
+                log.warning("An index map was still viewed when closed; it is freed with its last view.")
 
 
-def _read(path: Path, only: Collection[str] = ()) -> dict[str, npt.NDArray[Any]]:
-    """Every array in the file, checked against the SHA-256; or, unchecked, only the arrays named in `only`."""
-    size = path.stat().st_size
-    with path.open("rb") as file:
-        if file.read(len(MAGIC)) != MAGIC:
-            raise DamagedIndex("not a saved index")
-        length = int.from_bytes(file.read(8), "little")
-        if length > _MAX_DIRECTORY:
-            raise DamagedIndex("directory too large")
-        directory = file.read(length)
-        expected = file.read(32)
-        entries = json.loads(directory)["arrays"]
-        shapes = [(str(e["name"]), _DTYPES[e["dtype"]], tuple(int(n) for n in e["shape"])) for e in entries]
-        needed = sum(int(np.prod(shape)) * dtype.itemsize for _, dtype, shape in shapes)
-        if needed != size - file.tell():  # checked before allocating: a bad directory cannot exhaust memory
-            raise DamagedIndex(f"{size - file.tell():,} bytes of arrays where the directory says {needed:,}")
-        digest = hashlib.sha256(directory)
-        arrays: dict[str, npt.NDArray[Any]] = {}
-        for name, dtype, shape in shapes:
-            if only and name not in only:
-                file.seek(int(np.prod(shape)) * dtype.itemsize, os.SEEK_CUR)
-                continue
-            array = np.empty(shape, dtype=dtype)
-            view = _bytes_of(array)
-            if file.readinto(view) != len(view):
-                raise DamagedIndex("truncated")
-            digest.update(view)
-            arrays[name] = array
-    if set(arrays) != set(only or _ARRAYS):
-        raise DamagedIndex(f"unexpected arrays {sorted(arrays)}")
-    if not only and digest.digest() != expected:
-        raise DamagedIndex("checksum mismatch")
-    return arrays
+def _open_regular(path: Path) -> int:
+    # Non-blocking: opening a FIFO for reading would wait for a writer forever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DamagedIndex("not a regular file")
+    return fd
 
 
-def _text(blob: npt.NDArray[np.uint8], start: int, end: int) -> str:
-    return str(blob.data[start:end], "utf-8")
+def open_file(path: Path) -> IndexFile:
+    """Map `path` read-only and check its directory; raises OSError or DamagedIndex."""
+    fd = _open_regular(path)
+    try:
+        status = os.fstat(fd)
+        if status.st_size == 0:
+            raise DamagedIndex("empty file")
+        buffer = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)
+    identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+    try:
+        return IndexFile(buffer, str(path), identity)
+    except BaseException:
+        buffer.close()
+        raise
 
 
-def _json(blob: npt.NDArray[np.uint8]) -> Any:
-    return json.loads(_text(blob, 0, len(blob)))
+# ---------------------------------------------------------------- columns of text
 
 
-def from_arrays(arrays: dict[str, npt.NDArray[Any]], key: str) -> SavedIndex | None:
-    header = _json(arrays["header"])
-    if header.get("format") != FORMAT_VERSION or header.get("key") != key:
-        return None
-    blob, bounds = arrays["sentences"], arrays["sentence_bytes"].tolist()
-    texts = [_json(arrays[f"article_{name}"]) for name in _ARTICLE_TEXTS]
-    fields = zip(*texts, arrays["article_sentences"].tolist(), strict=True)
-    articles = []
-    for n, (article_id, title, date, url, source, digest, count) in enumerate(fields):
-        sentences = tuple(_text(blob, bounds[n], bounds[n + 1]).split("\n")) if count else ()
-        if len(sentences) != count:
-            raise DamagedIndex(f"article {article_id} has {len(sentences)} sentences, not {count}")
-        articles.append(Article(article_id, title, date, url, source, sentences, digest))
-    if sum(len(a.sentences) for a in articles) != header["doc_count"]:
-        raise DamagedIndex("sentence count and document count disagree")
-    terms = _text(arrays["vocabulary"], 0, len(arrays["vocabulary"])).split("\n") if len(arrays["vocabulary"]) else []
-    if len(terms) != len(arrays["idf"]) or len(arrays["indptr"]) != len(terms) + 1:
-        raise DamagedIndex("vocabulary and postings disagree")
-    vocabulary: dict[str, int] = {}
-    for start in range(0, len(terms), _VOCABULARY_STEP):  # in steps: one huge C call would hold the GIL
-        vocabulary.update(zip(terms[start : start + _VOCABULARY_STEP], range(start, len(terms)), strict=False))
-    bm25 = Bm25(
-        vocabulary,
-        arrays["idf"],
-        arrays["indptr"],
-        arrays["indices"],
-        arrays["data"],
-        int(header["doc_count"]),
-        int(header["token_count"]),
-    )
-    skipped = tuple(Skipped(path, reason) for path, reason in header["skipped"])
-    return SavedIndex(key, tuple(articles), skipped, bm25, _stamps(header, arrays))
+def json_of(array: Array) -> Any:
+    return json.loads(bytes(array).decode("utf-8")) if len(array) else None
 
 
-def _stamps(header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> Stamps:
-    numbers = arrays["stamp_numbers"]
-    columns = (numbers[:, column].tolist() for column in range(4))  # no list per file: see to_arrays
-    rows = zip(_json(arrays["stamp_paths"]), *columns, _json(arrays["stamp_digests"]), strict=True)
+def stamp_columns(stamps: Stamps) -> dict[str, Column]:
+    files = stamps.files
+    return {
+        "stamp_paths": json_column(list(files)),
+        "stamp_digests": json_column([stamp[4] for stamp in files.values()]),
+        "stamp_numbers": Column.of(np.array([s[:4] for s in files.values()], dtype=np.int64).reshape(-1, 4)),
+    }
+
+
+def stamps_of(file: IndexFile) -> Stamps:
+    numbers = file["stamp_numbers"]
+    columns = (numbers[:, column].tolist() for column in range(4))
+    rows = zip(json_of(file["stamp_paths"]) or [], *columns, json_of(file["stamp_digests"]) or [], strict=True)
     files = {str(path): (int(a), int(b), int(c), int(d), str(digest)) for path, a, b, c, d, digest in rows}
-    return Stamps(files, int(header["taken_ns"]))
+    return Stamps(files, int(file.meta.get("taken_ns", 0)))
 
 
 def load_stamps(path: Path) -> Stamps | None:
-    """The file stamps recorded in the saved index, read alone (the whole file is checked when loaded)."""
+    """The file stamps recorded in the saved index (the whole file is checked before it serves)."""
     try:
-        arrays = _read(path, only=_STAMP_ARRAYS)
-        return _stamps(_json(arrays["header"]), arrays)
-    except Exception:  # missing or damaged: every file is read
-        return None
-
-
-def load(path: Path, key: str) -> SavedIndex | None:
-    """The index saved at `path` for `key`; None when missing, stale or damaged (then it is rebuilt)."""
-    if not path.exists():
+        file = open_file(path)
+    except Exception:  # missing or damaged: every article file is read
         return None
     try:
-        saved = from_arrays(_read(path), key)
-    except Exception as error:  # any failure to read means: do not trust it, rebuild
-        log.warning("The saved index %s is damaged (%s); rebuilding it.", path, error)
+        return stamps_of(file)
+    except Exception:
         return None
-    if saved is None:
-        log.info("The saved index %s is out of date (articles or code changed); rebuilding it.", path)
-    return saved
+    finally:
+        file.close()

@@ -49,13 +49,18 @@ TRAIN_SAMPLE = 40_000
 TRAIN_ROUNDS = 8
 
 
-def article_key(sentences: Sequence[str]) -> str:
-    """What an article's vectors are stored under: changes when any of its sentences does."""
-    digest = hashlib.sha256()
-    for sentence in sentences:
-        digest.update(sentence.encode("utf-8", "surrogatepass"))
-        digest.update(b"\n")
+def article_key_of_blob(text: bytes | memoryview, lengths: npt.NDArray[np.integer]) -> str:
+    """What an article's vectors are stored under: its sentences' UTF-8 laid end to end, and each one's
+    length in bytes. Changes when any sentence does (or where one ends), and nothing else."""
+    digest = hashlib.sha256(text)
+    digest.update(np.asarray(lengths, dtype="<i8").tobytes())
     return digest.hexdigest()[:32]
+
+
+def article_key(sentences: Sequence[str]) -> str:
+    """`article_key_of_blob` of sentences given as strings."""
+    encoded = [s.encode("utf-8", "surrogatepass") for s in sentences]
+    return article_key_of_blob(b"".join(encoded), np.array([len(e) for e in encoded], dtype=np.int64))
 
 
 def quantise(vectors: npt.NDArray[np.floating[Any]]) -> tuple[Int8Matrix, FloatArray]:

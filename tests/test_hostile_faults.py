@@ -23,7 +23,7 @@ from bot.config import load_settings
 from bot.exts.moderation import NOT_ALLOWED
 from bot.formatting import NOTHING_MATCHES, escape
 from bot.launch import TOKEN_REJECTED
-from index import SearchIndex
+from index.layout import Parts
 from tests.discord_harness import (
     EPHEMERAL,
     MANAGE_GUILD,
@@ -89,12 +89,12 @@ async def test_a_rebuild_failing_halfway_keeps_the_old_index_serving(
     (folder / "volcano.txt").write_text("The volcano erupted over Reykjavik at dawn.\n", encoding="utf-8")
     read_before_failing: list[str] = []
 
-    def fail_after_reading(self: SearchIndex) -> None:
-        # The articles are read and indexed; the failure comes as the new index is put together.
-        read_before_failing.extend(a.id for a in self.articles)
+    def fail_after_reading(parts: Parts, *args: object, **kwargs: object) -> None:
+        # The articles are read and indexed; the failure comes as the new index file is laid out.
+        read_before_failing.extend(str(article_id) for article_id in parts.fields["id"])
         raise RuntimeError("injected failure halfway through the build")
 
-    monkeypatch.setattr(SearchIndex, "__post_init__", fail_after_reading)
+    monkeypatch.setattr("index.build.lay_out", fail_after_reading)
 
     content = await reload_content(harness, events, permissions=MANAGE_GUILD)
 

@@ -1,50 +1,65 @@
-"""A reload keeps the event loop running, and frees the index it replaced off the event loop,
-once no question still reads it."""
+"""A reload keeps the event loop running, and closes the index it replaced once no question reads it."""
 
 import asyncio
 import gc
 import os
 import threading
-import weakref
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 import bot.index_holder
 from bot.index_holder import IndexHolder
+from index import Answer, SearchIndex, build_index
+from index.search import ClosedIndex
 from index.store import CACHE_ENV
 from tests.discord_harness import WAIT_SECONDS
 from tests.helpers import write_corpus
 
 
-def freed_in(index_holder: IndexHolder) -> list[int]:
-    """The thread idents that free the serving index's first article (filled when it is freed)."""
-    threads: list[int] = []
-    weakref.finalize(index_holder.index.articles[0], lambda: threads.append(threading.get_ident()))
-    return threads
-
-
-async def test_a_replaced_index_is_freed_in_a_worker_thread(tmp_path: Path) -> None:
+async def test_a_replaced_index_is_closed_once_no_question_reads_it(tmp_path: Path) -> None:
     write_corpus(tmp_path, articles=12)
     holder = await IndexHolder.build(tmp_path)
-    threads = freed_in(holder)
+    old = holder.index
     report = await holder.reload()
     assert report.error is None
-    assert len(threads) == 1
-    assert threads[0] != threading.get_ident()  # the event loop's thread
+    assert holder.index is not old
+    assert old.closed and not holder.index.closed
+    with pytest.raises(ClosedIndex):
+        old.sentence(0)
 
 
-async def test_an_index_still_read_when_replaced_is_freed_after_the_reading_ends(tmp_path: Path) -> None:
+async def test_an_index_still_read_when_replaced_is_closed_when_the_reading_ends(tmp_path: Path) -> None:
     write_corpus(tmp_path, articles=12)
     holder = await IndexHolder.build(tmp_path)
-    threads = freed_in(holder)
-    reading = [holder.index]  # as a question being answered from it holds it
-    asyncio.get_running_loop().call_later(0.2, reading.clear)  # the question ends, on the event loop
+    leases = holder._serving
+    old = leases.take()  # as a question being answered from it holds it
     report = await holder.reload()
     assert report.error is None
-    assert reading == []
-    assert len(threads) == 1
-    assert threads[0] != threading.get_ident()
+    assert not old.closed
+    assert old.search("Bako rime tuko?", 3) == holder.index.search("Bako rime tuko?", 3)
+    leases.give_back()
+    assert old.closed
+
+
+async def test_questions_asked_during_a_reload_are_answered_and_lease_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_corpus(tmp_path, articles=12)
+    holder = await IndexHolder.build(tmp_path)
+    seen: list[int] = []
+    real_ask = SearchIndex.ask
+
+    def counting_ask(self: SearchIndex, question: str, k: int = 3) -> Answer:
+        seen.append(holder._serving.readers if self is holder.index else -1)
+        return real_ask(self, question, k)
+
+    monkeypatch.setattr(SearchIndex, "ask", counting_ask)
+    answers = await asyncio.gather(holder.ask("Bako rime tuko?", 3), holder.reload(), holder.ask("Bako?", 1))
+    assert [len(answers[0].hits), len(answers[2].hits)] == [3, 1]
+    assert all(readers != 0 for readers in seen)  # every reading held a lease
+    assert holder._serving.readers == 0
 
 
 async def test_questions_are_answered_from_the_old_index_while_the_bot_reloads(
@@ -81,13 +96,21 @@ async def test_questions_are_answered_from_the_old_index_while_the_bot_reloads(
         assert holder.index is not serving
 
 
-@pytest.mark.usefixtures("frozen_like_the_bot")
-async def test_the_new_index_is_kept_out_of_full_collections(tmp_path: Path) -> None:
-    write_corpus(tmp_path, articles=12)
-    holder = await IndexHolder.build(tmp_path)
-    await holder.reload()
-    article = holder.index.articles[0]
-    # gc.get_objects() lists the objects a collection walks; frozen ones are not among them.
-    assert not any(found is article for found in gc.get_objects())
-    gc.unfreeze()
-    assert any(found is article for found in gc.get_objects())
+def test_the_serving_index_keeps_its_sentences_in_the_file_not_in_memory(tmp_path: Path) -> None:
+    write_corpus(tmp_path, articles=400)  # about 10,000 sentences
+    text_bytes = sum(path.stat().st_size for path in tmp_path.iterdir())
+    first, _ = build_index(tmp_path, use_cache=False)  # fills the word caches and loads the passage tokenizer
+    first.search("Bako rime tuko?", 3)
+    first.close()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        index, report = build_index(tmp_path, use_cache=False)
+        index.search("Bako rime tuko?", 3)
+        gc.collect()
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.sentences > 9_000
+    # What stays allocated is per question (one score per sentence) and per article, not the text.
+    assert kept < 8 * report.sentences + text_bytes // 4, (kept, text_bytes)
