@@ -163,13 +163,21 @@ def feature_row(
 # With sentence vectors (index/semantic.py), three more features, each relative to the best candidate's
 # (a question's cosines sit higher or lower as a whole; only the differences rank):
 # the sentence's cosine to the question, the better of its two neighbours', and that of the sentence
-# with both neighbours (the mean of the three). Tuned like WEIGHTS, on the same split.
+# with both neighbours (the mean of the three). Tuned like WEIGHTS, on the same split (bench/tune_semantic.py).
 SEMANTIC_FEATURES = (*FEATURES, "cosine", "cosine_near", "cosine_context")
 SEMANTIC_WEIGHTS: Mapping[str, float] = {
-    **WEIGHTS,
-    "cosine": 3.0,
-    "cosine_near": 0.5,
-    "cosine_context": 1.0,
+    "bm25": 1.0,
+    "coverage": 3.0,
+    "previous": 2.2,
+    "near": 0.3,
+    "context": 0.6,
+    "lead": 1.2,
+    "proximity": 0.6,
+    "answer_type": 0.4,
+    "answer_near": 0.3,
+    "cosine": 3.5,
+    "cosine_near": 0.6,
+    "cosine_context": 1.3,
 }
 
 
