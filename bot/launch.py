@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings, discord_id, load_settings
+from index.terminal import UsageError, emit
 
 if TYPE_CHECKING:
     from bot.bot import QABot
@@ -25,8 +26,6 @@ TOKEN_REJECTED = (
 
 
 def _settings(*, require_token: bool) -> Settings:
-    from bot.cli import UsageError
-
     try:
         return load_settings(require_token=require_token)
     except ConfigError as error:
@@ -40,7 +39,6 @@ def _setup_logging(settings: Settings) -> None:
 
 
 async def _start(bot: QABot, token: str) -> None:
-    from bot.cli import UsageError
     from index import EmptyIndexError
 
     loop = asyncio.get_running_loop()
@@ -77,7 +75,6 @@ def _unreachable(error: Exception) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.bot import create_bot
-    from bot.cli import UsageError
 
     settings = _settings(require_token=True)
     _setup_logging(settings)
@@ -105,15 +102,11 @@ async def _sync(settings: Settings, guild_id: int | None) -> int:
             bot.tree.copy_global_to(guild=guild)
             synced = await bot.tree.sync(guild=guild)
             where = f"to server {guild_id} (available there at once)"
-    from bot.cli import emit
-
     emit(f"Synced {len(synced)} commands {where}: " + ", ".join(f"/{c.name}" for c in synced))
     return len(synced)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError
-
     settings = _settings(require_token=True)
     _setup_logging(settings)
     guild_id: int | None = None
@@ -169,7 +162,6 @@ def describe_command(payload: dict[str, Any]) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError, emit
     from index import EmptyIndexError
 
     settings = _settings(require_token=False)
@@ -208,7 +200,3 @@ def add_commands(commands: Any) -> None:
     check = commands.add_parser("check", help="build the index and the commands without connecting (for CI)")
     check.add_argument("--json", action="store_true", help="print the registration payloads as JSON")
     check.set_defaults(run=cmd_check)
-
-    from bot.questionlog.report import add_command as add_stats_command
-
-    add_stats_command(commands)

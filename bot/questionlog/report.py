@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.questionlog.store import LogStore, Stats
+from index.terminal import UsageError
 
 MAX_DAYS = 90
 DEFAULT_DAYS = 30
@@ -65,7 +66,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """`qa-bot stats`: the same numbers from a shell, read from STATE_DB (never created here)."""
     import time
 
-    from bot.cli import UsageError
     from bot.config import ConfigError, load_settings
     from bot.questionlog.chart import render_chart
     from bot.questionlog.schema import open_database
