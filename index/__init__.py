@@ -6,9 +6,18 @@ then call `SearchIndex.search(question, k)` from any thread.
 
 import logging
 
-from index.articles import Article, Skipped, load_articles, parse_article
+from index.articles import Article, Skipped, parse_article
 from index.bm25 import Bm25, Bm25Params
-from index.search import Answer, BuildReport, EmptyIndexError, Hit, SearchIndex, build_index, index_articles
+from index.search import (
+    Answer,
+    BuildReport,
+    EmptyIndexError,
+    Hit,
+    SearchIndex,
+    build_index,
+    index_articles,
+    load_articles,
+)
 
 __all__ = [
     "Answer",

@@ -30,21 +30,14 @@ import numpy.typing as npt
 
 from index import articles as articles_module
 from index import bm25 as bm25_module
+from index import folder as folder_module
 from index import layout as layout_module
 from index import stopwords as stopwords_module
 from index import store
 from index import text as text_module
-from index.articles import (
-    UNEXPECTED,
-    SeedsFolder,
-    Skipped,
-    UnusableArticle,
-    duplicate_key,
-    log_metadata_problem,
-    read_article,
-    record_skip,
-)
+from index.articles import Skipped, UnusableArticle, log_metadata_problem, read_article
 from index.bm25 import DEFAULT_PARAMS, Bm25Params
+from index.folder import UNEXPECTED, SeedsFolder, duplicate_key, record_skip
 from index.layout import Parts, check_shapes, lay_out
 from index.progress import LogProgress, Progress
 from index.text import tokens_end_to_end
@@ -125,7 +118,7 @@ def _code_digest() -> str:
     # The saved index depends on how text is split and tokenized and how BM25 is built:
     # a change to any of that code must invalidate it, whatever the articles.
     digest = hashlib.sha256()
-    for module in (articles_module, text_module, stopwords_module, bm25_module, layout_module):
+    for module in (articles_module, folder_module, text_module, stopwords_module, bm25_module, layout_module):
         digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()

@@ -625,6 +625,22 @@ def _nothing_usable(folder: Path, skipped: Sequence[Skipped]) -> str:
     return "\n".join(lines)
 
 
+def load_articles(folder: Path) -> tuple[list[Article], list[Skipped]]:
+    """Every usable article under `folder`, its sentences in memory, and every file skipped with why.
+
+    The build's own reading, parsing and deduplication (in this process, nothing saved), for callers
+    that want articles rather than an index: the dialogue benchmark, and tests.
+    """
+    built = build(folder, cache=None, workers=1, progress=lambda stage, done, total: None)
+    if built.file is None:
+        return [], list(built.skipped)
+    index = SearchIndex(built.file)
+    try:
+        return [replace(a, sentences=tuple(a.sentences)) for a in index.articles], list(built.skipped)
+    finally:
+        index.close()
+
+
 def build_index(
     folder: Path,
     params: Bm25Params = DEFAULT_PARAMS,

@@ -19,10 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import index.articles as articles
+import index.build
+import index.folder as folders
 import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 from bot.cli import main
 from index import build_index, load_articles
-from index.articles import MAX_ARTICLE_BYTES
+from index.folder import MAX_ARTICLE_BYTES
 from index.text import MAX_SENTENCE_CHARS
 
 SMALL_FILES = 3_000
@@ -146,9 +148,9 @@ def hostile(hostile_folder: HostileFolder, monkeypatch: pytest.MonkeyPatch) -> I
         _write(folder.seeds / name, f"{name} changes after the listing.\n")
 
     # Between the listing and the reading, one file disappears and one becomes a link out.
-    real_candidates = articles._Listing.candidates
+    real_candidates = folders._Listing.candidates
 
-    def candidates_then_change(self: articles._Listing) -> list[articles._Candidate]:
+    def candidates_then_change(self: folders._Listing) -> list[folders._Candidate]:
         found = real_candidates(self)
         if (folder.seeds / "vanishing.txt").exists():
             (folder.seeds / "vanishing.txt").unlink()
@@ -156,7 +158,7 @@ def hostile(hostile_folder: HostileFolder, monkeypatch: pytest.MonkeyPatch) -> I
             (folder.seeds / "swapped.txt").symlink_to(folder.outside / "secret.txt")
         return found
 
-    monkeypatch.setattr(articles._Listing, "candidates", candidates_then_change)
+    monkeypatch.setattr(folders._Listing, "candidates", candidates_then_change)
 
     # Record the real path of everything opened, however it was named.
     real_os_open, real_io_open = os.open, io.open
@@ -216,7 +218,7 @@ def test_build_uses_every_good_article_and_skips_each_bad_file_once(
     assert len(report.skipped) == len(skipped)  # one reason per file
     assert skipped == EXPECTED_SKIPS
     # One log line per skipped file, naming it and its reason.
-    warnings = [r.getMessage() for r in caplog.records if r.name == "index.articles"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "index.folder"]
     assert sorted(warnings) == sorted(f"Skipped {path}: {reason}" for path, reason in EXPECTED_SKIPS.items())
     assert all("\n" not in line for line in warnings)
 
@@ -279,7 +281,7 @@ def test_control_characters_in_articles_become_spaces(tmp_path: Path) -> None:
 
 
 def test_entry_limit_stops_the_walk_with_one_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(articles, "MAX_FILES", 5)
+    monkeypatch.setattr(folders, "MAX_FILES", 5)
     for n in range(8):
         _write(tmp_path / f"{n}.txt", f"Article number{n} here.\n")
     found, skipped = load_articles(tmp_path)
@@ -292,7 +294,7 @@ def test_entry_limit_stops_the_walk_with_one_reason(tmp_path: Path, monkeypatch:
 
 
 def test_total_byte_limit_skips_the_articles_past_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(articles, "MAX_TOTAL_BYTES", 50)
+    monkeypatch.setattr(folders, "MAX_TOTAL_BYTES", 50)
     for n in range(3):
         _write(tmp_path / f"{n}.txt", f"Article number{n} is twenty-odd bytes.\n")  # 37 bytes each
     found, skipped = load_articles(tmp_path)
@@ -302,7 +304,7 @@ def test_total_byte_limit_skips_the_articles_past_it(tmp_path: Path, monkeypatch
 
 
 def test_a_file_growing_past_the_limit_while_read_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(articles, "MAX_ARTICLE_BYTES", 10)
+    monkeypatch.setattr(folders, "MAX_ARTICLE_BYTES", 10)
     _write(tmp_path / "a.txt", "short")
     real_fstat = os.fstat
     # fstat sees the old size; the read finds more.
@@ -318,18 +320,21 @@ def test_an_unexpected_error_costs_one_file_not_the_build(
 ) -> None:
     _write(tmp_path / "a.txt", "First article.\n")
     _write(tmp_path / "b.txt", "Second article.\n")
-    real_parse = articles.parse_article
+    real_read = index.build.read_article
 
-    def parse(article_id: str, data: bytes) -> articles.Article:
+    def read(article_id: str, data: bytes) -> tuple[articles.Article, list[str]]:
         if article_id == "a.txt":
             raise KeyError("a bug")
-        return real_parse(article_id, data)
+        return real_read(article_id, data)
 
-    monkeypatch.setattr(articles, "parse_article", parse)
+    monkeypatch.setattr(index.build, "read_article", read)
     found, skipped = load_articles(tmp_path)
     assert [a.id for a in found] == ["b.txt"]
     assert skipped == [articles.Skipped("a.txt", "unexpected error while reading it (logged): please report it")]
-    assert any(r.exc_info and r.getMessage() == "Unexpected error while reading a.txt" for r in caplog.records)
+    logged = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("Unexpected error while reading a.txt")
+    ]
+    assert len(logged) == 1 and "KeyError: 'a bug'" in logged[0]
 
 
 def test_seeds_folder_reached_through_a_link_is_read(tmp_path: Path) -> None:
@@ -348,13 +353,13 @@ def test_the_repository_seed_still_parses_as_before(tmp_path: Path) -> None:
 
 
 def test_folders_nested_too_deep_are_not_read(tmp_path: Path) -> None:
-    deep = tmp_path.joinpath(*(["d"] * (articles.MAX_DEPTH + 1)))
+    deep = tmp_path.joinpath(*(["d"] * (folders.MAX_DEPTH + 1)))
     _write(deep.parent / "last-read.txt", "The deepest article read.\n")
     _write(deep / "too-deep.txt", "Never read.\n")
     found, skipped = load_articles(tmp_path)
-    assert [a.id for a in found] == ["/".join(["d"] * articles.MAX_DEPTH) + "/last-read.txt"]
-    folder = "/".join(["d"] * (articles.MAX_DEPTH + 1))
-    assert skipped == [articles.Skipped(folder, f"folder nested more than {articles.MAX_DEPTH} deep, not read")]
+    assert [a.id for a in found] == ["/".join(["d"] * folders.MAX_DEPTH) + "/last-read.txt"]
+    folder = "/".join(["d"] * (folders.MAX_DEPTH + 1))
+    assert skipped == [articles.Skipped(folder, f"folder nested more than {folders.MAX_DEPTH} deep, not read")]
 
 
 def test_an_unreadable_seeds_folder_is_one_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -369,14 +374,14 @@ def test_an_unreadable_seeds_folder_is_one_reason(tmp_path: Path, monkeypatch: p
 
 
 def test_file_by_file_reading_keeps_the_same_rules(tmp_path: Path) -> None:
-    # index.build (the parallel, cached build) reads through SeedsFolder, as load_articles does.
+    # The build reads file by file through SeedsFolder.
     seeds, outside = tmp_path / "seeds", tmp_path / "outside.txt"
     _write(seeds / "a.txt", "An article.\n")
     _write(seeds / "notes.csv", "not an article")
     _write(outside, OUTSIDE_SECRET)
     (seeds / "out.txt").symlink_to(outside)
     os.mkfifo(seeds / "pipe.txt")
-    with articles.SeedsFolder(seeds) as folder:
+    with folders.SeedsFolder(seeds) as folder:
         assert folder.candidates() == ["a.txt", "out.txt", "pipe.txt"]
         assert [folder.read(name) for name in ("a.txt", "out.txt", "pipe.txt")] == [b"An article.\n", None, None]
     assert folder.skipped == [
@@ -432,6 +437,6 @@ def _outcome_path(name: str) -> str | None:
     for depth, part in enumerate(parts, start=1):
         if part.startswith("."):
             return None
-        if articles._BAD_NAME_CHARS.search(part):
+        if folders._BAD_NAME_CHARS.search(part):
             return "/".join(parts[:depth])
     return name

@@ -244,7 +244,7 @@ async def test_the_event_loop_runs_while_an_index_builds(tmp_path: Path, workers
 
 
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    from index.articles import SeedsFolder
+    from index.folder import SeedsFolder
 
     reads: list[str] = []
     real = SeedsFolder.read
