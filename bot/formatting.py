@@ -103,8 +103,9 @@ def passage_markdown(hit: Hit, limit: int) -> str:
 
     The sentence is kept whole when it fits; the context around it is trimmed first, evenly on both sides.
     """
-    at = hit.passage.find(hit.text)
-    before, after = (hit.passage[:at], hit.passage[at + len(hit.text) :]) if at >= 0 else ("", "")
+    end = hit.offset + len(hit.text)
+    found = hit.offset >= 0 and hit.passage[hit.offset : end] == hit.text
+    before, after = (hit.passage[: hit.offset], hit.passage[end:]) if found else ("", "")
     sentence = escape(hit.text.strip())
     before, after = escape(before.strip()), escape(after.strip())
     bold = 4  # the two "**" markers

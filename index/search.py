@@ -101,9 +101,10 @@ class Hit:
     url: str | None
     sentence: int  # 1-based, within the article
     text: str
-    passage: str
+    passage: str  # the sentence with its neighbours, up to the passage budget
     score: float
     confident: bool
+    offset: int  # where `text` starts in `passage` (the same words may occur earlier in it)
 
 
 @dataclass(frozen=True)
@@ -557,7 +558,8 @@ class SearchIndex:
             if found.own_evidence is not None:
                 # A follow-up is confident when its own words are found, or they and the context together.
                 evidence = max(evidence, found.own_evidence[position])
-            text = sentences[at]
+            shown = sentences[start:end]
+            text = shown[at - start]
             cosine = None if found.cosines is None else float(found.cosines[position])
             confident = is_confident(float(evidence), cosine)
             if confident and required is not None and not holds_answer_of(text, required):
@@ -570,9 +572,10 @@ class SearchIndex:
                     url=urls[article],
                     sentence=at + 1,
                     text=text,
-                    passage=" ".join(sentences[start:end]),
+                    passage=" ".join(shown),
                     score=float(scores[position]),
                     confident=confident,
+                    offset=sum(len(sentence) + 1 for sentence in shown[: at - start]),
                 )
             )
         return hits

@@ -31,6 +31,7 @@ def hit(text: str, before: str = "", after: str = "", **overrides) -> Hit:
         "passage": " ".join(p for p in (before, text, after) if p),
         "score": 1.0,
         "confident": True,
+        "offset": len(before) + 1 if before else 0,
     }
     values.update(overrides)
     return Hit(**values)
@@ -61,6 +62,11 @@ def test_shorten_start_keeps_the_end():
 def test_the_matched_sentence_is_bold_within_its_context():
     h = hit("The harbour reopened.", before="It rained.", after="Boats returned.")
     assert passage_markdown(h, 1024) == "It rained. **The harbour reopened.** Boats returned."
+
+
+def test_the_bold_sentence_is_the_hit_even_when_its_words_occur_earlier_in_the_passage():
+    h = hit("Prices rose.", before="Prices rose. Wages fell.")
+    assert passage_markdown(h, 1024) == "Prices rose. Wages fell. **Prices rose.**"
 
 
 def test_context_is_trimmed_before_the_sentence_and_markdown_is_escaped():

@@ -45,6 +45,7 @@ PING = re.compile(r"@(everyone|here)|<@[!&]?\d{17,20}>")
 @st.composite
 def hits(draw: st.DrawFn) -> Hit:
     before, text, after = draw(hostile_text), draw(long_text), draw(hostile_text)
+    passage, offset = draw(st.sampled_from([(f"{before} {text} {after}", len(before) + 1), (text, 0), (before, 0)]))
     return Hit(
         article=draw(hostile_text),
         title=draw(long_text),
@@ -52,9 +53,10 @@ def hits(draw: st.DrawFn) -> Hit:
         url=draw(maybe_url),
         sentence=draw(st.integers(1, 10**6)),
         text=text,
-        passage=draw(st.sampled_from([f"{before} {text} {after}", text, before])),  # the text may be missing
+        passage=passage,  # the text may be missing from it
         score=draw(st.floats(allow_nan=False)),
         confident=draw(st.booleans()),
+        offset=offset,
     )
 
 
@@ -177,7 +179,9 @@ def test_no_answer_shows_a_masked_link_but_its_citation(
     question: str, texts: list[tuple[str, str, str]], limit: int | None
 ) -> None:
     answer_hits = tuple(
-        Hit("a.txt", title, None, "https://e.test/a", 1, text, f"{title} {text} {title}" * 30, 1.0, True)
+        Hit(
+            "a.txt", title, None, "https://e.test/a", 1, text, f"{title} {text} {title}" * 30, 1.0, True, len(title) + 1
+        )
         for title, text, _ in texts
     )
     embed = answer_embed(Answer(question, answer_hits, short_answer=texts[0][2] or None)).to_dict()

@@ -114,6 +114,7 @@ HIT = Hit(
     passage="Before. Four \u202ecoups\u202c. After\x1b.",
     score=1.0,
     confident=True,
+    offset=len("Before. "),
 )
 
 

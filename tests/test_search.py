@@ -107,6 +107,17 @@ def test_a_passage_grows_around_the_sentence_within_the_budget() -> None:
     assert passage_span(sentences, 1, budget=1) == (1, 2)
 
 
+def test_a_hit_knows_where_its_sentence_sits_in_its_passage(tmp_path: Path) -> None:
+    # The third sentence repeats the first: its passage holds its words twice, and the hit points at its own.
+    seeds = write_articles(tmp_path, {"a.txt": "Prices rose. Wages fell in March. Prices rose."})
+    index, _ = build_index(seeds, use_cache=False)
+    hits = {hit.sentence: hit for hit in index.search("Prices rose", 3)}
+    assert sorted(hits) == [1, 3]
+    for hit in hits.values():
+        assert hit.passage == "Prices rose. Wages fell in March. Prices rose."
+    assert (hits[1].offset, hits[3].offset) == (0, len("Prices rose. Wages fell in March. "))
+
+
 def test_an_empty_or_missing_folder_is_an_error_that_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(EmptyIndexError, match=r"does not exist: create it, or set SEEDS_DIR"):
         build_index(tmp_path / "missing")
