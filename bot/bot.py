@@ -11,7 +11,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.config import Settings, load_settings
+from bot.config import QUESTION_CHARS, Settings, load_settings
 from bot.conversations import Conversations, Turn
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
@@ -34,8 +34,6 @@ EXTENSIONS = (
 )
 # Sends an answer: called with `embed=` (and `view=` for the feedback buttons), e.g. a followup's send.
 SendAnswer = Callable[..., Awaitable[object]]
-# Questions longer than this are cut before searching: nobody asks a 6,000-character question on purpose.
-QUESTION_CHARS = 500
 SKIPPED_LOGGED = 20  # the first skipped files are named in the log; /reload lists them too
 
 

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What a member may ask: longer questions are refused by /ask and cut in messages (nobody asks a
+# 6,000-character question on purpose); at most MAX_PASSAGES passages in one answer.
+QUESTION_CHARS = 500
+MAX_PASSAGES = 5
 DEFAULT_COOLDOWN_SECONDS = 5.0
 DEFAULT_QUESTION_LOG_DAYS = 30
 MAX_QUESTION_LOG_DAYS = 3650

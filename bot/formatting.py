@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import discord
 
+from bot.config import MAX_PASSAGES
 from bot.index_holder import ReloadReport
 from index import Answer, Article, Hit
 from index.ingest import Added
@@ -230,8 +231,8 @@ def help_embed(cooldown_seconds: float) -> discord.Embed:
     embed.add_field(
         name="How to ask",
         value=(
-            "• `/ask question:` your question; `passages:` how many passages (1 to 5); `article:` search one "
-            "article only (start typing its title).\n"
+            f"• `/ask question:` your question; `passages:` how many passages (1 to {MAX_PASSAGES}); "
+            "`article:` search one article only (start typing its title).\n"
             "• Mention me in a channel with your question, or send me a direct message.\n"
             "• In a direct message or a thread, a follow-up such as “who condemned it?” is read with your "
             "previous question (for 10 minutes); the answer says so. A mention in a channel may be answered in a "

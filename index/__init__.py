@@ -9,6 +9,7 @@ import logging
 from index.articles import Article, Skipped, parse_article
 from index.bm25 import Bm25, Bm25Params
 from index.search import (
+    DEFAULT_HITS,
     Answer,
     BuildReport,
     EmptyIndexError,
@@ -20,6 +21,7 @@ from index.search import (
 )
 
 __all__ = [
+    "DEFAULT_HITS",
     "Answer",
     "Article",
     "Bm25",

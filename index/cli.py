@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.progress import Progress, terminal_or_log
-from index.search import BuildReport, EmptyIndexError, SearchIndex, build_index
+from index.search import DEFAULT_HITS, BuildReport, EmptyIndexError, SearchIndex, build_index
 from index.semantic import cannot_write, cores, fill, open_vectors, store_folder
 from index.store import CACHE_ENV, cache_folder
 from index.terminal import UsageError, answer_json, answer_text, emit
@@ -306,7 +306,7 @@ def add_commands(commands: Any) -> None:
     """Add ask, index, eval and add to the `qa-bot` sub-command parser (argparse's subparsers action)."""
     ask = commands.add_parser("ask", help="answer questions from the articles")
     ask.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
-    ask.add_argument("-k", type=int, default=3, help="passages per question (default: 3)")
+    ask.add_argument("-k", type=int, default=DEFAULT_HITS, help=f"passages per question (default: {DEFAULT_HITS})")
     ask.add_argument("--json", action="store_true", help="one JSON object per question, one per line")
     _cache_options(ask)
     _lexical_option(ask)

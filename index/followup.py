@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from index.search import Answer
+from index.search import DEFAULT_HITS, Answer
 from index.text import words
 
 # Words that point back to something named earlier. "this", "that", "these" and "those" are left out:
@@ -37,7 +37,7 @@ def leans_on_previous(question: str) -> bool:
 class Asks(Protocol):
     """What answers questions: a SearchIndex (or an index of one article)."""
 
-    def ask(self, question: str, k: int = 3, context: str | None = None) -> Answer: ...
+    def ask(self, question: str, k: int = DEFAULT_HITS, context: str | None = None) -> Answer: ...
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ MEANING_COVERAGE = 0.15
 # A sentence found by meaning alone joins the candidates only this near the question: below it, a
 # question about nothing in the articles ("zebra xylophone") still finds nothing.
 NEAREST_COSINE = 0.2
+# Hits per question unless the caller asks for another number (the CLI's -k, /ask's passages).
+DEFAULT_HITS = 3
 # BM25 candidates looked at before the final ranking.
 CANDIDATES = 50
 # Hostile questions stay cheap: a pasted article is read up to MAX_QUESTION_CHARS and
@@ -505,7 +507,7 @@ class SearchIndex:
     def ask(
         self,
         question: str,
-        k: int = 3,
+        k: int = DEFAULT_HITS,
         context: str | None = None,
         context_weight: float = CONTEXT_WEIGHT,
         *,
@@ -527,7 +529,7 @@ class SearchIndex:
     def search(
         self,
         question: str,
-        k: int = 3,
+        k: int = DEFAULT_HITS,
         context: str | None = None,
         context_weight: float = CONTEXT_WEIGHT,
         *,

@@ -18,11 +18,11 @@ from discord.ext import commands
 from bot.bot import QABot
 from bot.errors import APOLOGY, DELIVERY_ERRORS
 from bot.formatting import THREAD_NAME_LIMIT, cooldown_message, shorten
+from index import DEFAULT_HITS
 
 log = logging.getLogger(__name__)
 
 NONE = discord.AllowedMentions.none()
-DEFAULT_PASSAGES = 3
 EMPTY_QUESTION = "Ask me a question about the news articles, for example “Who is in charge?”. `/help` says more."
 
 
@@ -63,11 +63,11 @@ class Messages(commands.Cog):
         as_reply = functools.partial(message.reply, mention_author=False, allowed_mentions=NONE)
         if isinstance(channel, discord.DMChannel | discord.Thread):
             previous = self.bot.conversations.previous(author, channel.id)
-            reply = await self.bot.answer_follow_up(question, DEFAULT_PASSAGES, previous)
+            reply = await self.bot.answer_follow_up(question, DEFAULT_HITS, previous)
             await self.bot.send_answer(as_reply, reply, guild_id=guild_id)
             self.bot.conversations.remember(author, channel.id, question, previous if reply.followed_up else None)
             return
-        reply = await self.bot.answer(question, DEFAULT_PASSAGES)
+        reply = await self.bot.answer(question, DEFAULT_HITS)
         if self._may_open_thread(message):
             try:
                 thread = await message.create_thread(name=shorten(question, THREAD_NAME_LIMIT))

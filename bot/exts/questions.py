@@ -12,9 +12,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import QABot
+from bot.config import MAX_PASSAGES, QUESTION_CHARS
 from bot.errors import OnCooldown, UserFacingError
 from bot.formatting import CHOICES_LIMIT, choice_name, help_embed, page_count, sources_embed
-from index import Article
+from index import DEFAULT_HITS, Article
 
 NONE = discord.AllowedMentions.none()
 # Autocomplete values are at most 100 characters; longer article ids go by their digest instead.
@@ -108,7 +109,7 @@ class Questions(commands.Cog):
     @app_commands.command(name="ask")
     @app_commands.describe(
         question="What you want to know about the news articles",
-        passages="How many passages to show (1 to 5, default 3)",
+        passages=f"How many passages to show (1 to {MAX_PASSAGES}, default {DEFAULT_HITS})",
         article="Search only this article (start typing its title)",
     )
     @app_commands.allowed_contexts(guilds=True, dms=True)
@@ -117,8 +118,8 @@ class Questions(commands.Cog):
     async def ask(
         self,
         interaction: discord.Interaction,
-        question: app_commands.Range[str, 1, 500],
-        passages: app_commands.Range[int, 1, 5] = 3,
+        question: app_commands.Range[str, 1, QUESTION_CHARS],
+        passages: app_commands.Range[int, 1, MAX_PASSAGES] = DEFAULT_HITS,
         article: str | None = None,
     ) -> None:
         """Answer a question with cited passages from the articles."""
