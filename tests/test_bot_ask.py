@@ -127,6 +127,19 @@ async def test_a_second_question_within_the_cooldown_gets_an_ephemeral_wait(tmp_
     }
 
 
+async def test_a_mistyped_article_does_not_cost_the_question(tmp_path, harness):
+    events = await harness.start(settings_for(seeds_folder(tmp_path), cooldown_seconds=30.0))
+    typo = events.command("ask", {"question": "apples", "article": "orchrd"})
+    [refusal] = await harness.fake.wait_interaction(typo, 1)
+    corrected = events.command("ask", {"question": "apples", "article": "orchard.md"})
+    deferred, followup = await harness.fake.wait_interaction(corrected, 2)
+
+    assert refusal.body["data"]["content"].startswith("I have no article by that name")
+    assert deferred.body["type"] == 5  # deferred: the question is searched, not refused as too soon
+    names = [f["name"] for f in followup.body["embeds"][0]["fields"]]
+    assert names and all(name.endswith(". Orchard harvest breaks a record") for name in names)
+
+
 async def test_autocomplete_offers_matching_titles(tmp_path, harness):
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     payload = events.autocomplete("ask", {"question": "when", "article": "harb"}, focused="article")

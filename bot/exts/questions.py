@@ -51,13 +51,16 @@ def matching_choices(articles: Sequence[Article], typed: str) -> list[app_comman
     return choices
 
 
-def question_cooldown(interaction: discord.Interaction) -> bool:
-    """A command check: one question per user per ASK_COOLDOWN_SECONDS."""
+def spend_cooldown(interaction: discord.Interaction) -> None:
+    """One question per user per ASK_COOLDOWN_SECONDS: counts this one, or raises OnCooldown.
+
+    Called once the question is known to be searchable, not as a command check: a typo in an
+    option must not cost the member their question.
+    """
     bot = cast(QABot, interaction.client)
     wait = bot.cooldowns.retry_after(interaction.user.id)
     if wait:
         raise OnCooldown(wait)
-    return True
 
 
 class SourcesView(discord.ui.View):
@@ -114,7 +117,6 @@ class Questions(commands.Cog):
     )
     @app_commands.allowed_contexts(guilds=True, dms=True)
     @app_commands.allowed_installs(guilds=True)
-    @app_commands.check(question_cooldown)
     async def ask(
         self,
         interaction: discord.Interaction,
@@ -134,6 +136,7 @@ class Questions(commands.Cog):
                 raise UserFacingError(
                     "I have no article by that name: pick one from the list as you type, or see /sources."
                 )
+        spend_cooldown(interaction)
         await interaction.response.defer(thinking=True)
         reply = await self.bot.answer(question, passages, chosen)
         send = functools.partial(interaction.followup.send, allowed_mentions=NONE)
