@@ -63,9 +63,9 @@ class SourceFiles:
     """The candidate articles, column by column: path, bytes (None when the stamp showed the
     file unchanged), SHA-256 and stamp (None for a linked file: always read).
 
-    Four lists, not an object per file: at a million sentences those were 20,000 objects that
-    every full pass of the garbage collector walked while the build ran, and a pass holds the
-    GIL (passes of 53 to 57 ms measured with them, most of what was left to walk).
+    Four lists, not an object per file: an object per file is one more thing for every full pass
+    of the garbage collector to walk while the build runs, and a pass holds the GIL (at a million
+    sentences, 20,000 such objects made passes of 53 to 57 ms).
     """
 
     ids: list[str] = field(default_factory=list)

@@ -6,7 +6,7 @@ how much of the question's IDF mass the sentence covers, what its neighbours cov
 it does not (questions often name the paragraph's subject, which the answer sentence calls
 "it"), whether question words stand together in it, and whether it holds
 an answer of the asked type (a number for "how many", a date for "when", a name for "who").
-The final score is a weighted sum; the weights were tuned on SQuAD (see README).
+The final score is a weighted sum; the weights were tuned on SQuAD (docs/quality.md).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from index.vectors import VectorStore, article_key_of_blob
 
 # A hit is confident when the sentence and its two neighbours hold at least this share
 # of the question's IDF mass: a question whose rare words are absent is not answered.
-# On SQuAD (see README) 0.55 keeps 99.9% of questions asked of the unrelated seed article
+# On SQuAD (docs/quality.md) 0.55 keeps 99.9% of questions asked of the unrelated seed article
 # unconfident and makes 92.6% of right first answers confident.
 CONFIDENT_COVERAGE = 0.55
 _COVERAGE, _NEAR = FEATURES.index("coverage"), FEATURES.index("near")
