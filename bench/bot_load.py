@@ -5,7 +5,7 @@
 1,000 questions (slash commands, DMs, mentions) from 200 users arrive over 8 s while 5 /reloads of
 about 10,000 sentences run, through the offline harness (discord.py's own code, HTTP captured). Prints
 the first-response times (Discord allows 3 s) and the loop's longest stall, raw and less the time the
-loop's thread waited for a CPU. `--check` exits 1 past 3 s or 100 ms. tests/test_hostile_load.py runs the
+loop's thread waited for a CPU. `--check` exits 1 past 3 s or 100 ms. tests/bot/test_hostile_load.py runs the
 same scenario and asserts what the bot did, not how fast.
 """
 

@@ -610,7 +610,7 @@ def settings_for(folder: Path, **overrides: Any) -> Settings:
         "moderator_role_ids": frozenset({MOD_ROLE_ID}),
         "owner_ids": frozenset(),
         "cooldown_seconds": 0.0,
-        # Words only by default: the semantic stage is tested in tests/test_bot_semantic.py, and
+        # Words only by default: the semantic stage is tested in tests/bot/test_semantic.py, and
         # loading the model in every bot would only slow the other tests down.
         "semantic": False,
         "state_db": folder.parent / "state.sqlite3",

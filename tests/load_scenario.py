@@ -1,5 +1,5 @@
 """A load scenario through the offline harness: 1,000 questions (slash commands, DMs, mentions) from 200 users
-while 5 /reloads run. Used by tests/test_hostile_load.py, which asserts what the bot did, and by
+while 5 /reloads run. Used by tests/bot/test_hostile_load.py, which asserts what the bot did, and by
 bench/bot_load.py, which measures how fast (first responses, event-loop lag) and checks the limits."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Record how the seed questions are answered, for tests/test_followup.py to hold later code to it.
+"""Record how the seed questions are answered, for tests/index/test_followup.py to hold later code to it.
 
     python -m tests.record_seed_answers > tests/data/seed_answers.json
 

@@ -23,9 +23,9 @@ from index.evaluation import (
     token_f1,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 TINY = DATA / "squad_tiny.json"
-SEEDS = Path(__file__).parent.parent / "seeds"
+SEEDS = Path(__file__).parent.parent.parent / "seeds"
 
 
 def test_sentence_starts_survive_folded_whitespace() -> None:

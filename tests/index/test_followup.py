@@ -14,8 +14,8 @@ from index.followup import ask_in_conversation, leans_on_previous
 from index.search import weighted_terms
 from tests.record_seed_answers import answer_record
 
-DATA = Path(__file__).parent / "data"
-ROOT = Path(__file__).parent.parent
+DATA = Path(__file__).parent.parent / "data"
+ROOT = Path(__file__).parent.parent.parent
 SEED_QUESTIONS = [q["question"] for q in json.loads((DATA / "seed_questions.json").read_text("utf-8"))["questions"]]
 RECORDED = json.loads((DATA / "seed_answers.json").read_text("utf-8"))
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.exts.articles import DOWNLOAD_FAILED, LAST_ARTICLE, NOT_ALLOWED, NOT_TEXT
 from tests.discord_harness import EPHEMERAL, MANAGE_GUILD, MOD_ROLE_ID, Harness, seeds_folder, settings_for
-from tests.test_ingest import PAGE
+from tests.index.test_ingest import PAGE
 
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
 RELOADED = re.compile(r"^Reloaded in \d+\.\d\d s: now (\d+) articles, (\d+) sentences\.$")

@@ -11,8 +11,8 @@ from bot.cli import main
 from index import SearchIndex
 from index.dialogues import Dialogue, dialogue_index, evaluate_dialogues, gold
 
-ROOT = Path(__file__).parent.parent
-DIALOGUES = Path(__file__).parent / "data" / "dialogues.json"
+ROOT = Path(__file__).parent.parent.parent
+DIALOGUES = Path(__file__).parent.parent / "data" / "dialogues.json"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from index.search import SearchIndex
 from index.text import tokenize
 from tests.helpers import write_corpus
 
-SEED = Path(__file__).resolve().parent.parent / "seeds"
+SEED = Path(__file__).resolve().parent.parent.parent / "seeds"
 QUESTIONS = [
     "How many coups?",
     "Who is in charge?",

@@ -23,7 +23,7 @@ from index.vectors import (
 )
 from tests.helpers import SEEDS, write_articles
 
-DEV_SET = json.loads((Path(__file__).parent / "data" / "seed_questions.json").read_text(encoding="utf-8"))
+DEV_SET = json.loads((Path(__file__).parent.parent / "data" / "seed_questions.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

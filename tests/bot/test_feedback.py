@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bot.feedback import UNAVAILABLE
+from tests.bot.test_question_log import START, FakeClock, logged
 from tests.discord_harness import (
     BOT_ID,
     BOT_USER,
@@ -17,7 +18,6 @@ from tests.discord_harness import (
     seeds_folder,
     settings_for,
 )
-from tests.test_bot_question_log import START, FakeClock, logged
 
 DAY = 86_400
 CUSTOM_ID = re.compile(r"^feedback:(\d+):(up|down)$")

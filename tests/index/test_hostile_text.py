@@ -15,7 +15,7 @@ from index.passages import count_tokens, passage_span
 from index.search import MAX_HITS, MAX_QUESTION_CHARS, MAX_QUESTION_TOKENS
 from index.text import MAX_SENTENCE_CHARS, MAX_TOKEN_CHARS, normalise, split_sentences, tokenize, tokenize_question
 
-SEEDS = Path(__file__).parent.parent / "seeds"
+SEEDS = Path(__file__).parent.parent.parent / "seeds"
 
 # Any code point, lone surrogates included (JSON from Discord can carry them), weighted towards
 # the characters text handling is most likely to trip on.

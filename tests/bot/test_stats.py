@@ -9,6 +9,8 @@ import pytest
 
 from bot.exts.stats import NOT_ALLOWED
 from bot.questionlog.schema import open_database
+from tests.bot.test_feedback import ask, press
+from tests.bot.test_question_log import START, FakeClock, logged
 from tests.discord_harness import (
     APP_OWNER_ID,
     BOT_ID,
@@ -25,8 +27,6 @@ from tests.discord_harness import (
     seeds_folder,
     settings_for,
 )
-from tests.test_bot_feedback import ask, press
-from tests.test_bot_question_log import START, FakeClock, logged
 
 DAY = 86_400
 OTHER_GUILD_ID = GUILD_ID + 1_000
@@ -217,7 +217,7 @@ async def test_stats_on_a_read_only_database_shows_what_it_can_and_says_recordin
     tmp_path, harness, monkeypatch
 ):
     from bot.questionlog import schema
-    from tests.test_bot_question_log import read_only
+    from tests.bot.test_question_log import read_only
 
     settings = settings_for(seeds_folder(tmp_path))
     open_database(settings.state_db).close()

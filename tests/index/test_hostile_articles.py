@@ -346,7 +346,7 @@ def test_seeds_folder_reached_through_a_link_is_read(tmp_path: Path) -> None:
 
 def test_the_repository_seed_still_parses_as_before(tmp_path: Path) -> None:
     # The repository's own seed parses with the hardened reader exactly as before.
-    shutil.copytree(Path(__file__).parent.parent / "seeds", tmp_path / "seeds")
+    shutil.copytree(Path(__file__).parent.parent.parent / "seeds", tmp_path / "seeds")
     found, skipped = load_articles(tmp_path / "seeds")
     assert skipped == []
     assert [len(a.sentences) for a in found] == [33]

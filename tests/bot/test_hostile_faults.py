@@ -40,7 +40,7 @@ from tests.discord_harness import (
 )
 from tests.discord_server import ask_over_sockets
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 TOKEN = "MTA1NjM0.GhXyZa.abcdefghijklmnopqrstuvwxyz0123456789AB"
 # Any recognisable piece of it would be a leak too.
 TOKEN_PIECES = (TOKEN, "MTA1NjM0", "GhXyZa", "abcdefghijklmnopqrstuvwxyz0123456789AB")

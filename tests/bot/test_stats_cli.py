@@ -12,7 +12,7 @@ from bot.cli import main
 from bot.questionlog.schema import open_database
 from bot.questionlog.service import answer_id_at
 from bot.questionlog.store import AnswerRecord, LogStore, day_of
-from tests.test_bot_stats import png_size
+from tests.bot.test_stats import png_size
 
 GUILD, OTHER = 111, 222
 SEQUENCE = itertools.count()

@@ -13,8 +13,8 @@ from bot.cli import main
 from index import Article, SearchIndex, build_index, index_articles
 from index.search import CANDIDATES
 
-ROOT = Path(__file__).parent.parent
-DEV_SET = json.loads((Path(__file__).parent / "data" / "seed_questions.json").read_text(encoding="utf-8"))
+ROOT = Path(__file__).parent.parent.parent
+DEV_SET = json.loads((Path(__file__).parent.parent / "data" / "seed_questions.json").read_text(encoding="utf-8"))
 ANSWERABLE = [q for q in DEV_SET["questions"] if q["gold"] is not None]
 UNANSWERABLE = [q for q in DEV_SET["questions"] if q["gold"] is None]
 RIGHT_AT_RANK_1 = 29 / 37

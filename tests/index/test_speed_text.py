@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import index.text
 from index.text import normalise, tokenize, tokens_end_to_end, words
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_eed0d9b0ce39977c.txt"
+SEED = Path(__file__).resolve().parent.parent.parent / "seeds" / "000_eed0d9b0ce39977c.txt"
 # Letters that fold, join or split words: underscores, apostrophes, final sigma, dotted I,
 # combining accents, full-width digits, zero-width marks, line breaks, and stop words.
 TRICKY = st.text(alphabet="ab_'’ ΣσςİI\u0301é1２\u200b-.\t\nthe", max_size=12)
