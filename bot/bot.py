@@ -11,7 +11,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, format_shard_ids, load_settings
 from bot.conversations import Conversations, Turn
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
@@ -98,8 +98,12 @@ class Reply:
     followed_up: bool = False  # searched with the previous question as context
 
 
-class QABot(commands.Bot):
-    """The question-answering bot. Not connected until `start()`; the index is built in `setup_hook`."""
+class QABot(commands.AutoShardedBot):
+    """The question-answering bot. Not connected until `start()`; the index is built in `setup_hook`.
+
+    Sharded by discord.py: every shard of this process shares one event loop, one index and one log.
+    Without SHARD_COUNT it runs as many shards as Discord recommends; with SHARD_IDS only those.
+    """
 
     def __init__(
         self, settings: Settings, *, load_index: bool = True, clock: Clock = time.time, **options: object
@@ -111,6 +115,8 @@ class QABot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=QATree,
             owner_ids=set(settings.owner_ids),
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
@@ -152,8 +158,17 @@ class QABot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info(
-            "Connected as %s (id %s) to %d servers", self.user, self.user.id if self.user else "?", len(self.guilds)
+            "Connected as %s (id %s) to %d servers on shards %s of %s",
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+            format_shard_ids(sorted(self.shards)),
+            self.shard_count,
         )
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        servers = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
+        log.info("Shard %d of %s is ready: %d servers", shard_id, self.shard_count, servers)
 
     async def close(self) -> None:
         await super().close()
