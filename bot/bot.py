@@ -116,7 +116,7 @@ class QABot(commands.AutoShardedBot):
             tree_cls=QATree,
             owner_ids=set(settings.owner_ids),
             shard_count=settings.shard_count,
-            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
+            **({"shard_ids": list(settings.shard_ids)} if settings.shard_ids is not None else {}),
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
