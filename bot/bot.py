@@ -108,6 +108,8 @@ class QABot(commands.AutoShardedBot):
     def __init__(
         self, settings: Settings, *, load_index: bool = True, clock: Clock = time.time, **options: object
     ) -> None:
+        if settings.shard_ids is not None:  # discord.py takes a list, and no None for "every shard"
+            options.setdefault("shard_ids", list(settings.shard_ids))
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -116,7 +118,6 @@ class QABot(commands.AutoShardedBot):
             tree_cls=QATree,
             owner_ids=set(settings.owner_ids),
             shard_count=settings.shard_count,
-            **({"shard_ids": list(settings.shard_ids)} if settings.shard_ids is not None else {}),
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
