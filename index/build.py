@@ -45,6 +45,7 @@ from index.articles import (
     record_skip,
 )
 from index.bm25 import DEFAULT_PARAMS, Bm25Params
+from index.build_lock import build_lock
 from index.layout import Parts, check_shapes, lay_out
 from index.progress import LogProgress, Progress
 from index.text import tokens_end_to_end
@@ -416,7 +417,22 @@ def build(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> Built:
-    """The index of `folder`: reloaded from `cache` (a file path) when still current, else built and saved there."""
+    """The index of `folder`: reloaded from `cache` (a file path) when still current, else built and saved there.
+
+    One process at a time builds for one `cache`; the others wait, then map what it saved (see build_lock).
+    """
+    with build_lock(cache) if cache is not None else contextlib.nullcontext():
+        return _build(folder, params, cache=cache, workers=workers, progress=progress)
+
+
+def _build(
+    folder: Path,
+    params: Bm25Params,
+    *,
+    cache: Path | None,
+    workers: int | None,
+    progress: Progress | None,
+) -> Built:
     progress = progress or LogProgress()
     started = time.perf_counter()
     taken_ns = time.time_ns()
