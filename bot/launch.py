@@ -212,3 +212,7 @@ def add_commands(commands: Any) -> None:
     from bot.questionlog.report import add_command as add_stats_command
 
     add_stats_command(commands)
+
+    from bot.cluster import add_command as add_cluster_command
+
+    add_cluster_command(commands)
