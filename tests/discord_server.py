@@ -44,6 +44,7 @@ class Request:
     method: str
     path: str
     body: Any
+    agent: str = ""  # the User-Agent header
 
 
 def shard_of(guild_id: int, shard_count: int) -> int:
@@ -59,6 +60,7 @@ class FakeDiscordServer:
     guilds: list[dict[str, Any]] = field(default_factory=lambda: [guild_create()])  # GUILD_CREATE payloads
     recommended_shards: int = 1  # what GET /gateway/bot answers
     identifies: list[tuple[int, int]] = field(default_factory=list)  # (shard id, shard count), in order
+    identified_by: list[str] = field(default_factory=list)  # each identify's User-Agent, in the same order
     _shards: dict[int, web.WebSocketResponse] = field(default_factory=dict)  # the latest socket of each shard
     _shard_count: int = 1
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -105,7 +107,7 @@ class FakeDiscordServer:
         path = "/" + request.match_info["tail"]
         raw = await request.read()
         body = json.loads(raw) if raw and request.content_type == "application/json" else None
-        self.requests.append(Request(request.method, path, body))
+        self.requests.append(Request(request.method, path, body, request.headers.get("User-Agent", "")))
         if path == "/users/@me":
             return self._json(BOT_USER)
         if path == "/oauth2/applications/@me":
@@ -144,6 +146,7 @@ class FakeDiscordServer:
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
+        agent = request.headers.get("User-Agent", "")
         await socket.prepare(request)
         self._sockets.append(socket)
         await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45_000}}))
@@ -157,6 +160,7 @@ class FakeDiscordServer:
             elif message["op"] == 2:
                 shard_id, shard_count = message["d"].get("shard", [0, 1])
                 self.identifies.append((shard_id, shard_count))
+                self.identified_by.append(agent)
                 self._shards[shard_id], self._shard_count = socket, shard_count
                 mine = [g for g in self.guilds if shard_of(int(g["id"]), shard_count) == shard_id]
                 await self._send(

@@ -132,3 +132,95 @@ def test_the_command_line_cluster_stops_cleanly_on_sigterm(tmp_path):
     for pid in children:
         assert f"): running, pid {pid}" in errors
     assert "process 1 (shards 2-3 of 4): stopped (status 0)" in errors
+
+
+NEW_ARTICLE = (
+    "title: Ferry timetable changes\ndate: 2024-05-01\n\n"
+    "The ferry will sail every two hours from June. The operator blamed rising fuel costs."
+)
+
+
+@pytest.mark.slow
+async def test_four_shards_in_two_real_processes_answer_reload_in_step_and_restart(tmp_path):
+    from tests.discord_harness import DM_CHANNEL_ID, MANAGE_GUILD, message_payload, seeds_folder, user
+    from tests.discord_server import FakeDiscordServer
+    from tests.test_shards import command_in, guild_on_shard
+
+    guilds = [guild_on_shard(shard, 4) for shard in range(4)]
+    server = FakeDiscordServer(guilds=guilds)
+    await server.start()
+    folder = seeds_folder(tmp_path)
+    env = {
+        **os.environ,
+        "FAKE_DISCORD_PORT": str(server.port),
+        "DISCORD_TOKEN": "fake-token",
+        "SEEDS_DIR": str(folder),
+        "SEMANTIC": "off",
+        "ASK_COOLDOWN_SECONDS": "0",
+        "STATE_DB": str(tmp_path / "state.sqlite3"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    child = [sys.executable, str(Path(__file__).with_name("shard_child.py"))]
+    cluster = Cluster(4, 2, child, env=env, backoff_first=0.01)
+    running = asyncio.create_task(cluster.run())
+
+    def pid_of(agent: str) -> int:
+        return int(agent.rsplit("pid/", 1)[1])
+
+    def shard_pids() -> dict[int, int]:
+        """Each shard's process: the latest to identify for it."""
+        return {shard: pid_of(agent) for (shard, _), agent in zip(server.identifies, server.identified_by, strict=True)}
+
+    def answers(payload) -> list:
+        path = f"/webhooks/{payload['application_id']}/{payload['token']}"
+        return [r for r in server.requests if r.method == "POST" and r.path == path]
+
+    async def ask(shard: int, question: str):
+        payload = command_in(guilds[shard], server.new_id(), "ask", {"question": question})
+        await server.send_event("INTERACTION_CREATE", payload)
+        [answer] = await until(lambda: answers(payload), f"the answer in shard {shard}")
+        return answer
+
+    try:
+        await until(lambda: len(shard_pids()) == 4, "four shards to identify")
+        pids = shard_pids()
+        assert sorted(server.identifies) == [(0, 4), (1, 4), (2, 4), (3, 4)]
+        assert pids[0] == pids[1] != pids[2] == pids[3]  # two processes, two contiguous shards each
+        await until(lambda: all(m.pid for m in cluster.members), "both pids")
+        assert [m.pid for m in cluster.members] == [pids[0], pids[2]]
+
+        # Each server's question is answered once, by the process of its shard; a DM by shard 0's.
+        for shard in range(4):
+            answer = await ask(shard, "How many coups?")
+            assert pid_of(answer.agent) == pids[shard]
+            assert "four coups" in answer.body["embeds"][0]["fields"][0]["value"]
+        dm = message_payload(server.new_id(), DM_CHANNEL_ID, user(4242, "asker"), content="How many coups?")
+        await server.send_event("MESSAGE_CREATE", dm)
+        dm_path = f"/channels/{DM_CHANNEL_ID}/messages"
+        [dm_answer] = await until(lambda: [r for r in server.requests if r.path == dm_path], "the DM answer")
+        assert pid_of(dm_answer.agent) == pids[0]
+
+        # A reload through shard 3 reaches both processes.
+        (folder / "ferry.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+        reload = command_in(guilds[3], server.new_id(), "reload", {}, permissions=MANAGE_GUILD)
+        await server.send_event("INTERACTION_CREATE", reload)
+        [reply] = await until(lambda: answers(reload), "the reload report")
+        assert pid_of(reply.agent) == pids[3]
+        assert reply.body["content"].split("\n")[1:2] == ["Serving the new index: 2/2 processes."], reply.body
+        answer = await ask(0, "How often will the ferry sail?")  # the other process serves the new article
+        assert pid_of(answer.agent) == pids[0]
+        assert "every two hours" in answer.body["embeds"][0]["fields"][0]["value"]
+
+        # A killed process is started again with its shards; the other one is left alone.
+        os.kill(pids[0], signal.SIGKILL)
+        await until(lambda: shard_pids()[0] != pids[0] and shard_pids()[1] != pids[0], "shards 0-1 back")
+        restarted = shard_pids()
+        assert restarted[0] == restarted[1] == cluster.members[0].pid and restarted[2] == pids[2]
+        assert server.identifies[-2:] in ([(0, 4), (1, 4)], [(1, 4), (0, 4)])
+        answer = await ask(1, "How often will the ferry sail?")
+        assert pid_of(answer.agent) == restarted[1]
+    finally:
+        cluster.stop()
+        status = await asyncio.wait_for(running, WAIT_SECONDS)
+        await server.stop()
+    assert status == 0

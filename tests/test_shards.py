@@ -73,7 +73,14 @@ def guild_on_shard(shard: int, count: int) -> dict[str, Any]:
 
 
 def ask_in(guild: dict[str, Any], interaction_id: int, question: str) -> dict[str, Any]:
-    payload = interaction_payload(interaction_id, 2, command_data(interaction_id + 1, "ask", {"question": question}))
+    return command_in(guild, interaction_id, "ask", {"question": question})
+
+
+def command_in(
+    guild: dict[str, Any], interaction_id: int, name: str, options: dict[str, Any], **who: Any
+) -> dict[str, Any]:
+    """A slash command in `guild`'s channel; `who` as in interaction_payload (e.g. permissions=)."""
+    payload = interaction_payload(interaction_id, 2, command_data(interaction_id + 1, name, options), **who)
     payload["guild_id"] = guild["id"]
     payload["channel"] = {**payload["channel"], "id": guild["channels"][0]["id"], "guild_id": guild["id"]}
     payload["channel_id"] = guild["channels"][0]["id"]
