@@ -170,7 +170,8 @@ def probe_serve(corpus: Path, cache: Path, out: Path, count: int) -> None:
 
 
 def _run_probe(python: str, root: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0"}
+    # SEMANTIC=off: these are the lexical index's figures (bench/semantic.py measures the sentence vectors).
+    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0", "SEMANTIC": "off"}
     return subprocess.Popen(
         [python, str(Path(__file__).resolve()), "--probe", *args],
         cwd=root,
@@ -224,7 +225,7 @@ def _cli(root: Path, corpus: Path, cache: Path, questions: int) -> dict[str, Any
     command += ["--cache-dir", str(cache)]
     asked = _questions(corpus, questions)
 
-    env = {**os.environ, "PYTHONPATH": str(root)}  # the checkout's own code, even with a shared .venv
+    env = {**os.environ, "PYTHONPATH": str(root), "SEMANTIC": "off"}  # the checkout's own code, words only
 
     def run(lines: list[str]) -> float:
         began = time.perf_counter()

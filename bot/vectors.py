@@ -72,27 +72,42 @@ class VectorFiller:
         return Path(self._scratch.name)
 
     async def attach(self, index: SearchIndex, report: BuildReport, lease: Lease) -> None:
-        """Give `index` the vectors stored so far (before it serves), then fill in the rest behind it.
+        """Give `index` the vectors stored so far, then fill in the rest behind it.
 
-        The filling holds `lease` on the index while it reads sentences from it, so a reload does not
-        close the index under it (it stops after its current batch once a newer index is attached).
+        The first time, the model is loaded in the background (about a second): the index serves by
+        words meanwhile, and gets its vectors once the model is there. After that, a new index (a
+        reload) gets the stored vectors before it serves. The filling holds `lease` on the index while
+        it reads sentences from it, so a reload cannot close the index under it (it stops after its
+        current batch once a newer index is attached).
         """
         self._stop.set()  # an earlier index's filling stops after its current batch
         if self.unavailable:
             return
+        stop = self._stop = threading.Event()
+        if self._questions is None:
+            self._task = asyncio.create_task(self._start(index, report, stop, lease), name="qa-bot: sentence vectors")
+            return
+        stage = await self._attached(index, report, self._questions)
+        self._task = asyncio.create_task(self._fill(index, stage, stop, lease), name="qa-bot: sentence vectors")
+
+    async def _attached(self, index: SearchIndex, report: BuildReport, questions: Encoder) -> SemanticStage:
+        store = VectorStore(self._folder(report), DEFAULT_MODEL.identity, DEFAULT_MODEL.dimension)
+        stage = await asyncio.to_thread(index.attach_vectors, store, questions.embed)
+        self.stage = stage
+        return stage
+
+    async def _start(self, index: SearchIndex, report: BuildReport, stop: threading.Event, lease: Lease) -> None:
         try:
-            if self._questions is None:
-                # Questions are embedded one at a time in the bot's process: one thread is fastest.
-                self._questions = await asyncio.to_thread(Encoder, threads=1)
+            # Questions are embedded one at a time in the bot's process: one thread is fastest.
+            self._questions = await asyncio.to_thread(Encoder, threads=1)
         except ModelUnavailable as error:
             self.unavailable = str(error)
             log.warning("Sentence vectors are unavailable (%s); answering by words only.", error)
             return
-        store = VectorStore(self._folder(report), DEFAULT_MODEL.identity, DEFAULT_MODEL.dimension)
-        stage = await asyncio.to_thread(index.attach_vectors, store, self._questions.embed)
-        self.stage = stage
-        self._stop = threading.Event()
-        self._task = asyncio.create_task(self._fill(index, stage, self._stop, lease), name="qa-bot: sentence vectors")
+        if stop.is_set():  # a reload came first: it attaches its own index
+            return
+        stage = await self._attached(index, report, self._questions)
+        await self._fill(index, stage, stop, lease)
 
     async def _fill(self, index: SearchIndex, stage: SemanticStage, stop: threading.Event, lease: Lease) -> None:
         if stage.complete:
@@ -125,8 +140,8 @@ class VectorFiller:
             log.info("Sentence vectors: all %s sentences ready (%s computed).", f"{stage.sentences:,}", f"{computed:,}")
 
     async def wait(self) -> None:
-        """Until the current filling ends (tests, and a clean shutdown)."""
-        if self._task is not None:
+        """Until the model is loaded and the current filling ends (tests, and a clean shutdown)."""
+        while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
 
     async def close(self) -> None:

@@ -1,0 +1,126 @@
+"""The bot and the semantic stage, through discord.py's own code: it answers at once by words, gets its
+sentence vectors behind the serving index, reuses them after a restart, and falls back to words when the
+model cannot be loaded."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bot.vectors
+import index.encoder
+from index.encoder import ModelUnavailable
+from tests.discord_harness import SMALL_ARTICLES, WAIT_SECONDS, Harness, seeds_folder, settings_for
+
+FIRM = {"firm.txt": "title: Shipping firm\n\nThe chief executive resigned on Monday. Profits fell sharply last year.\n"}
+BY_MEANING = "Who quit as boss of the company?"  # no word in common with the article
+
+
+@pytest.fixture
+async def harness(monkeypatch: pytest.MonkeyPatch) -> Any:
+    async with Harness(monkeypatch) as started:
+        yield started
+
+
+async def ask(harness: Harness, events: Any, question: str) -> dict[str, Any]:
+    _, answer = await harness.fake.wait_interaction(events.command("ask", {"question": question}), 2)
+    embed: dict[str, Any] = answer.body["embeds"][0]
+    return embed
+
+
+def filled(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Sentence vectors: all")]
+
+
+async def test_answers_by_words_at_once_then_by_meaning_once_the_vectors_are_in(
+    tmp_path: Path, harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.vectors")
+    model_may_load = threading.Event()
+    real_encoder = bot.vectors.Encoder
+
+    def slow_encoder(*args: Any, **kwargs: Any) -> index.encoder.Encoder:
+        assert model_may_load.wait(WAIT_SECONDS)  # in its worker thread: the bot serves meanwhile
+        return real_encoder(*args, **kwargs)
+
+    monkeypatch.setattr(bot.vectors, "Encoder", slow_encoder)
+    events = await harness.start(settings_for(seeds_folder(tmp_path, {**SMALL_ARTICLES, **FIRM}), semantic=True))
+    events.guild_create()
+    vectors = events.bot.holder.vectors
+    assert vectors is not None and vectors.progress() is None  # no model yet: words only
+    embed = await ask(harness, events, BY_MEANING)
+    assert "fields" not in embed  # nothing shares a word with the question
+
+    model_may_load.set()
+    await vectors.wait()
+    sentences = events.bot.holder.index.sentence_count
+    assert vectors.progress() == (sentences, sentences)
+    assert filled(caplog) == [f"Sentence vectors: all {sentences} sentences ready ({sentences} computed)."]
+    embed = await ask(harness, events, BY_MEANING)
+    assert embed["fields"][0]["name"].startswith("1. Shipping firm")
+    assert "**The chief executive resigned on Monday.**" in embed["fields"][0]["value"]
+
+
+async def test_a_restarted_bot_reuses_the_stored_vectors(
+    tmp_path: Path, harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.vectors")
+    folder = seeds_folder(tmp_path, {**SMALL_ARTICLES, **FIRM})
+    first = await harness.start(settings_for(folder, semantic=True))
+    assert first.bot.holder.vectors is not None
+    await first.bot.holder.vectors.wait()
+    await first.bot.close()
+    second = await harness.start(settings_for(folder, semantic=True))
+    assert second.bot.holder.vectors is not None
+    await second.bot.holder.vectors.wait()
+    sentences = second.bot.holder.index.sentence_count
+    assert filled(caplog) == [
+        f"Sentence vectors: all {sentences} sentences ready ({sentences} computed).",
+        f"Sentence vectors: all {sentences:,} sentences ready.",  # nothing computed again
+    ]
+    assert second.bot.holder.vectors.progress() == (sentences, sentences)
+
+
+async def test_a_reload_keeps_the_vectors_of_unchanged_articles(
+    tmp_path: Path, harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.vectors")
+    folder = seeds_folder(tmp_path, {**SMALL_ARTICLES, **FIRM})
+    events = await harness.start(settings_for(folder, semantic=True))
+    holder = events.bot.holder
+    assert holder.vectors is not None
+    await holder.vectors.wait()
+    (folder / "firm.txt").write_text(FIRM["firm.txt"] + "\nShares rose in early trading.\n", encoding="utf-8")
+    report = await holder.reload()
+    assert report.error is None
+    await holder.vectors.wait()
+    sentences = holder.index.sentence_count
+    assert holder.vectors.progress() == (sentences, sentences)
+    assert filled(caplog)[-1] == f"Sentence vectors: all {sentences} sentences ready (3 computed)."  # firm.txt only
+
+
+async def test_a_model_that_cannot_load_is_logged_once_and_the_bot_answers_by_words(
+    tmp_path: Path, harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> bytes:
+        raise ModelUnavailable("the weights have SHA-256 0000…, not the pinned 8199…")
+
+    monkeypatch.setattr(index.encoder, "verified_weights", broken)
+    events = await harness.start(settings_for(seeds_folder(tmp_path), semantic=True))
+    events.guild_create()
+    vectors = events.bot.holder.vectors
+    assert vectors is not None
+    await vectors.wait()
+    await events.bot.holder.reload()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "Sentence vectors are unavailable (the weights have SHA-256 0000…, not the pinned 8199…); "
+        "answering by words only."
+    ]
+    assert vectors.progress() is None
+    embed = await ask(harness, events, "How many coups?")
+    assert "four coups" in embed["fields"][0]["value"]
