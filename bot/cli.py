@@ -178,10 +178,12 @@ class VectorsReport:
     unavailable: str | None = None  # why the model could not be used
 
 
-def attach_vectors(index: SearchIndex, report: BuildReport, progress: Progress | None) -> VectorsReport:
+def attach_vectors(
+    index: SearchIndex, report: BuildReport, progress: Progress | None, cache_dir: Path | None = None
+) -> VectorsReport:
     """Compute the sentence vectors still missing (saved for the next run) before any question is answered."""
     try:
-        stage, encoder = open_vectors(index, vectors_folder(report))
+        stage, encoder = open_vectors(index, vectors_folder(report), cache=cache_folder(cache_dir))
     except ModelUnavailable as error:
         print(f"qa-bot: answering by words only: {error}.", file=sys.stderr)
         return VectorsReport(0, index.sentence_count, 0, str(error))
@@ -200,7 +202,8 @@ def _load(
         )
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
-    vectors = attach_vectors(index, report, progress) if semantic_wanted(args) else None
+    given = Path(cache_dir) if cache_dir else None
+    vectors = attach_vectors(index, report, progress, given) if semantic_wanted(args) else None
     return index, report, vectors
 
 
@@ -263,11 +266,11 @@ def _squad_vectors(args: argparse.Namespace) -> Callable[[SearchIndex], None] | 
     from index.evaluation import attach_squad_vectors
 
     try:
-        encoder = Encoder(threads=cores())
+        folder = cache_folder(Path(args.cache_dir) if getattr(args, "cache_dir", None) else None)
+        encoder = Encoder(threads=cores(), cache=folder)
     except ModelUnavailable as error:
         print(f"qa-bot: measuring words only: {error}.", file=sys.stderr)
         return None
-    folder = cache_folder(Path(args.cache_dir) if getattr(args, "cache_dir", None) else None)
     model = encoder.model
 
     def attach(index: SearchIndex) -> None:

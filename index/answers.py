@@ -152,7 +152,17 @@ def candidates(sentence: str, kind: AnswerType) -> list[Candidate]:
 _WORD = re.compile(r"[^\W_]+")
 
 
-def short_answer(question: str, sentence: str) -> str | None:
+@dataclass(frozen=True)
+class ShortAnswer:
+    """A short answer and what tells how far to trust it."""
+
+    text: str
+    kind: AnswerType
+    rivals: int  # other candidates of the same kind in the sentence
+    distance: int | None  # characters to the nearest question word (None: none of them is in the sentence)
+
+
+def find_short_answer(question: str, sentence: str) -> ShortAnswer | None:
     """The candidate of the asked type nearest the question's words in `sentence`, if any."""
     kind = question_type(question)
     if kind is None:
@@ -164,9 +174,16 @@ def short_answer(question: str, sentence: str) -> str | None:
         return None
     anchors = [m.start() for m in _WORD.finditer(sentence) if normalise(m.group()) in asked]
     if not anchors:
-        return found[0].text
+        return ShortAnswer(found[0].text, kind, len(found) - 1, None)
 
     def distance(candidate: Candidate) -> int:
         return min(min(abs(a - candidate.start), abs(a - candidate.end)) for a in anchors)
 
-    return min(found, key=distance).text
+    best = min(found, key=distance)
+    return ShortAnswer(best.text, kind, len(found) - 1, distance(best))
+
+
+def short_answer(question: str, sentence: str) -> str | None:
+    """The text of `find_short_answer`."""
+    found = find_short_answer(question, sentence)
+    return found.text if found else None

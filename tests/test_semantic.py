@@ -221,3 +221,20 @@ def test_meaning_puts_more_seed_questions_right_at_rank_1_than_words_alone(seed_
 
     assert right(lexical=True) == 29
     assert right(lexical=False) >= 32
+
+
+@pytest.mark.slow
+def test_the_model_is_quantised_once_to_the_pinned_bytes_and_a_tampered_copy_is_replaced(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    import hashlib
+
+    quantised = Encoder(threads=1, cache=tmp_path)
+    [made] = list(tmp_path.glob("*-int8.onnx"))
+    assert hashlib.sha256(made.read_bytes()).hexdigest() == DEFAULT_MODEL.quantised_sha256
+    texts = ["How many coups has Niger had?", "The vast arid country has experienced four coups since 1960."]
+    agreement = (quantised.embed(texts) * encoder.embed(texts)).sum(axis=1)
+    assert agreement.min() > 0.98  # int8 arithmetic: nearly the same vectors
+    made.write_bytes(b"not the model")
+    Encoder(threads=1, cache=tmp_path)  # never runs the tampered file: makes it again
+    assert hashlib.sha256(made.read_bytes()).hexdigest() == DEFAULT_MODEL.quantised_sha256
