@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -11,16 +13,17 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.config import QUESTION_CHARS, Settings, load_settings
+from bot.config import QUESTION_CHARS, Settings, format_shard_ids, load_settings
 from bot.conversations import Conversations, Turn
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
 from bot.formatting import answer_embed
-from bot.index_holder import IndexHolder
+from bot.index_holder import IndexHolder, ReloadInProgress, ReloadReport
 from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
+from bot.reload_sync import ReloadSync
 from bot.vectors import VectorFiller
-from index import Answer, Article
+from index import Answer, Article, store
 from index.text import printable
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ EXTENSIONS = (
 # Sends an answer: called with `embed=` (and `view=` for the feedback buttons), e.g. a followup's send.
 SendAnswer = Callable[..., Awaitable[object]]
 SKIPPED_LOGGED = 20  # the first skipped files are named in the log; /reload lists them too
+FOLLOW_RETRY_SECONDS = 0.05  # a reload of another process waits this long for one running here to end
 
 
 # The bot has no voice features: don't warn at every start that voice libraries are missing.
@@ -96,12 +100,18 @@ class Reply:
     followed_up: bool = False  # searched with the previous question as context
 
 
-class QABot(commands.Bot):
-    """The question-answering bot. Not connected until `start()`; the index is built in `setup_hook`."""
+class QABot(commands.AutoShardedBot):
+    """The question-answering bot. Not connected until `start()`; the index is built in `setup_hook`.
+
+    Sharded by discord.py: every shard of this process shares one event loop, one index and one log.
+    Without SHARD_COUNT it runs as many shards as Discord recommends; with SHARD_IDS only those.
+    """
 
     def __init__(
         self, settings: Settings, *, load_index: bool = True, clock: Clock = time.time, **options: object
     ) -> None:
+        if settings.shard_ids is not None:  # discord.py takes a list, and no None for "every shard"
+            options.setdefault("shard_ids", list(settings.shard_ids))
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -109,6 +119,7 @@ class QABot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=QATree,
             owner_ids=set(settings.owner_ids),
+            shard_count=settings.shard_count,
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
@@ -118,6 +129,7 @@ class QABot(commands.Bot):
         self._holder: IndexHolder | None = None
         self.clock = clock
         self.question_log = QuestionLog(settings.state_db, settings.question_log_days, clock)
+        self.reload_sync: ReloadSync | None = None  # reloads in step with the other processes on this index
 
     @property
     def holder(self) -> IndexHolder:
@@ -127,6 +139,9 @@ class QABot(commands.Bot):
 
     async def setup_hook(self) -> None:
         if self.load_index:
+            saved = store.index_file(store.cache_folder(), self.settings.seeds_dir)
+            sync = ReloadSync(saved, self.settings.shards, self._follow_reload)
+            generation = await sync.read_generation()  # before the build: a reload during it is followed after
             self._holder = await IndexHolder.build(self.settings.seeds_dir, VectorFiller(self.settings.semantic))
             report = self._holder.last_build
             log.info(
@@ -139,6 +154,8 @@ class QABot(commands.Bot):
             )
             for skipped in report.skipped[:SKIPPED_LOGGED]:
                 log.warning("Skipped %s: %s", skipped.path, skipped.reason)
+            await sync.start(generation)
+            self.reload_sync = sync
         await self.question_log.start()
         self.add_dynamic_items(FeedbackButton)  # buttons under answers given before a restart work too
         for extension in EXTENSIONS:
@@ -150,14 +167,46 @@ class QABot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info(
-            "Connected as %s (id %s) to %d servers", self.user, self.user.id if self.user else "?", len(self.guilds)
+            "Connected as %s (id %s) to %d servers on shards %s of %s",
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+            format_shard_ids(sorted(self.shards)),
+            self.shard_count,
         )
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        servers = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
+        log.info("Shard %d of %s is ready: %d servers", shard_id, self.shard_count, servers)
 
     async def close(self) -> None:
         await super().close()
+        if self.reload_sync is not None:
+            await self.reload_sync.close()
         await self.question_log.close()
         if self._holder is not None and self._holder.vectors is not None:
             await self._holder.vectors.close()
+
+    async def reload_index(self) -> ReloadReport:
+        """Rebuild here (see IndexHolder.reload), then have every other process on this index map the new one.
+
+        The report says how many processes serve it. Raises ReloadInProgress as IndexHolder.reload does.
+        """
+        report = await self.holder.reload()
+        if report.error is None and self.reload_sync is not None:
+            in_step = await self.reload_sync.announce()
+            report = dataclasses.replace(report, in_step=in_step.describe())
+        return report
+
+    async def _follow_reload(self) -> str | None:
+        """Another process reloaded: map its index (the build lock makes the rebuild a map); why not, if not."""
+        while True:
+            try:
+                report = await self.holder.reload()
+            except ReloadInProgress:  # one started here reads the folder too, but maybe too early: go again after
+                await asyncio.sleep(FOLLOW_RETRY_SECONDS)
+                continue
+            return report.error
 
     async def answer(self, question: str, passages: int, article: Article | None = None) -> Reply:
         """Search off the event loop and format the answer."""

@@ -1,4 +1,4 @@
-"""The `qa-bot` command: the retrieval core's commands (index.cli) and the bot's (run, sync, check, stats).
+"""The `qa-bot` command: the core's commands (index.cli) and the bot's (run, sync, check, stats, cluster).
 
 Imports point one way: this module imports the bot and the core; neither imports it.
 """
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from dotenv import find_dotenv, load_dotenv
 
+from bot.cluster import add_command as add_cluster_command
 from bot.launch import add_commands as add_bot_commands
 from bot.questionlog.report import add_command as add_stats_command
 from index.cli import add_commands as add_core_commands
@@ -22,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
     add_core_commands(commands)  # ask, index, eval, add: no Discord
     add_bot_commands(commands)  # run, sync, check: the Discord bot
     add_stats_command(commands)  # stats: the bot's question log
+    add_cluster_command(commands)  # cluster: N bot processes on one machine
     return root
 
 

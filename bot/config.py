@@ -17,6 +17,7 @@ DEFAULT_COOLDOWN_SECONDS = 5.0
 DEFAULT_QUESTION_LOG_DAYS = 30
 MAX_QUESTION_LOG_DAYS = 3650
 STATE_DB_OFF = "off"
+MAX_SHARDS = 65_536  # far past any real bot (Discord asks for a shard per 1,000 to 2,500 servers)
 
 
 def default_state_db() -> Path:
@@ -64,6 +65,16 @@ class Settings:
     question_log_days: int = DEFAULT_QUESTION_LOG_DAYS
     answer_in_thread: bool = True  # a mention in a channel is answered in a new thread, when allowed there
     message_content: bool = False  # the privileged intent: answer every message in the bot's own threads
+    shard_count: int | None = None  # None: as many shards as Discord recommends
+    shard_ids: tuple[int, ...] | None = None  # None: every shard; else only these run in this process
+
+    @property
+    def shards(self) -> str:
+        """The shards this process runs, for logs: e.g. "shards 0-3 of 8", or "shards as Discord recommends"."""
+        if self.shard_count is None:
+            return "shards as Discord recommends"
+        ids = self.shard_ids if self.shard_ids is not None else tuple(range(self.shard_count))
+        return f"shards {format_shard_ids(ids)} of {self.shard_count}"
 
     def require_token(self) -> str:
         if not self.token:
@@ -98,6 +109,62 @@ def _ids(name: str, raw: str) -> frozenset[int]:
             raise ConfigError(f"{name} must be comma-separated numeric Discord ids (got {part!r}); fix it in .env.")
         ids.add(number)
     return frozenset(ids)
+
+
+def parse_shard_ids(raw: str) -> tuple[int, ...]:
+    """`0-3`, `4,5,7` or `0-3,8`: the shard ids in order, each once. Raises ValueError when malformed."""
+    ids: list[int] = []
+    for part in raw.replace(" ", "").split(","):
+        first, dash, last = part.partition("-")
+        if not (first.isascii() and first.isdigit()) or (dash and not (last.isascii() and last.isdigit())):
+            raise ValueError(part)
+        start, end = int(first), int(last) if dash else int(first)
+        if end < start or end - start > MAX_SHARDS:
+            raise ValueError(part)
+        ids.extend(range(start, end + 1))
+    return tuple(dict.fromkeys(ids))
+
+
+def format_shard_ids(ids: tuple[int, ...] | list[int] | range) -> str:
+    """The shard ids as SHARD_IDS writes them: runs of consecutive ids as `a-b`."""
+    runs: list[str] = []
+    ordered = sorted(ids)
+    start = 0
+    for at in range(1, len(ordered) + 1):
+        if at == len(ordered) or ordered[at] != ordered[at - 1] + 1:
+            first, last = ordered[start], ordered[at - 1]
+            runs.append(str(first) if first == last else f"{first}-{last}")
+            start = at
+    return ",".join(runs)
+
+
+def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    raw_count = env.get("SHARD_COUNT", "").strip()
+    raw_ids = env.get("SHARD_IDS", "").strip()
+    count = None
+    if raw_count:
+        count = int(raw_count) if raw_count.isascii() and raw_count.isdigit() else 0
+        if not 1 <= count <= MAX_SHARDS:
+            raise ConfigError(
+                f"SHARD_COUNT must be a whole number of shards from 1 to {MAX_SHARDS:,} (got {raw_count!r}); "
+                "fix it in .env."
+            )
+    if not raw_ids:
+        return count, None
+    if count is None:
+        raise ConfigError("SHARD_IDS needs SHARD_COUNT (the total number of shards): set both in .env.")
+    try:
+        ids = parse_shard_ids(raw_ids)
+    except ValueError:
+        raise ConfigError(
+            f"SHARD_IDS must be shard numbers and ranges such as 0-3 or 0,2,5 (got {raw_ids!r}); fix it in .env."
+        ) from None
+    if max(ids) >= count:
+        raise ConfigError(
+            f"SHARD_IDS names shard {max(ids)}, but shards are numbered 0 to {count - 1} "
+            f"(SHARD_COUNT={count}); fix it in .env."
+        )
+    return count, ids
 
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -142,6 +209,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
             f"QUESTION_LOG_DAYS must be a whole number of days from 0 to {MAX_QUESTION_LOG_DAYS} "
             f"(got {raw_days!r}); fix it in .env."
         )
+    shard_count, shard_ids = _shards(env)
     raw_db = env.get("STATE_DB", "").strip()
     state_db = None if raw_db.lower() == STATE_DB_OFF else Path(raw_db).expanduser() if raw_db else default_state_db()
     settings = Settings(
@@ -157,6 +225,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         answer_in_thread=_flag(env, "ANSWER_IN_THREAD", True),
         message_content=_flag(env, "MESSAGE_CONTENT", False),
         semantic=_flag(env, "SEMANTIC", True),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
     )
     if require_token:
         settings.require_token()

@@ -280,6 +280,8 @@ def reload_message(report: ReloadReport) -> str:
         shown = [f"{escape(s.path)} ({escape(s.reason)})" for s in report.skipped[:10]]
         more = f" and {len(report.skipped) - 10:,} more" if len(report.skipped) > 10 else ""
         lines.append(f"Skipped ({len(report.skipped):,}): " + "; ".join(shown) + more)
+    if report.in_step:
+        lines.insert(1, escape(report.in_step))
     return shorten("\n".join(lines), CONTENT_LIMIT)
 
 

@@ -64,6 +64,7 @@ class ReloadReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     error: str | None = None
+    in_step: str | None = None  # how many processes serve the new index (bot.reload_sync), when more than this one
 
 
 class Leases:

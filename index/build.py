@@ -37,6 +37,7 @@ from index import store
 from index import text as text_module
 from index.articles import Skipped, UnusableArticle, log_metadata_problem, read_article
 from index.bm25 import DEFAULT_PARAMS, Bm25Params
+from index.build_lock import build_lock
 from index.folder import UNEXPECTED, SeedsFolder, duplicate_key, record_skip
 from index.layout import Parts, check_shapes, lay_out
 from index.progress import LogProgress, Progress
@@ -409,7 +410,22 @@ def build(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> Built:
-    """The index of `folder`: reloaded from `cache` (a file path) when still current, else built and saved there."""
+    """The index of `folder`: reloaded from `cache` (a file path) when still current, else built and saved there.
+
+    One process at a time builds for one `cache`; the others wait, then map what it saved (see build_lock).
+    """
+    with build_lock(cache) if cache is not None else contextlib.nullcontext():
+        return _build(folder, params, cache=cache, workers=workers, progress=progress)
+
+
+def _build(
+    folder: Path,
+    params: Bm25Params,
+    *,
+    cache: Path | None,
+    workers: int | None,
+    progress: Progress | None,
+) -> Built:
     progress = progress or LogProgress()
     started = time.perf_counter()
     taken_ns = time.time_ns()

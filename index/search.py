@@ -495,7 +495,8 @@ class SearchIndex:
             cosines = view.cosines(vector, docs)
         features = self.features(query, docs, scores)
         if cosines is not None and vector is not None and view is not None and len(docs):
-            features = np.hstack([features, self._semantic_features(view, vector, docs, cosines)])
+            semantic = self._semantic_features(view, vector, docs, cosines, features[:, _COVERAGE])
+            features = np.hstack([features, semantic])
         evidence = None
         if context is not None:  # the question's own words alone: how much of them each candidate holds
             alone = self.features(self.query(question), docs, scores)
@@ -508,8 +509,10 @@ class SearchIndex:
         vector: VectorArray,
         docs: npt.NDArray[np.int64],
         own: npt.NDArray[np.float32],
+        coverage: FloatArray,
     ) -> FloatArray:
-        """The columns of rerank.SEMANTIC_FEATURES after FEATURES, relative to the best candidate's."""
+        """The columns of rerank.SEMANTIC_FEATURES after FEATURES, relative to the best candidate's
+        (`coverage`: each candidate's share of the question's IDF mass)."""
         articles = self._article_of(docs)
         first_of, last_of = self._starts[articles], self._starts[articles + 1] - 1
         before, after = np.maximum(docs - 1, first_of), np.minimum(docs + 1, last_of)
@@ -520,7 +523,8 @@ class SearchIndex:
         around = np.where(np.isfinite(around), around, own)
         near = np.maximum(around[0], around[1])
         context = (around[0] + own + around[1]) / 3
-        columns = [own - own.max(), near - near.max(), context - context.max()]
+        unmatched = 1.0 - float(coverage.max()) if len(coverage) else 1.0
+        columns = [own - own.max(), near - near.max(), context - context.max(), (own - own.max()) * unmatched]
         return np.column_stack(columns).astype(np.float64)
 
     def ask(

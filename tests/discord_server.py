@@ -2,7 +2,13 @@
 
 An unmodified `bot.start()` logs in, connects, identifies and receives READY, GUILD_CREATE and whatever
 the test queues with `send_event`. discord.py is pointed here through `Route.BASE` and
-`DiscordWebSocket.DEFAULT_GATEWAY` (it does not ask /gateway/bot when connecting).
+`DiscordWebSocket.DEFAULT_GATEWAY`.
+
+Sharded like Discord: the bot (an AutoShardedBot) without a shard count asks `GET /gateway/bot` for the
+recommended count and the gateway URL; every shard opens its own websocket and identifies with
+`shard: [id, count]`; its READY carries the same pair and lists only the servers on that shard,
+`(guild_id >> 22) % count`. `send_event` sends on the socket of the shard an event belongs to:
+a server's events on its shard, everything else (DMs) on shard 0.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ from tests.discord_harness import (
     APP_ID,
     BOT_USER,
     CHANNEL_ID,
-    GUILD_ID,
     application,
     command_data,
     guild_create,
@@ -39,6 +44,12 @@ class Request:
     method: str
     path: str
     body: Any
+    agent: str = ""  # the User-Agent header
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a server's events on."""
+    return (guild_id >> 22) % shard_count
 
 
 @dataclass
@@ -46,13 +57,20 @@ class FakeDiscordServer:
     requests: list[Request] = field(default_factory=list)
     gateway_received: list[dict[str, Any]] = field(default_factory=list)
     identified: asyncio.Event = field(default_factory=asyncio.Event)
+    guilds: list[dict[str, Any]] = field(default_factory=lambda: [guild_create()])  # GUILD_CREATE payloads
+    recommended_shards: int = 1  # what GET /gateway/bot answers
+    identifies: list[tuple[int, int]] = field(default_factory=list)  # (shard id, shard count), in order
+    identified_by: list[str] = field(default_factory=list)  # each identify's User-Agent, in the same order
+    _shards: dict[int, web.WebSocketResponse] = field(default_factory=dict)  # the latest socket of each shard
+    _shard_count: int = 1
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _sequence: int = 0
     _next_id: int = 1_300_000_000_000_000_000
     _runner: web.AppRunner | None = None
     port: int = 0
 
-    async def start(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def start(self, monkeypatch: pytest.MonkeyPatch | None = None) -> None:
+        """Listen; with `monkeypatch`, point this process's discord.py here (children get `base_url`)."""
         app = web.Application()
         app.router.add_get("/", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
@@ -61,6 +79,8 @@ class FakeDiscordServer:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if monkeypatch is None:
+            return
         monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{self.port}/api/v10")
         monkeypatch.setattr(
             discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{self.port}/")
@@ -87,11 +107,15 @@ class FakeDiscordServer:
         path = "/" + request.match_info["tail"]
         raw = await request.read()
         body = json.loads(raw) if raw and request.content_type == "application/json" else None
-        self.requests.append(Request(request.method, path, body))
+        self.requests.append(Request(request.method, path, body, request.headers.get("User-Agent", "")))
         if path == "/users/@me":
             return self._json(BOT_USER)
         if path == "/oauth2/applications/@me":
             return self._json(application())
+        if path == "/gateway/bot":
+            limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+            url = f"ws://127.0.0.1:{self.port}/"
+            return self._json({"url": url, "shards": self.recommended_shards, "session_start_limit": limit})
         if path.startswith("/interactions/") and path.endswith("/callback"):
             message_id = self.new_id()
             data = (body or {}).get("data") or {}
@@ -112,10 +136,17 @@ class FakeDiscordServer:
         await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
 
     async def send_event(self, event: str, data: dict[str, Any]) -> None:
-        await self._send(self._sockets[-1], event, data)
+        """On the shard Discord would use: the server's (`guild_id`), else shard 0."""
+        guild_id = data.get("guild_id")
+        shard = shard_of(int(guild_id), self._shard_count) if guild_id else 0
+        await self._send(self._shards.get(shard, self._sockets[-1]), event, data)
+
+    def shard_for(self, guild_id: int) -> int:
+        return shard_of(guild_id, self._shard_count)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
+        agent = request.headers.get("User-Agent", "")
         await socket.prepare(request)
         self._sockets.append(socket)
         await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45_000}}))
@@ -127,13 +158,19 @@ class FakeDiscordServer:
             if message["op"] == 1:
                 await socket.send_str(json.dumps({"op": 11}))
             elif message["op"] == 2:
+                shard_id, shard_count = message["d"].get("shard", [0, 1])
+                self.identifies.append((shard_id, shard_count))
+                self.identified_by.append(agent)
+                self._shards[shard_id], self._shard_count = socket, shard_count
+                mine = [g for g in self.guilds if shard_of(int(g["id"]), shard_count) == shard_id]
                 await self._send(
                     socket,
                     "READY",
                     {
                         "v": 10,
                         "user": BOT_USER,
-                        "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                        "shard": [shard_id, shard_count],
+                        "guilds": [{"id": g["id"], "unavailable": True} for g in mine],
                         "session_id": "fake-session",
                         "resume_gateway_url": f"ws://127.0.0.1:{self.port}/",
                         "application": {"id": str(APP_ID), "flags": 0},
@@ -141,7 +178,8 @@ class FakeDiscordServer:
                         "relationships": [],
                     },
                 )
-                await self._send(socket, "GUILD_CREATE", guild_create())
+                for guild in mine:
+                    await self._send(socket, "GUILD_CREATE", guild)
                 self.identified.set()
         return socket
 

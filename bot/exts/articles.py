@@ -114,7 +114,7 @@ class ArticleCommands(commands.GroupCog, group_name="article", group_description
         except IngestError as error:
             raise UserFacingError(str(error)) from None
         try:
-            report = await self.bot.holder.reload()
+            report = await self.bot.reload_index()
         except ReloadInProgress:
             report = None
         await interaction.followup.send(added_message(added, report), ephemeral=True, allowed_mentions=NONE)
@@ -136,7 +136,7 @@ class ArticleCommands(commands.GroupCog, group_name="article", group_description
         except IngestError as error:
             raise UserFacingError(str(error)) from None
         try:
-            report = await self.bot.holder.reload()
+            report = await self.bot.reload_index()
         except ReloadInProgress:
             report = None
         where = moved.relative_to(folder).as_posix()

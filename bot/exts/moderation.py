@@ -60,7 +60,7 @@ class Moderation(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            report = await holder.reload()
+            report = await self.bot.reload_index()
         except ReloadInProgress:
             await interaction.followup.send(ALREADY_RUNNING, ephemeral=True, allowed_mentions=NONE)
             return

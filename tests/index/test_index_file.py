@@ -115,7 +115,8 @@ def test_temporary_files_left_by_a_killed_build_are_removed_by_the_next_and_noth
         assert in_use.exists()
     assert not any(path.exists() for path in stale)
     assert all(path.exists() for path in others)
-    assert sorted(p.name for p in cache.iterdir()) == sorted([saved.name, in_use.name, *(p.name for p in others)])
+    expected = [saved.name, saved.with_suffix(".lock").name, in_use.name, *(p.name for p in others)]
+    assert sorted(p.name for p in cache.iterdir()) == sorted(expected)  # the lock stays: see index.build_lock
 
 
 def test_the_saved_index_key_changes_with_the_tokenizer_libraries_and_unicode_data(

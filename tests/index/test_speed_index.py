@@ -158,7 +158,8 @@ def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(
     assert report.not_saved == "No space left on device"
     assert "Could not save the index" in caplog.text
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [path.name]
+    files = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    assert files == [path.name, path.with_suffix(".lock").name]  # and the build lock (index.build_lock)
 
 
 def test_an_unwritable_cache_folder_still_gives_an_index(seeds: Path, tmp_path: Path) -> None:
