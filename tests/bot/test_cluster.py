@@ -144,7 +144,7 @@ NEW_ARTICLE = (
 async def test_four_shards_in_two_real_processes_answer_reload_in_step_and_restart(tmp_path):
     from tests.discord_harness import DM_CHANNEL_ID, MANAGE_GUILD, message_payload, seeds_folder, user
     from tests.discord_server import FakeDiscordServer
-    from tests.test_shards import command_in, guild_on_shard
+    from tests.bot.test_shards import command_in, guild_on_shard
 
     guilds = [guild_on_shard(shard, 4) for shard in range(4)]
     server = FakeDiscordServer(guilds=guilds)
