@@ -1,4 +1,5 @@
-"""`qa-bot run` pointed at the fake Discord of tests/discord_server.py on FAKE_DISCORD_PORT (tests/bot/test_cluster.py).
+"""`qa-bot run` pointed at the fake Discord of tests/discord_server.py on FAKE_DISCORD_PORT (tests/bot/test_cluster.py
+runs it as `python -m tests.shard_child`: as a script, its folder would shadow the index and bot packages).
 
 Every request it makes (REST, gateway, interaction webhooks) has a User-Agent ending with " pid/<pid>",
 so the fake server can tell which process sent what.

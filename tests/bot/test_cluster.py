@@ -142,9 +142,9 @@ NEW_ARTICLE = (
 
 @pytest.mark.slow
 async def test_four_shards_in_two_real_processes_answer_reload_in_step_and_restart(tmp_path):
+    from tests.bot.test_shards import command_in, guild_on_shard
     from tests.discord_harness import DM_CHANNEL_ID, MANAGE_GUILD, message_payload, seeds_folder, user
     from tests.discord_server import FakeDiscordServer
-    from tests.bot.test_shards import command_in, guild_on_shard
 
     guilds = [guild_on_shard(shard, 4) for shard in range(4)]
     server = FakeDiscordServer(guilds=guilds)
@@ -160,7 +160,9 @@ async def test_four_shards_in_two_real_processes_answer_reload_in_step_and_resta
         "STATE_DB": str(tmp_path / "state.sqlite3"),
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent.parent),
     }
-    child = [sys.executable, str(Path(__file__).parent.parent / "shard_child.py")]
+    # As a module: a script's own folder (tests/) would come first on sys.path, where tests/index and
+    # tests/bot would stand in for the packages of the same names.
+    child = [sys.executable, "-m", "tests.shard_child"]
     cluster = Cluster(4, 2, child, env=env, backoff_first=0.01)
     running = asyncio.create_task(cluster.run())
 
