@@ -49,7 +49,7 @@ def main() -> int:
     seed, _ = build_index(DATA.parent.parent / "seeds", use_cache=False)
     with tempfile.TemporaryDirectory() as scratch:
         stage, encoder = open_vectors(seed, Path(scratch), threads=cores(), cache=cache_folder())
-        fill(stage, lambda n: seed.articles[n].sentences, encoder.embed)
+        fill(stage, seed.embedding_texts, encoder.embed)
         asked = [(q["question"], q["gold"] - 1) for q in seed_set["questions"]]
         rows.append(("seed article", len(asked), right_at_1(seed, asked, True), right_at_1(seed, asked, False)))
     if args.squad:

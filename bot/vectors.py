@@ -127,7 +127,7 @@ class VectorFiller:
             computed = await asyncio.to_thread(
                 fill,
                 stage,
-                lambda n: index.articles[n].sentences,
+                index.embedding_texts,
                 embed,
                 LogProgress(every=PROGRESS_SECONDS, logger=log),
                 stop,

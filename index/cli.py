@@ -85,7 +85,7 @@ def attach_vectors(
     except ModelUnavailable as error:
         print(f"qa-bot: answering by words only: {error}.", file=sys.stderr)
         return VectorsReport(0, index.sentence_count, 0, str(error))
-    computed = fill(stage, lambda n: index.articles[n].sentences, encoder.embed, progress or terminal_or_log())
+    computed = fill(stage, index.embedding_texts, encoder.embed, progress or terminal_or_log())
     return VectorsReport(stage.view.ready, stage.sentences, computed)
 
 

@@ -152,7 +152,9 @@ def parse_squad(document: object) -> SquadCorpus:
                 questions.append(
                     SquadQuestion(_text(qa, "id", at), _text(qa, "question", at), topic, article, golds, texts)
                 )
-            articles.append(Article(f"{title}/{number}", title, None, None, None, sentences, digest=""))
+            # Wikipedia's titles name pages with underscores ("Super_Bowl_50"): a reader's title has spaces.
+            shown = title.replace("_", " ")
+            articles.append(Article(f"{title}/{number}", shown, None, None, None, sentences, digest=""))
             first_sentence += len(sentences)
     return SquadCorpus(tuple(articles), tuple(questions))
 
@@ -188,7 +190,7 @@ def attach_squad_vectors(
 ) -> None:
     """Give a SQuAD index its sentence vectors: those stored in `folder`, the rest computed and stored."""
     stage = index.attach_vectors(VectorStore(folder, model_identity, dimension), embed)
-    fill(stage, lambda n: index.articles[n].sentences, embed, progress)
+    fill(stage, index.embedding_texts, embed, progress)
 
 
 # --- metrics -------------------------------------------------------------------------

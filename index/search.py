@@ -32,7 +32,7 @@ from index.rerank import (
     proximity,
     rerank_scores,
 )
-from index.semantic import QuestionEncoder, SemanticStage, SemanticView
+from index.semantic import QuestionEncoder, SemanticStage, SemanticView, embedding_texts
 from index.text import printable, tokenize_question, words
 from index.vectors import FloatArray as VectorArray
 from index.vectors import VectorStore, article_key_of_blob
@@ -340,14 +340,20 @@ class SearchIndex:
         return found
 
     def article_keys(self) -> list[str]:
-        """What each article's sentence vectors are stored under (vectors.article_key_of_blob): read
-        from the file's text in place, one hash per article, no string per sentence."""
-        starts, offsets = self._starts.tolist(), self._text_offsets
+        """What each article's sentence vectors are stored under (vectors.article_key_of_blob of its title
+        and sentences): read from the file's text in place, one hash per article, no string per sentence."""
+        starts, offsets, titles = self._starts.tolist(), self._text_offsets, self._field("title")
         keys = []
-        for first, end in itertools.pairwise(starts):
+        for n, (first, end) in enumerate(itertools.pairwise(starts)):
             bounds = offsets[first : end + 1]
-            keys.append(article_key_of_blob(self._text_view[int(bounds[0]) : int(bounds[-1])], np.diff(bounds)))
+            text = self._text_view[int(bounds[0]) : int(bounds[-1])]
+            keys.append(article_key_of_blob(text, np.diff(bounds), titles[n]))
         return keys
+
+    def embedding_texts(self, article: int) -> list[str]:
+        """What is embedded for each sentence of article number `article` (semantic.embedding_texts)."""
+        found = self.articles[article]
+        return embedding_texts(found.title, found.sentences)
 
     def attach_vectors(
         self, store: VectorStore, embed_questions: Callable[[Sequence[str]], VectorArray]

@@ -49,18 +49,20 @@ TRAIN_SAMPLE = 40_000
 TRAIN_ROUNDS = 8
 
 
-def article_key_of_blob(text: bytes | memoryview, lengths: npt.NDArray[np.integer]) -> str:
-    """What an article's vectors are stored under: its sentences' UTF-8 laid end to end, and each one's
-    length in bytes. Changes when any sentence does (or where one ends), and nothing else."""
-    digest = hashlib.sha256(text)
+def article_key_of_blob(text: bytes | memoryview, lengths: npt.NDArray[np.integer], title: str) -> str:
+    """What an article's vectors are stored under: its title, its sentences' UTF-8 laid end to end, and
+    each one's length in bytes (what is embedded: semantic.embedding_texts). Changes when the title or any
+    sentence does (or where one ends), and nothing else."""
+    digest = hashlib.sha256(title.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(text)
     digest.update(np.asarray(lengths, dtype="<i8").tobytes())
     return digest.hexdigest()[:32]
 
 
-def article_key(sentences: Sequence[str]) -> str:
+def article_key(title: str, sentences: Sequence[str]) -> str:
     """`article_key_of_blob` of sentences given as strings."""
     encoded = [s.encode("utf-8", "surrogatepass") for s in sentences]
-    return article_key_of_blob(b"".join(encoded), np.array([len(e) for e in encoded], dtype=np.int64))
+    return article_key_of_blob(b"".join(encoded), np.array([len(e) for e in encoded], dtype=np.int64), title)
 
 
 def quantise(vectors: npt.NDArray[np.floating[Any]]) -> tuple[Int8Matrix, FloatArray]:

@@ -88,14 +88,14 @@ def test_vectors_are_computed_once_and_reused_by_article_content(tmp_path: Path,
     store = VectorStore(tmp_path / "vectors", DEFAULT_MODEL.identity, DEFAULT_MODEL.dimension)
     stage = index.attach_vectors(store, encoder.embed)
     assert stage.view.ready == 0 and stage.missing() == [0, 1]
-    assert fill(stage, lambda n: index.articles[n].sentences, counting(encoder, calls)) == 4
+    assert fill(stage, index.embedding_texts, counting(encoder, calls)) == 4
     assert stage.complete and calls == [4]
 
     # A restart (a new index over the same files): nothing to compute.
     again, _ = build_index(seeds, use_cache=False)
     stage = again.attach_vectors(store, encoder.embed)
     assert stage.complete
-    assert fill(stage, lambda n: again.articles[n].sentences, counting(encoder, calls)) == 0
+    assert fill(stage, again.embedding_texts, counting(encoder, calls)) == 0
     assert calls == [4]
 
     # One article edited: only its sentences are embedded again.
@@ -103,13 +103,13 @@ def test_vectors_are_computed_once_and_reused_by_article_content(tmp_path: Path,
     edited, _ = build_index(seeds, use_cache=False)
     stage = edited.attach_vectors(store, encoder.embed)
     assert stage.missing() == [1]
-    fill(stage, lambda n: edited.articles[n].sentences, counting(encoder, calls))
+    fill(stage, edited.embedding_texts, counting(encoder, calls))
     assert calls == [4, 2] and stage.complete
     stored = store.snapshot()
     assert stored.row_count == 6  # the old version's rows stay until the store is rebuilt
-    key = article_key(edited.articles[1].sentences)
+    key = article_key(edited.articles[1].title, edited.articles[1].sentences)
     first, count = stored.articles[key]
-    expected = encoder.embed(list(edited.articles[1].sentences))
+    expected = encoder.embed(edited.embedding_texts(1))
     restored = stored.rows[first : first + count].astype(np.float32) * stored.scales[first : first + count, None]
     assert np.allclose(restored, expected, atol=0.01)
 
@@ -172,7 +172,7 @@ def test_a_question_sharing_no_word_with_the_article_is_answered_by_meaning(tmp_
     assert index.search(question, 1) == []  # no word in common
     store = VectorStore(tmp_path / "vectors", DEFAULT_MODEL.identity, DEFAULT_MODEL.dimension)
     stage = index.attach_vectors(store, encoder.embed)
-    fill(stage, lambda n: index.articles[n].sentences, encoder.embed)
+    fill(stage, index.embedding_texts, encoder.embed)
     [hit] = index.search(question, 1)
     assert hit.text == "The chief executive resigned on Monday."
     assert index.search(question, 1, lexical=True) == []  # words only: as before
@@ -197,7 +197,7 @@ def test_a_view_maps_each_sentence_to_its_row_and_back(tmp_path: Path, encoder: 
 def seed_index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
     index, _ = build_index(SEEDS, use_cache=False)
     stage, encoder = open_vectors(index, tmp_path_factory.mktemp("seed-vectors"), threads=1)
-    fill(stage, lambda n: index.articles[n].sentences, encoder.embed)
+    fill(stage, index.embedding_texts, encoder.embed)
     return index
 
 
