@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -97,10 +98,24 @@ def main() -> int:
         )
         single[FEATURES.index(name)] = best[1]
         show(f"bm25 + {name}", single)
-    w = bm25_only.copy()
     grid = np.arange(0, args.top + 0.01, 0.05)
-    for _ in range(args.rounds):
-        for i in range(1, len(FEATURES)):
+    coordinate_ascent(features, gold, docs, bm25_only.copy(), tune, grid, args.rounds, show)
+    return 0
+
+
+def coordinate_ascent(
+    features: list[np.ndarray],
+    gold: list[np.ndarray],
+    docs: list[np.ndarray],
+    w: np.ndarray,
+    tune: np.ndarray,
+    grid: np.ndarray,
+    rounds: int,
+    show: Callable[[str, np.ndarray], None],
+) -> np.ndarray:
+    """Each weight but BM25's (kept at 1: the scale) set in turn to the grid value best on the tune split."""
+    for _ in range(rounds):
+        for i in range(1, len(w)):
             best_score, best_value = -1.0, w[i]
             for v in grid:
                 trial = w.copy()
@@ -110,7 +125,7 @@ def main() -> int:
                     best_score, best_value = score, v
             w[i] = best_value
         show("coordinate ascent", w)
-    return 0
+    return w
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from index.search import CANDIDATES, index_articles
 from index.store import cache_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune_rerank import _ragged, mrr
+from tune_rerank import _ragged, coordinate_ascent, mrr
 
 
 def main() -> int:
@@ -84,18 +84,7 @@ def main() -> int:
 
     w = np.array([SEMANTIC_WEIGHTS[f] for f in SEMANTIC_FEATURES])
     show("current", w)
-    grid = np.arange(0, args.top + 0.01, 0.1)
-    for _ in range(args.rounds):
-        for i in range(1, len(SEMANTIC_FEATURES)):
-            best_score, best_value = -1.0, w[i]
-            for v in grid:
-                trial = w.copy()
-                trial[i] = v
-                score = mrr(features, gold, docs, trial, tune)[0]
-                if score > best_score + 1e-9:
-                    best_score, best_value = score, v
-            w[i] = best_value
-        show("coordinate ascent", w)
+    coordinate_ascent(features, gold, docs, w, tune, np.arange(0, args.top + 0.01, 0.1), args.rounds, show)
     return 0
 
 
