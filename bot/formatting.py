@@ -197,8 +197,24 @@ def page_count(total: int, per_page: int = SOURCES_PER_PAGE) -> int:
     return max(1, math.ceil(total / per_page))
 
 
-def sources_embed(articles: Sequence[Article], page: int, per_page: int = SOURCES_PER_PAGE) -> discord.Embed:
-    """One page (0-based) of the indexed articles: title, date, sentences."""
+def vectors_line(progress: tuple[int, int] | None) -> str:
+    """How far the sentence vectors are, for the /sources footer."""
+    if progress is None:
+        return "answers by words only"
+    ready, sentences = progress
+    if ready >= sentences:
+        return "answers by words and meaning"
+    return f"meaning for {ready:,} of {sentences:,} sentences so far"
+
+
+def sources_embed(
+    articles: Sequence[Article],
+    page: int,
+    per_page: int = SOURCES_PER_PAGE,
+    vectors: tuple[int, int] | None = None,
+) -> discord.Embed:
+    """One page (0-based) of the indexed articles: title, date, sentences; the footer says how far the
+    sentence vectors are (`vectors`: sentences with one, sentences; None when they are not used)."""
     pages = page_count(len(articles), per_page)
     page = min(max(page, 0), pages - 1)
     first = page * per_page
@@ -214,7 +230,7 @@ def sources_embed(articles: Sequence[Article], page: int, per_page: int = SOURCE
         description="\n".join(lines) or "No article is indexed.",
         colour=INFO_COLOUR,
     )
-    embed.set_footer(text=f"Page {page + 1} of {pages} · ask about them with /ask")
+    embed.set_footer(text=f"Page {page + 1} of {pages} · {vectors_line(vectors)} · ask about them with /ask")
     return embed
 
 

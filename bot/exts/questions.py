@@ -66,16 +66,17 @@ def spend_cooldown(interaction: discord.Interaction) -> None:
 class SourcesView(discord.ui.View):
     """Previous/next buttons over the article list as it was when /sources ran."""
 
-    def __init__(self, articles: Sequence[Article], owner_id: int) -> None:
+    def __init__(self, articles: Sequence[Article], owner_id: int, vectors: tuple[int, int] | None = None) -> None:
         super().__init__(timeout=SOURCES_TIMEOUT_SECONDS)
         self.articles = tuple(articles)
+        self.vectors = vectors
         self.owner_id = owner_id
         self.page = 0
         self.pages = page_count(len(self.articles))
         self._sync_buttons()
 
     def embed(self) -> discord.Embed:
-        return sources_embed(self.articles, self.page)
+        return sources_embed(self.articles, self.page, vectors=self.vectors)
 
     def _sync_buttons(self) -> None:
         self.previous_page.disabled = self.page == 0
@@ -152,7 +153,9 @@ class Questions(commands.Cog):
     @app_commands.allowed_installs(guilds=True)
     async def sources(self, interaction: discord.Interaction) -> None:
         """List the articles I answer from."""
-        view = SourcesView(self.bot.holder.index.articles, interaction.user.id)
+        holder = self.bot.holder
+        progress = holder.vectors.progress() if holder.vectors is not None else None
+        view = SourcesView(holder.index.articles, interaction.user.id, progress)
         if view.pages == 1:
             await interaction.response.send_message(embed=view.embed(), ephemeral=True, allowed_mentions=NONE)
             return

@@ -158,3 +158,11 @@ async def test_ask_over_huge_articles_stays_within_the_limits(tmp_path, harness)
     assert len(embed["fields"]) == 5
     assert limit_violations(answer.body) == []
     assert all(f["value"].split("\n")[0].endswith("…**") for f in embed["fields"])
+
+
+def test_the_sources_footer_says_how_far_the_sentence_vectors_are() -> None:
+    from bot.formatting import vectors_line
+
+    assert vectors_line(None) == "answers by words only"
+    assert vectors_line((1_234, 10_000)) == "meaning for 1,234 of 10,000 sentences so far"
+    assert vectors_line((10_000, 10_000)) == "answers by words and meaning"

@@ -63,6 +63,9 @@ async def test_answers_by_words_at_once_then_by_meaning_once_the_vectors_are_in(
     embed = await ask(harness, events, BY_MEANING)
     assert embed["fields"][0]["name"].startswith("1. Shipping firm")
     assert "**The chief executive resigned on Monday.**" in embed["fields"][0]["value"]
+    [sources] = await harness.fake.wait_interaction(events.command("sources"), 1)
+    footer = sources.body["data"]["embeds"][0]["footer"]["text"]
+    assert footer == "Page 1 of 1 · answers by words and meaning · ask about them with /ask"
 
 
 async def test_a_restarted_bot_reuses_the_stored_vectors(

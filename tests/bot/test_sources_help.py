@@ -39,7 +39,7 @@ async def test_sources_pages_through_the_articles_with_buttons(tmp_path, harness
         "· 2023-07-27 · 33 sentences"
     )
     assert lines[1] == "**2.** Story number 1 · 2024-01-01 · 2 sentences"
-    assert embed["footer"]["text"] == "Page 1 of 2 · ask about them with /ask"
+    assert embed["footer"]["text"] == "Page 1 of 2 · answers by words only · ask about them with /ask"
     assert buttons(shown.body)["Previous"]["disabled"] is True
     assert buttons(shown.body)["Next"]["disabled"] is False
 
@@ -51,7 +51,7 @@ async def test_sources_pages_through_the_articles_with_buttons(tmp_path, harness
     assert embed["description"].split("\n") == [
         f"**{n + 1}.** Story number {n} · 2024-01-{n:02} · 2 sentences" for n in range(10, 16)
     ]
-    assert embed["footer"]["text"] == "Page 2 of 2 · ask about them with /ask"
+    assert embed["footer"]["text"] == "Page 2 of 2 · answers by words only · ask about them with /ask"
     assert buttons(page_two.body)["Previous"]["disabled"] is False
     assert buttons(page_two.body)["Next"]["disabled"] is True
 
@@ -72,7 +72,8 @@ async def test_a_single_page_has_no_buttons(tmp_path, harness):
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     [shown] = await harness.fake.wait_interaction(events.command("sources"), 1)
     assert "components" not in shown.body["data"]
-    assert shown.body["data"]["embeds"][0]["footer"]["text"] == "Page 1 of 1 · ask about them with /ask"
+    footer = shown.body["data"]["embeds"][0]["footer"]["text"]
+    assert footer == "Page 1 of 1 · answers by words only · ask about them with /ask"
 
 
 async def test_help_says_how_to_ask_privately(tmp_path, harness):
