@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 FloatMatrix = npt.NDArray[np.float32]
+MODEL_CACHE_ENV = "MODEL_CACHE_DIR"
 log = logging.getLogger("index.encoder")
 
 CLS, SEP, UNKNOWN = 101, 102, 100  # bert-base-uncased's special token ids
@@ -103,7 +104,9 @@ def verified_weights(model: EmbeddingModel, path: Path | None = None) -> bytes:
 def quantised(model: EmbeddingModel, data: bytes, cache: Path) -> bytes:
     """The int8-arithmetic version of the verified weights `data`: read from `cache` when its SHA-256 is the
     pinned one, else made there; the verified original when it cannot be made (onnx missing, a read-only
-    cache, other library versions giving other bytes), which answers the same, a little slower."""
+    cache, other library versions giving other bytes), which answers the same, a little slower.
+    $MODEL_CACHE_DIR, when set, is used instead of `cache` (one copy for several archives, or for tests)."""
+    cache = Path(os.environ.get(MODEL_CACHE_ENV) or cache)
     path = cache / f"{model.name}-{model.sha256[:12]}-int8.onnx"
     try:
         made = path.read_bytes()

@@ -107,6 +107,7 @@ async def test_a_process_with_wrong_settings_stops_the_cluster_without_retrying(
     assert "exited with status 2 (its settings are wrong); stopping the cluster." in caplog.text
 
 
+@pytest.mark.slow
 def test_the_command_line_cluster_stops_cleanly_on_sigterm(tmp_path):
     command = shlex.join([sys.executable, "-c", CHILD, str(tmp_path)])
     env = {**os.environ, "SEEDS_DIR": str(tmp_path), "LOG_LEVEL": "INFO"}

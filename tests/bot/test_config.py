@@ -171,6 +171,7 @@ def test_sync_to_the_dev_guild_needs_dev_guild_id(shell, capsys, monkeypatch):
     assert shell.calls == []
 
 
+@pytest.mark.slow
 def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("SEEDS_DIR", str(seeds_folder(tmp_path)))
     assert main(["check"]) == 0

@@ -356,6 +356,7 @@ def test_dotenv_is_git_ignored_and_its_example_is_not() -> None:
 # -- the command line
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_stops_qa_bot_ask_quietly() -> None:
     questions = "".join(f"Who is in charge? {n}\n" for n in range(500)).encode()
     command = [sys.executable, "-m", "bot", "ask", "--seeds", str(REPO / "seeds")]

@@ -84,6 +84,7 @@ def assert_sendable(message: dict[str, Any]) -> None:
     assert not PING.search(rendered(message))
 
 
+@pytest.mark.slow
 @settings(max_examples=50)
 @given(question=long_text, answer_hits=st.lists(hits(), max_size=8), short=st.one_of(st.none(), long_text))
 def test_any_answer_renders_within_the_limits_and_pings_nobody(
@@ -100,6 +101,7 @@ def test_any_answer_renders_within_the_limits_and_pings_nobody(
     error=st.one_of(st.none(), long_text),
     counts=st.tuples(st.integers(0, 10**9), st.integers(0, 10**12), st.floats(0, 10**6)),
 )
+@pytest.mark.slow
 def test_any_reload_report_renders_within_the_limits_and_pings_nobody(
     names: list[str], skipped: list[Skipped], error: str | None, counts: tuple[int, int, float]
 ) -> None:
@@ -109,12 +111,14 @@ def test_any_reload_report_renders_within_the_limits_and_pings_nobody(
     assert_sendable({"content": reload_message(report)})
 
 
+@pytest.mark.slow
 @settings(max_examples=40)
 @given(listed=st.lists(articles(), max_size=12), page=st.integers(-2, 3))
 def test_any_sources_page_renders_within_the_limits_and_pings_nobody(listed: list[Article], page: int) -> None:
     assert_sendable({"embeds": [sources_embed(listed, page).to_dict()]})
 
 
+@pytest.mark.slow
 @given(article=articles())
 def test_any_autocomplete_choice_name_fits(article: Article) -> None:
     assert 1 <= len(choice_name(article)) <= CHOICE_NAME_LIMIT

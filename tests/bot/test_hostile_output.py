@@ -26,6 +26,9 @@ from index import Answer, Article, Hit, Skipped, load_articles, parse_article
 from index.text import clean_text
 from tests.helpers import REPO, SEEDS, write_articles
 
+# Each test runs the command line in a subprocess, under several locales.
+pytestmark = pytest.mark.slow
+
 # What must never be shown (defined here independently of the code under test): C0 and C1 controls, line and
 # paragraph separators, Unicode's Bidi_Control characters, and lone surrogates.
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")

@@ -96,6 +96,7 @@ async def test_questions_are_answered_from_the_old_index_while_the_bot_reloads(
         assert holder.index is not serving
 
 
+@pytest.mark.slow
 def test_the_serving_index_keeps_its_sentences_in_the_file_not_in_memory(tmp_path: Path) -> None:
     write_corpus(tmp_path, articles=400)  # about 10,000 sentences
     text_bytes = sum(path.stat().st_size for path in tmp_path.iterdir())

@@ -136,6 +136,7 @@ def test_the_installed_command_runs_without_a_traceback(tmp_path: Path) -> None:
         ["index", "--seeds", str(SEEDS), "--no-cache"],
     ],
 )
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_exit_1(argv: list[str]) -> None:
     with open("/dev/full", "w") as full:
         done = subprocess.run(

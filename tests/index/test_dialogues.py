@@ -44,6 +44,7 @@ def test_a_context_at_full_weight_drowns_the_question(indexed):
     assert evaluate_dialogues(index, dialogues, context_weight=1.0).context_right < 45
 
 
+@pytest.mark.slow
 def test_the_command_prints_the_table(capsys):
     assert main(["eval", "dialogues", str(DIALOGUES), "--seeds", str(ROOT / "seeds")]) == 0
     lines = capsys.readouterr().out.splitlines()

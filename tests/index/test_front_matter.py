@@ -100,6 +100,7 @@ def test_a_malformed_block_is_skipped_as_metadata_and_the_body_is_indexed(
     assert warnings(caplog) == [f"Front matter of bad.md: {reason}"]
 
 
+@pytest.mark.slow
 def test_pyyamls_own_parser_refuses_deep_nesting_too(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

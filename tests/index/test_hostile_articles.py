@@ -201,6 +201,7 @@ def hostile(hostile_folder: HostileFolder, monkeypatch: pytest.MonkeyPatch) -> I
     signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.mark.slow
 def test_build_uses_every_good_article_and_skips_each_bad_file_once(
     hostile: HostileFolder, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -254,6 +255,7 @@ def test_build_uses_every_good_article_and_skips_each_bad_file_once(
     assert index.search("fish2999", 1)[0].article == "many/2999.txt"
 
 
+@pytest.mark.slow
 def test_index_command_lists_each_skipped_file_once(hostile: HostileFolder, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["index", "--seeds", str(hostile.seeds)]) == 0
     out = capsys.readouterr().out
@@ -409,6 +411,7 @@ file_bytes = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60)
 @given(st.dictionaries(file_names, file_bytes, max_size=12))
 def test_every_file_of_any_folder_is_indexed_or_skipped_exactly_once(files: dict[str, bytes]) -> None:

@@ -124,6 +124,7 @@ def test_tokenizers_accept_any_text(text: str) -> None:
 DIRECTION_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+@pytest.mark.slow
 @given(st.one_of(texts, long_texts))
 def test_sentences_of_any_text_are_clean_bounded_and_lose_nothing(text: str) -> None:
     sentences = split_sentences(text)

@@ -46,6 +46,7 @@ def reference_rows(index: SearchIndex, question: str) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corpus", ["seed", "generated"])
 def test_features_from_term_ids_equal_the_reference_features(corpus: str, tmp_path: Path) -> None:
     if corpus == "generated":

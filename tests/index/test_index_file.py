@@ -57,6 +57,7 @@ def test_a_fifo_where_the_saved_index_goes_is_replaced_not_waited_on(seeds: Path
     assert store.index_file(cache, seeds).is_file()  # the FIFO was replaced by a regular file
 
 
+@pytest.mark.slow
 def test_a_folder_where_the_saved_index_goes_is_reported_as_not_saved(
     seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

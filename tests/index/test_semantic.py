@@ -225,9 +225,11 @@ def test_meaning_puts_more_seed_questions_right_at_rank_1_than_words_alone(seed_
 
 @pytest.mark.slow
 def test_the_model_is_quantised_once_to_the_pinned_bytes_and_a_tampered_copy_is_replaced(
-    tmp_path: Path, encoder: Encoder
+    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hashlib
+
+    monkeypatch.delenv("MODEL_CACHE_DIR")  # this test makes its own copy, and damages it
 
     quantised = Encoder(threads=1, cache=tmp_path)
     [made] = list(tmp_path.glob("*-int8.onnx"))

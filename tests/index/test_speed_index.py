@@ -185,6 +185,7 @@ def test_use_cache_false_neither_reads_nor_writes(seeds: Path, tmp_path: Path) -
     assert report.cache_file is None and not (tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 def test_cli_index_takes_the_cache_folder_flag(
     seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,6 +207,7 @@ def test_cli_index_takes_the_cache_folder_flag(
     assert "Saved index" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_workers_and_inline_builds_are_identical(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     write_corpus(seeds, articles=40)
