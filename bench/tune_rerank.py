@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -75,16 +75,7 @@ def main() -> int:
             )
     print(f"features for {len(gold):,} questions in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     tune = np.array([q.topic < TUNE_ARTICLES for q in corpus.questions])
-    held = ~tune
-    every = np.ones_like(tune)
-
-    def show(name: str, w: np.ndarray) -> None:
-        parts = [
-            f"{label} MRR {m:.4f} R@1 {r:.4f}"
-            for label, keep in (("tune", tune), ("held-out", held), ("all", every))
-            for m, r in [mrr(features, gold, docs, w, keep)]
-        ]
-        print(f"{name}: {dict(zip(FEATURES, np.round(w, 3).tolist(), strict=True))}\n   " + " | ".join(parts))
+    show = reporter(features, gold, docs, tune, FEATURES)
 
     w = np.array([WEIGHTS[f] for f in FEATURES])
     show("current", w)
@@ -101,6 +92,23 @@ def main() -> int:
     grid = np.arange(0, args.top + 0.01, 0.05)
     coordinate_ascent(features, gold, docs, bm25_only.copy(), tune, grid, args.rounds, show)
     return 0
+
+
+def reporter(
+    features: list[np.ndarray], gold: list[np.ndarray], docs: list[np.ndarray], tune: np.ndarray, names: Sequence[str]
+) -> Callable[[str, np.ndarray], None]:
+    """A function that prints weights and their MRR@10 and R@1 on the tune split, the held-out one and all."""
+    splits = (("tune", tune), ("held-out", ~tune), ("all", np.ones_like(tune)))
+
+    def show(name: str, w: np.ndarray) -> None:
+        parts = [
+            f"{label} MRR {m:.4f} R@1 {r:.4f}"
+            for label, keep in splits
+            for m, r in [mrr(features, gold, docs, w, keep)]
+        ]
+        print(f"{name}: {dict(zip(names, np.round(w, 3).tolist(), strict=True))}\n   " + " | ".join(parts))
+
+    return show
 
 
 def coordinate_ascent(

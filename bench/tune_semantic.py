@@ -26,7 +26,7 @@ from index.search import CANDIDATES, index_articles
 from index.store import cache_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune_rerank import _ragged, coordinate_ascent, mrr
+from tune_rerank import _ragged, coordinate_ascent, reporter
 
 
 def main() -> int:
@@ -71,16 +71,7 @@ def main() -> int:
     union_recall = sum(bool(len(g)) for g in gold) / len(gold)
     print(f"candidate recall: BM25's {CANDIDATES} {lexical_recall:.3f}; with the nearest by vector {union_recall:.3f}")
     tune = np.array([q.topic < TUNE_ARTICLES for q in corpus.questions])
-    held = ~tune
-    every = np.ones_like(tune)
-
-    def show(name: str, w: np.ndarray) -> None:
-        parts = [
-            f"{label} MRR {m:.4f} R@1 {r:.4f}"
-            for label, keep in (("tune", tune), ("held-out", held), ("all", every))
-            for m, r in [mrr(features, gold, docs, w, keep)]
-        ]
-        print(f"{name}: {dict(zip(SEMANTIC_FEATURES, np.round(w, 3).tolist(), strict=True))}\n   " + " | ".join(parts))
+    show = reporter(features, gold, docs, tune, SEMANTIC_FEATURES)
 
     w = np.array([SEMANTIC_WEIGHTS[f] for f in SEMANTIC_FEATURES])
     show("current", w)
