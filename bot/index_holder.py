@@ -178,6 +178,14 @@ class IndexHolder:
                 self._by_article[key] = sub
                 while len(self._by_article) > ARTICLE_INDEX_CACHE:
                     self._by_article.popitem(last=False)
+        stage = index.semantic
+        if stage is not None:
+            # The archive's stored vectors serve the one article too (the same title and sentences, the
+            # same key): nothing is embedded again, and its vectors are used once they are filled in.
+            if sub.semantic is None:
+                sub.attach_vectors(stage.store, stage.encode.embed)
+            elif not sub.semantic.complete:
+                sub.semantic.refresh()
         return sub.ask(question, k)
 
     async def reload(self) -> ReloadReport:

@@ -110,10 +110,10 @@ class QuestionEncoder:
     """Embeds questions: a callable from texts to unit vectors (an `Encoder`'s `embed`, or a stand-in in tests)."""
 
     def __init__(self, embed: Callable[[Sequence[str]], FloatArray]) -> None:
-        self._embed = embed
+        self.embed = embed
 
     def __call__(self, question: str) -> FloatArray:
-        vector: FloatArray = self._embed([question])[0]
+        vector: FloatArray = self.embed([question])[0]
         return vector
 
 

@@ -63,6 +63,11 @@ async def test_answers_by_words_at_once_then_by_meaning_once_the_vectors_are_in(
     embed = await ask(harness, events, BY_MEANING)
     assert embed["fields"][0]["name"].startswith("1. Shipping firm")
     assert "**The chief executive resigned on Monday.**" in embed["fields"][0]["value"]
+    # Limited to one article, the question is answered by meaning too, from the same stored vectors.
+    _, limited = await harness.fake.wait_interaction(
+        events.command("ask", {"question": BY_MEANING, "article": "firm.txt"}), 2
+    )
+    assert "**The chief executive resigned on Monday.**" in limited.body["embeds"][0]["fields"][0]["value"]
     [sources] = await harness.fake.wait_interaction(events.command("sources"), 1)
     footer = sources.body["data"]["embeds"][0]["footer"]["text"]
     assert footer == "Page 1 of 1 · answers by words and meaning · ask about them with /ask"
