@@ -46,13 +46,18 @@ def _ragged(arrays: list[np.ndarray]) -> np.ndarray:
     return packed
 
 
-def main() -> int:
+def tuning_parser(top: float) -> argparse.ArgumentParser:
+    """The options both tunings take; `top` is the largest weight tried by default."""
     parser = argparse.ArgumentParser()
     parser.add_argument("path")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--top", type=float, default=2.0, help="largest weight tried")
+    parser.add_argument("--top", type=float, default=top, help="largest weight tried")
     parser.add_argument("--cache", help="npz file: reuse features computed before (same code, same data)")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = tuning_parser(top=2.0).parse_args()
     corpus = load_squad(Path(args.path))
     index = index_articles(corpus.articles)
     started = time.perf_counter()

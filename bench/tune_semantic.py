@@ -10,7 +10,6 @@ weights' figures, and coordinate ascent's weights (found on the tune split only)
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -26,15 +25,11 @@ from index.search import CANDIDATES, index_articles
 from index.store import cache_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune_rerank import _ragged, coordinate_ascent, reporter
+from tune_rerank import _ragged, coordinate_ascent, reporter, tuning_parser
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("path")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--top", type=float, default=6.0, help="largest weight tried")
-    parser.add_argument("--cache", help="npz file: reuse features computed before (same code, same data)")
+    parser = tuning_parser(top=6.0)
     parser.add_argument("--vectors", help="where SQuAD's sentence vectors are kept (default: the cache folder)")
     args = parser.parse_args()
     corpus = load_squad(Path(args.path))

@@ -17,7 +17,7 @@ from bot.errors import DELIVERY_ERRORS, NotAllowed, UserFacingError
 from bot.exts.moderation import ALREADY_RUNNING, can_reload
 from bot.exts.questions import matching_choices, resolve_article
 from bot.formatting import added_message, article_embed, removed_message
-from bot.index_holder import ReloadInProgress
+from bot.index_holder import ReloadInProgress, ReloadReport
 from index import Article
 from index.ingest import ArticleExists, IngestError, add_article, check_upload, remove_article
 
@@ -66,6 +66,14 @@ class ArticleCommands(commands.GroupCog, group_name="article", group_description
         self.bot = bot
         super().__init__()
 
+    async def _reload(self) -> ReloadReport | None:
+        """The reload report after a change to the folder; None when a reload was already running (the
+        file is in place: that reload, or the next, picks it up)."""
+        try:
+            return await self.bot.reload_index()
+        except ReloadInProgress:
+            return None
+
     async def _resolve(self, value: str) -> Article:
         chosen = await asyncio.to_thread(resolve_article, self.bot.holder.index.articles, value)
         if chosen is None:
@@ -113,10 +121,7 @@ class ArticleCommands(commands.GroupCog, group_name="article", group_description
             raise UserFacingError(exists_message(error)) from None
         except IngestError as error:
             raise UserFacingError(str(error)) from None
-        try:
-            report = await self.bot.reload_index()
-        except ReloadInProgress:
-            report = None
+        report = await self._reload()
         await interaction.followup.send(added_message(added, report), ephemeral=True, allowed_mentions=NONE)
 
     @app_commands.command(name="remove")
@@ -135,10 +140,7 @@ class ArticleCommands(commands.GroupCog, group_name="article", group_description
             moved = await asyncio.to_thread(remove_article, folder, chosen.id)
         except IngestError as error:
             raise UserFacingError(str(error)) from None
-        try:
-            report = await self.bot.reload_index()
-        except ReloadInProgress:
-            report = None
+        report = await self._reload()
         where = moved.relative_to(folder).as_posix()
         await interaction.followup.send(removed_message(chosen, where, report), ephemeral=True, allowed_mentions=NONE)
 

@@ -32,6 +32,14 @@ async def ask(harness: Harness, events: Any, question: str) -> dict[str, Any]:
     return embed
 
 
+async def started_with_vectors(harness: Harness, folder: Path) -> Any:
+    """A bot with sentence vectors, once they are all in."""
+    events = await harness.start(settings_for(folder, semantic=True))
+    assert events.bot.holder.vectors is not None
+    await events.bot.holder.vectors.wait()
+    return events
+
+
 def filled(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Sentence vectors: all")]
 
@@ -78,13 +86,9 @@ async def test_a_restarted_bot_reuses_the_stored_vectors(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.vectors")
     folder = seeds_folder(tmp_path, {**SMALL_ARTICLES, **FIRM})
-    first = await harness.start(settings_for(folder, semantic=True))
-    assert first.bot.holder.vectors is not None
-    await first.bot.holder.vectors.wait()
+    first = await started_with_vectors(harness, folder)
     await first.bot.close()
-    second = await harness.start(settings_for(folder, semantic=True))
-    assert second.bot.holder.vectors is not None
-    await second.bot.holder.vectors.wait()
+    second = await started_with_vectors(harness, folder)
     sentences = second.bot.holder.index.sentence_count
     assert filled(caplog) == [
         f"Sentence vectors: all {sentences} sentences ready ({sentences} computed).",
@@ -98,10 +102,8 @@ async def test_a_reload_keeps_the_vectors_of_unchanged_articles(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.vectors")
     folder = seeds_folder(tmp_path, {**SMALL_ARTICLES, **FIRM})
-    events = await harness.start(settings_for(folder, semantic=True))
-    holder = events.bot.holder
+    holder = (await started_with_vectors(harness, folder)).bot.holder
     assert holder.vectors is not None
-    await holder.vectors.wait()
     (folder / "firm.txt").write_text(FIRM["firm.txt"] + "\nShares rose in early trading.\n", encoding="utf-8")
     report = await holder.reload()
     assert report.error is None
