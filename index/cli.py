@@ -174,7 +174,6 @@ def _squad_vectors(args: argparse.Namespace) -> Callable[[SearchIndex], None] | 
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from index.answers import question_type
     from index.evaluation import SPLITS, SquadFormatError, evaluate_index_and_report, load_squad
 
     if args.split not in SPLITS:
@@ -199,7 +198,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
             corpus,
             questions,
             seed_index,
-            typed=lambda q: question_type(q) is not None,
             baseline=not args.no_baseline,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
             attach_vectors=_squad_vectors(args) if semantic_wanted(args) else None,

@@ -18,7 +18,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -338,16 +338,13 @@ def seed_not_confident(seed_index: SearchIndex, questions: Sequence[SquadQuestio
     return sum(not seed_index.ask(q.text, 1, lexical=lexical).confident for q in questions) / len(questions)
 
 
-def short_answer_quality(
-    questions: Sequence[SquadQuestion], run: PipelineRun, typed: Callable[[str], bool]
-) -> tuple[int, int, float, float, float, float]:
-    """(typed questions, answered, EM and F1 over all typed, EM and F1 over the answered ones)."""
-    scored = [(q, s) for q, s in zip(questions, run.short_answers, strict=True) if typed(q.text)]
-    answered = [(q, s) for q, s in scored if s is not None]
+def short_answer_quality(questions: Sequence[SquadQuestion], run: PipelineRun) -> tuple[int, float, float]:
+    """(questions given a short answer, its exact match and token F1 averaged over them)."""
+    answered = [(q, s) for q, s in zip(questions, run.short_answers, strict=True) if s is not None]
     em = sum(exact_match(s, q.answers) for q, s in answered)
     f1 = sum(token_f1(s, q.answers) for q, s in answered)
-    n, m = max(len(scored), 1), max(len(answered), 1)
-    return len(scored), len(answered), em / n, f1 / n, em / m, f1 / m
+    m = max(len(answered), 1)
+    return len(answered), em / m, f1 / m
 
 
 # --- report --------------------------------------------------------------------------
@@ -371,7 +368,6 @@ def evaluate_index_and_report(
     corpus: SquadCorpus,
     questions: Sequence[SquadQuestion],
     seed_index: SearchIndex | None,
-    typed: Callable[[str], bool],
     baseline: bool = True,
     progress: Callable[[str], None] | None = None,
     attach_vectors: Callable[[SearchIndex], None] | None = None,
@@ -437,30 +433,19 @@ def evaluate_index_and_report(
             + " | ".join(declined)
             + " |"
         )
-    lines += [
-        "",
-        "| short answers (how many / how much / when / who questions) | "
-        + " | ".join(name for name, _ in pipelines)
-        + " |",
-        "|---|" + "---|" * len(pipelines),
-    ]
-    quality = [short_answer_quality(questions, run, typed) for run in runs]
-    lines.append("| typed questions | " + " | ".join(f"{q[0]:,}" for q in quality) + " |")
-    lines.append(
-        "| given a short answer (share of typed; of all questions) | "
-        + " | ".join(f"{q[1]:,} ({q[1] / max(q[0], 1):.3f}; {q[1] / max(len(questions), 1):.3f})" for q in quality)
-        + " |"
-    )
-    lines.append(
-        "| exact match / token F1 over the answers given | "
-        + " | ".join(f"{q[4]:.3f} / {q[5]:.3f}" for q in quality)
-        + " |"
-    )
-    lines.append(
-        "| exact match / token F1 over all typed questions | "
-        + " | ".join(f"{q[2]:.3f} / {q[3]:.3f}" for q in quality)
-        + " |"
-    )
+    lines += ["", "| short answers | " + " | ".join(name for name, _ in pipelines) + " |"]
+    lines.append("|---|" + "---|" * len(pipelines))
+    for split in SPLITS:
+        keep = [_in_split(q, split) for q in questions]
+        if not any(keep):
+            continue
+        asked = [q for q, k in zip(questions, keep, strict=True) if k]
+        cells = []
+        for run in runs:
+            shorts = tuple(s for s, k in zip(run.short_answers, keep, strict=True) if k)
+            given, em, f1 = short_answer_quality(asked, replace(run, short_answers=shorts))
+            cells.append(f"{given:,} ({given / len(asked):.3f}) / {em:.3f} / {f1:.3f}")
+        lines.append(f"| {split}: given (share of questions) / EM / token F1 where given | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

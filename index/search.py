@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index import store
-from index.answers import AnswerType, ShortAnswer, find_short_answer, holds_answer_of, required_type
+from index.answers import holds_answer_of, required_type, short_answer
 from index.articles import Article, Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.build import TermIds, build
@@ -33,6 +33,7 @@ from index.rerank import (
     rerank_scores,
 )
 from index.semantic import QuestionEncoder, SemanticStage, SemanticView, embedding_texts
+from index.short_answers import trusted_short_answer
 from index.text import printable, tokenize_question, words
 from index.vectors import FloatArray as VectorArray
 from index.vectors import VectorStore, article_key_of_blob
@@ -55,11 +56,6 @@ WORDS_COSINE = 0.16
 MEANING_COSINE = 0.35
 MEANING_COVERAGE = 0.15
 SURE_COSINE = 0.5
-# With sentence vectors, a short answer is shown only when trusted (see `trusted`): chosen on SQuAD's
-# tune split for a token F1 of at least 0.8 where shown (0.807 there, on 11% of its questions; 0.816 on
-# the held-out split, 9.7%).
-SHORT_ANSWER_RIVALS = 1
-SHORT_ANSWER_LEAD = 0.5
 # A sentence found by meaning alone joins the candidates only this near the question: below it, a
 # question about nothing in the articles ("zebra xylophone") still finds nothing.
 NEAREST_COSINE = 0.2
@@ -87,17 +83,6 @@ def is_confident(evidence: float, cosine: float | None) -> bool:
     by_words = evidence >= CONFIDENT_COVERAGE - 1e-9 and cosine >= WORDS_COSINE
     by_meaning = cosine >= MEANING_COSINE and evidence >= MEANING_COVERAGE - 1e-9
     return by_words or by_meaning or cosine >= SURE_COSINE
-
-
-def trusted(answer: ShortAnswer, lead: float) -> bool:
-    """Whether a short answer is shown in bold (with sentence vectors): a number or a date (names are
-    right too rarely: 39% token F1 on SQuAD), with at most one rival of its kind in the sentence, from
-    a first hit that leads the second by SHORT_ANSWER_LEAD. A wrong bold answer is worse than none."""
-    return (
-        answer.kind in (AnswerType.NUMBER, AnswerType.DATE)
-        and answer.rivals <= SHORT_ANSWER_RIVALS
-        and lead >= SHORT_ANSWER_LEAD
-    )
 
 
 def _question_terms(question: str) -> list[str]:
@@ -554,11 +539,11 @@ class SearchIndex:
         hits = tuple(ranked[:k])
         short = None
         if hits and hits[0].confident:
-            found = find_short_answer(question, hits[0].text)
-            if found is not None and meaning:
+            if meaning:
                 lead = ranked[0].score - ranked[1].score if len(ranked) > 1 else math.inf
-                found = found if trusted(found, lead) else None
-            short = found.text if found else None
+                short = trusted_short_answer(question, hits[0].text, lead)
+            else:
+                short = short_answer(question, hits[0].text)
             if short and context and set(words(short)) <= set(words(context)):
                 short = None  # what the previous question named ("him") is not the answer
         return Answer(question, hits, short)

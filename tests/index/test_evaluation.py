@@ -121,10 +121,9 @@ def test_eval_command_prints_and_writes_the_report(tmp_path: Path, capsys: pytes
     # r4 ("Through which countries does the Rhine flow?") is first but its sentence lacks "countries" and "flow":
     # not confident by words; its meaning is near enough with vectors.
     assert "| confident when the gold sentence is first (questions) | 0.750 (4) | 1.000 (4) |" in printed
-    # With vectors, the "who" question's short answer (a name) is not trusted enough to be shown.
-    shown = "| given a short answer (share of typed; of all questions) | 2 (1.000; 0.333) | 1 (0.500; 0.167) |"
-    assert shown in printed
-    assert "| exact match / token F1 over the answers given | 1.000 / 1.000 | 1.000 / 1.000 |" in printed
+    # Both pipelines give the "when" and "who" questions their short answers (1937, Joseph Strauss), and no other.
+    shown = "| all: given (share of questions) / EM / token F1 where given | 2 (0.333) / 1.000 / 1.000 | 2 (0.333) "
+    assert shown + "/ 1.000 / 1.000 |" in printed
     assert "| not confident when asked of the seed articles alone (6 questions) | 1.000 | 1.000 |" in printed
     lexical = main(["eval", "squad", str(TINY), "--seeds", str(SEEDS), "--lexical"])
     assert lexical == 0 and "words and meaning" not in capsys.readouterr().out
