@@ -39,6 +39,12 @@ SEQUENCE_BITS = 22
 VOTING_DAYS = 7  # the feedback buttons work this long after the answer
 DAY_SECONDS = 86_400
 OFF = "the question log is turned off (STATE_DB=off)"
+# A cooldown is decided within this long or by the process's own memory: the question waits for it before
+# Discord's 3-second deadline for a first response (a locked SQLite file, a PostgreSQL server gone quiet).
+TURN_WAIT_SECONDS = 0.5
+# After a PostgreSQL server could not be reached, calls fail at once (with that reason) for this long rather
+# than each waiting for a connection's timeout.
+RECONNECT_SECONDS = 10.0
 
 
 def answer_id_at(timestamp: float, sequence: int) -> int:
@@ -52,6 +58,10 @@ def answer_time(answer_id: int) -> float:
 
 class LogUnavailable(Exception):
     """The question log cannot be read or written now; the message says why."""
+
+
+class Unreachable(Exception):
+    """The PostgreSQL server was out of reach a moment ago: not tried again yet (see RECONNECT_SECONDS)."""
 
 
 def describe(error: BaseException, location: StateLocation | None = None, connected: bool = True) -> str:
@@ -83,6 +93,7 @@ class QuestionLog:
         self._store: LogStore | None = None
         self._problem: str | None = None if path is not None else OFF
         self._last_report: float | None = None
+        self._reconnect_at = 0.0  # time.monotonic(): no new connection before it
 
     @property
     def enabled(self) -> bool:
@@ -158,7 +169,12 @@ class QuestionLog:
         if not 0 < seconds <= MAX_COOLDOWN_SECONDS:
             raise ValueError(f"a cooldown of {seconds} s")
         now = self.clock()
-        return await self._call(lambda store: store.take_turn(user_id, now, seconds))
+        try:
+            return await asyncio.wait_for(
+                self._call(lambda store: store.take_turn(user_id, now, seconds)), TURN_WAIT_SECONDS
+            )
+        except TimeoutError:  # its job, if not yet started, is cancelled and skipped by the thread
+            raise LogUnavailable("the shared state was too slow to answer") from None
 
     async def _call(self, job: Callable[[LogStore], T], *, writes: bool = True) -> T:
         if self._thread is None:
@@ -180,6 +196,8 @@ class QuestionLog:
                 continue
             try:
                 result = job(self._open())
+            except Unreachable as error:
+                future.set_exception(LogUnavailable(str(error)))
             except (*DATABASE_ERRORS, SchemaTooNew) as error:
                 future.set_exception(LogUnavailable(self._failed(error)))
             except BaseException as error:  # a bug: the caller sees it, the thread lives on
@@ -199,7 +217,13 @@ class QuestionLog:
     def _open(self) -> LogStore:
         if self._store is None:
             assert self.path is not None
-            self._store = LogStore(open_database(self.path), self.keep_days)
+            if time.monotonic() < self._reconnect_at:
+                raise Unreachable(self._problem or "the shared state is unreachable")
+            try:
+                self._store = LogStore(open_database(self.path), self.keep_days)
+            except psycopg.OperationalError:
+                self._reconnect_at = time.monotonic() + RECONNECT_SECONDS
+                raise
         return self._store
 
     def _failed(self, error: BaseException) -> str:

@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import pytest
+
 from bot.bot import QABot
 from bot.cli import main
 from bot.config import PostgresURL
-from bot.questionlog import database
+from bot.questionlog import database, service
 from bot.questionlog.database import StateLocation
 from bot.questionlog.schema import open_database
 from bot.questionlog.store import LogStore
@@ -107,6 +110,7 @@ def take_turns(location: StateLocation, members: Sequence[int], now: float, star
         store.db.close()
 
 
+@pytest.mark.slow  # three spawned Python processes
 def test_processes_asking_for_the_same_members_at_once_each_turn_goes_to_one_of_them(state_location):
     open_database(state_location).close()  # the schema first: the race is for the turns
     members = range(1, 301)
@@ -121,6 +125,10 @@ def test_processes_asking_for_the_same_members_at_once_each_turn_goes_to_one_of_
 
 async def test_a_postgresql_server_out_of_reach_is_one_warning_and_the_bot_answers(tmp_path, monkeypatch, caplog):
     settings = settings_for(seeds_folder(tmp_path), state_db=NO_SERVER, cooldown_seconds=COOLDOWN)
+    monkeypatch.setattr(service, "RECONNECT_SECONDS", 3600.0)
+    connects = []
+    real_connect = database.psycopg.connect
+    monkeypatch.setattr(database.psycopg, "connect", lambda *a, **k: connects.append(1) or real_connect(*a, **k))
     with caplog.at_level(logging.WARNING, logger="bot.questionlog.service"):
         async with Harness(monkeypatch) as harness:
             events = await harness.start(settings)
@@ -138,6 +146,29 @@ async def test_a_postgresql_server_out_of_reach_is_one_warning_and_the_bot_answe
     assert "start it, or set STATE_DB to a server that runs); answers go on without it." in warning
     assert "\n" not in warning and "secret" not in warning
     assert problem is not None and problem.startswith("cannot reach the PostgreSQL server of STATE_DB")
+    assert len(connects) == 1  # the calls after it failed at once, without waiting for a connection again
+
+
+async def test_a_shared_state_too_slow_to_answer_leaves_the_cooldown_to_this_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(service, "TURN_WAIT_SECONDS", 0.05)
+    settings = settings_for(seeds_folder(tmp_path), cooldown_seconds=COOLDOWN)
+    async with Harness(monkeypatch) as harness:
+        events = await harness.start(settings)
+        gate = threading.Event()
+        busy = asyncio.create_task(events.bot.question_log._call(lambda store: gate.wait(WAIT_SECONDS)))
+        try:
+            _, answer = await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}), 2)
+            assert answer.body["embeds"][0]["title"] == "How many coups?"
+            [refusal] = await harness.fake.wait_interaction(events.command("ask", {"question": "Who?"}), 1)
+            assert refusal.body["data"]["content"] == "You're asking too fast: try again in 60 s."
+        finally:
+            gate.set()
+        assert await busy is True
+        await events.bot.question_log.flush()
+    # Neither question reached the shared cooldowns: both were decided while the log's thread was held.
+    store = LogStore(open_database(settings.state_db), 30)
+    assert store.db.execute("SELECT COUNT(*) FROM cooldowns").fetchone() == (0,)
+    store.db.close()
 
 
 def test_qa_bot_stats_with_a_postgresql_server_out_of_reach_says_what_to_set(monkeypatch, capsys):
