@@ -85,6 +85,13 @@ def test_a_new_sqlite_database_is_created_in_wal_mode_at_the_latest_version(tmp_
     db.close()
 
 
+def test_a_postgresql_connection_commits_without_waiting_for_the_disk(postgres_state):
+    db = open_database(postgres_state)
+    assert db.execute("SHOW synchronous_commit").fetchone() == ("off",)  # as SQLite's synchronous = NORMAL
+    assert db.version() == LATEST
+    db.close()
+
+
 def test_the_schema_is_the_same_tables_and_columns_in_both_databases(state_location):
     db = open_database(state_location)
     found = columns(db)
