@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import psycopg
 import pytest
 
 from bot.bot import QABot
@@ -26,6 +27,7 @@ from bot.questionlog.schema import open_database
 from bot.questionlog.store import LogStore
 from tests.bot.test_question_log import START, FakeClock
 from tests.bot.test_shards import ask_in, guild_on_shard, handlers_running, no_identify_wait, setter, until
+from tests.bot.test_stats_cli import GUILD, fill
 from tests.discord_harness import WAIT_SECONDS, Harness, seeds_folder, settings_for
 from tests.discord_server import FakeDiscordServer
 
@@ -191,3 +193,35 @@ def test_qa_bot_stats_on_a_postgresql_database_without_the_log_says_so(postgres_
         f"qa-bot: there is no question log at {postgres_state}: the bot creates it when it starts; "
         "set STATE_DB to the database the bot uses.\n"
     )
+
+
+async def test_a_lost_postgresql_connection_is_reported_then_made_again(postgres_state, caplog):
+    question_log = service.QuestionLog(postgres_state, 30, FakeClock())
+    await question_log.start()
+    pid = await question_log._call(lambda store: store.db.connection.info.backend_pid, writes=False)
+    admin = psycopg.connect(postgres_state.reveal(), autocommit=True)
+    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # as a server restart would
+    admin.close()
+    with caplog.at_level(logging.WARNING, logger="bot.questionlog.service"):
+        gone = "AdminShutdown: terminating connection due to administrator command"  # an OperationalError
+        with pytest.raises(service.LogUnavailable, match=f"^{gone}$"):
+            await question_log.take_turn(1, COOLDOWN)
+        assert (await question_log.take_turn(1, COOLDOWN)).allowed  # on a new connection
+        assert not (await question_log.take_turn(1, COOLDOWN)).allowed
+    assert question_log.problem is None
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "bot.questionlog.service"]
+    assert warning.startswith(f"The question log at {postgres_state} is unavailable ({gone}); answers go on")
+    await question_log.close()
+
+
+def test_qa_bot_stats_reads_postgresql_as_it_reads_sqlite(postgres_state, tmp_path, monkeypatch, capsys):
+    shown = []
+    for location in (tmp_path / "state.sqlite3", postgres_state):
+        fill(location)
+        monkeypatch.setenv("STATE_DB", location.reveal() if isinstance(location, PostgresURL) else str(location))
+        monkeypatch.setenv("QUESTION_LOG_DAYS", "30")
+        assert main(["stats", "--guild", str(GUILD)]) == 0
+        shown.append(capsys.readouterr().out)
+    assert shown[0] == shown[1]
+    assert "  3 questions, 33% answered confidently (1).\n" in shown[0]
+    assert "     2×  zebras\n" in shown[0]
