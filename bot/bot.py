@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.config import QUESTION_CHARS, Settings, format_shard_ids, load_settings
 from bot.conversations import Conversations, Turn
+from bot.cooldowns import SharedCooldowns
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
 from bot.formatting import answer_embed
@@ -44,38 +45,6 @@ FOLLOW_RETRY_SECONDS = 0.05  # a reload of another process waits this long for o
 # The bot has no voice features: don't warn at every start that voice libraries are missing.
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
-
-
-class QuestionCooldowns:
-    """One question per user per `seconds`, shared by /ask, mentions and DMs."""
-
-    MAX_TRACKED = 10_000
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._last: dict[int, float] = {}
-        self._warned: dict[int, float] = {}
-
-    def retry_after(self, user_id: int, now: float | None = None) -> float:
-        """0 and the question counts when the user may ask now; else the seconds left to wait."""
-        now = time.monotonic() if now is None else now
-        last = self._last.get(user_id)
-        if last is not None and now - last < self.seconds:
-            return self.seconds - (now - last)
-        if len(self._last) >= self.MAX_TRACKED:
-            self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
-            self._warned = {u: t for u, t in self._warned.items() if u in self._last}
-        self._last[user_id] = now
-        return 0.0
-
-    def first_refusal(self, user_id: int, now: float | None = None) -> bool:
-        """True once per cooldown window: a user flooding messages gets one "try again", not one each."""
-        now = time.monotonic() if now is None else now
-        last, warned = self._last.get(user_id), self._warned.get(user_id)
-        if last is not None and warned is not None and warned >= last:
-            return False
-        self._warned[user_id] = now
-        return True
 
 
 def intents(message_content: bool = False) -> discord.Intents:
@@ -124,11 +93,11 @@ class QABot(commands.AutoShardedBot):
         )
         self.settings = settings
         self.load_index = load_index
-        self.cooldowns = QuestionCooldowns(settings.cooldown_seconds)
         self.conversations = Conversations()
         self._holder: IndexHolder | None = None
         self.clock = clock
         self.question_log = QuestionLog(settings.state_db, settings.question_log_days, clock)
+        self.cooldowns = SharedCooldowns(settings.cooldown_seconds, self.question_log, clock)
         self.reload_sync: ReloadSync | None = None  # reloads in step with the other processes on this index
 
     @property

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a member may ask: longer questions are refused by /ask and cut in messages (nobody asks a
@@ -14,6 +15,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 QUESTION_CHARS = 500
 MAX_PASSAGES = 5
 DEFAULT_COOLDOWN_SECONDS = 5.0
+MAX_COOLDOWN_SECONDS = 3600
 DEFAULT_QUESTION_LOG_DAYS = 30
 MAX_QUESTION_LOG_DAYS = 3650
 STATE_DB_OFF = "off"
@@ -51,6 +53,34 @@ class Secret:
         return bool(self._value)
 
 
+class PostgresURL:
+    """STATE_DB as a PostgreSQL URL; shown (repr, logs, messages) without its password and options."""
+
+    __slots__ = ("_url",)
+    SCHEMES = ("postgresql://", "postgres://")
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def reveal(self) -> str:
+        return self._url
+
+    def __str__(self) -> str:
+        parts = urlsplit(self._url)
+        where = parts.netloc.rpartition("@")[2]  # host and port, without user and password
+        user = f"{parts.username}@" if parts.username else ""
+        return f"{parts.scheme}://{user}{where}{parts.path}"
+
+    def __repr__(self) -> str:
+        return f"PostgresURL({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PostgresURL) and other._url == self._url
+
+    def __hash__(self) -> int:
+        return hash(self._url)
+
+
 @dataclass(frozen=True)
 class Settings:
     token: Secret | None = field(repr=False)
@@ -61,7 +91,8 @@ class Settings:
     log_level: str = "INFO"
     cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS
     semantic: bool = True  # sentence vectors (SEMANTIC=off: words only)
-    state_db: Path | None = None  # the question log's SQLite file; None: no log, no feedback buttons
+    # The question log, votes and cooldowns: a SQLite file or a PostgreSQL database; None: no log, no buttons.
+    state_db: Path | PostgresURL | None = None
     question_log_days: int = DEFAULT_QUESTION_LOG_DAYS
     answer_in_thread: bool = True  # a mention in a channel is answered in a new thread, when allowed there
     message_content: bool = False  # the privileged intent: answer every message in the bot's own threads
@@ -167,6 +198,21 @@ def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]
     return count, ids
 
 
+def _state_db(raw: str) -> Path | PostgresURL | None:
+    if raw.lower() == STATE_DB_OFF:
+        return None
+    if not raw:
+        return default_state_db()
+    if raw.lower().startswith(PostgresURL.SCHEMES):
+        return PostgresURL(raw)  # libpq reads it when the bot connects, and names what is wrong with it
+    if "://" in raw:
+        raise ConfigError(
+            "STATE_DB must be a file path (SQLite), a postgresql:// URL or off "
+            f"(got a {raw.split('://')[0]}:// URL); fix it in .env."
+        )
+    return Path(raw).expanduser()
+
+
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
@@ -195,9 +241,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         cooldown = float(raw_cooldown) if raw_cooldown else DEFAULT_COOLDOWN_SECONDS
     except ValueError:
         cooldown = -1.0
-    if not 0 <= cooldown <= 3600:
+    if not 0 <= cooldown <= MAX_COOLDOWN_SECONDS:
         raise ConfigError(
-            f"ASK_COOLDOWN_SECONDS must be a number of seconds from 0 to 3600 (got {raw_cooldown!r}); fix it in .env."
+            f"ASK_COOLDOWN_SECONDS must be a number of seconds from 0 to {MAX_COOLDOWN_SECONDS} "
+            f"(got {raw_cooldown!r}); fix it in .env."
         )
     raw_days = env.get("QUESTION_LOG_DAYS", "").strip()
     if not raw_days:
@@ -210,8 +257,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
             f"(got {raw_days!r}); fix it in .env."
         )
     shard_count, shard_ids = _shards(env)
-    raw_db = env.get("STATE_DB", "").strip()
-    state_db = None if raw_db.lower() == STATE_DB_OFF else Path(raw_db).expanduser() if raw_db else default_state_db()
+    state_db = _state_db(env.get("STATE_DB", "").strip())
     settings = Settings(
         token=Secret(token) if token else None,
         seeds_dir=Path(env.get("SEEDS_DIR", "").strip() or "seeds"),

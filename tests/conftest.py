@@ -4,6 +4,8 @@ import pytest
 
 import tests.hypothesis_profile  # noqa: F401  (every hypothesis test: no deadline, bounded examples)
 
+pytest_plugins = ["tests.state_backends"]  # new_state, state_location: SQLite and PostgreSQL
+
 
 @pytest.fixture(autouse=True)
 def _private_index_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.formatting import cooldown_message
+from bot.questionlog.store import Turn
 from tests.discord_harness import (
     BOT_USER,
     MANAGE_GUILD,
@@ -132,15 +133,18 @@ async def run_load(tmp_path: Path, harness: Harness) -> LoadRun:
     events.guild_create()
     run = LoadRun()
     cooldowns = events.bot.cooldowns
-    real_first_refusal = cooldowns.first_refusal
+    real_take = cooldowns.take
 
-    def first_refusal(user_id: int, now: float | None = None) -> bool:
-        first = real_first_refusal(user_id, now)
-        if not first:
+    async def take(user_id: int) -> Turn:
+        turn = await real_take(user_id)
+        # A message refused after the first refusal of its window gets no reply; /ask always gets one.
+        task = asyncio.current_task()
+        in_message = task is not None and task.get_name() == "discord.py: on_message"
+        if in_message and not turn.allowed and not turn.first_refusal:
             run.silent_refusals[user_id] += 1
-        return first
+        return turn
 
-    cooldowns.first_refusal = first_refusal  # type: ignore[method-assign]
+    cooldowns.take = take  # type: ignore[method-assign]
     loop = asyncio.get_running_loop()
     probing = asyncio.create_task(run.probe.run())
     reload_every = QUESTIONS // RELOADS

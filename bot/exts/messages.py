@@ -91,10 +91,10 @@ class Messages(commands.Cog):
             if not question:
                 await message.reply(EMPTY_QUESTION, mention_author=False, allowed_mentions=NONE)
                 return
-            wait = self.bot.cooldowns.retry_after(message.author.id)
-            if wait:
-                if self.bot.cooldowns.first_refusal(message.author.id):
-                    await message.reply(cooldown_message(wait), mention_author=False, allowed_mentions=NONE)
+            turn = await self.bot.cooldowns.take(message.author.id)
+            if not turn.allowed:
+                if turn.first_refusal:
+                    await message.reply(cooldown_message(turn.retry_after), mention_author=False, allowed_mentions=NONE)
                 return
             await self._answer(message, question)
         except discord.Forbidden:

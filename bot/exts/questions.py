@@ -51,16 +51,16 @@ def matching_choices(articles: Sequence[Article], typed: str) -> list[app_comman
     return choices
 
 
-def spend_cooldown(interaction: discord.Interaction) -> None:
+async def spend_cooldown(interaction: discord.Interaction) -> None:
     """One question per user per ASK_COOLDOWN_SECONDS: counts this one, or raises OnCooldown.
 
     Called once the question is known to be searchable, not as a command check: a typo in an
     option must not cost the member their question.
     """
     bot = cast(QABot, interaction.client)
-    wait = bot.cooldowns.retry_after(interaction.user.id)
-    if wait:
-        raise OnCooldown(wait)
+    turn = await bot.cooldowns.take(interaction.user.id)
+    if not turn.allowed:
+        raise OnCooldown(turn.retry_after)
 
 
 class SourcesView(discord.ui.View):
@@ -137,7 +137,7 @@ class Questions(commands.Cog):
                 raise UserFacingError(
                     "I have no article by that name: pick one from the list as you type, or see /sources."
                 )
-        spend_cooldown(interaction)
+        await spend_cooldown(interaction)
         await interaction.response.defer(thinking=True)
         reply = await self.bot.answer(question, passages, chosen)
         send = functools.partial(interaction.followup.send, allowed_mentions=NONE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
 from pathlib import Path
 
 from bot.questionlog.store import LogStore, Stats
@@ -68,7 +67,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     from bot.config import ConfigError, load_settings
     from bot.questionlog.chart import render_chart
-    from bot.questionlog.schema import open_database
+    from bot.questionlog.database import DATABASE_ERRORS, MissingLog, StateLocation
+    from bot.questionlog.schema import SchemaTooNew, open_database
+    from bot.questionlog.service import describe
 
     if not 1 <= args.days <= MAX_DAYS:
         raise UsageError(f"--days must be from 1 to {MAX_DAYS} (got {args.days}).")
@@ -85,22 +86,26 @@ def cmd_stats(args: argparse.Namespace) -> int:
         settings = load_settings(require_token=False)
     except ConfigError as error:
         raise UsageError(str(error)) from None
-    path: Path | None = settings.state_db
+    path: StateLocation | None = settings.state_db
     if path is None:
         raise UsageError("the question log is turned off (STATE_DB=off): there is nothing to show.")
-    if not path.is_file():
-        raise UsageError(
-            f"there is no question log at {path}: the bot creates it when it starts; "
-            "set STATE_DB to the file the bot uses."
-        )
+    connected = False
     try:
         db = open_database(path, create=False)
+        connected = True
         try:
             stats = LogStore(db, settings.question_log_days).stats(time.time(), args.days, guild_ids)
         finally:
             db.close()
-    except (sqlite3.Error, OSError) as error:
-        raise UsageError(f"could not read the question log at {path} ({type(error).__name__}: {error}).") from None
+    except MissingLog:
+        what = "file" if isinstance(path, Path) else "database"
+        raise UsageError(
+            f"there is no question log at {path}: the bot creates it when it starts; "
+            f"set STATE_DB to the {what} the bot uses."
+        ) from None
+    except (*DATABASE_ERRORS, SchemaTooNew) as error:
+        why = describe(error, path, connected)
+        raise UsageError(f"could not read the question log at {path} ({why}).") from None
     print(stats_text(stats, where, settings.question_log_days))
     if args.chart:
         chart = Path(args.chart)

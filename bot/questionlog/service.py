@@ -14,15 +14,18 @@ import itertools
 import logging
 import queue
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TypeVar, cast
 
-from bot.questionlog.schema import open_database
-from bot.questionlog.store import AnswerRecord, LogStore, Stats, VoteOutcome, day_of
+import psycopg
+
+from bot.config import MAX_COOLDOWN_SECONDS, PostgresURL
+from bot.questionlog.database import DATABASE_ERRORS, StateLocation
+from bot.questionlog.database import describe as describe_error
+from bot.questionlog.schema import SchemaTooNew, open_database
+from bot.questionlog.store import AnswerRecord, LogStore, Stats, Turn, VoteOutcome, day_of
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,12 @@ SEQUENCE_BITS = 22
 VOTING_DAYS = 7  # the feedback buttons work this long after the answer
 DAY_SECONDS = 86_400
 OFF = "the question log is turned off (STATE_DB=off)"
+# A cooldown is decided within this long or by the process's own memory: the question waits for it before
+# Discord's 3-second deadline for a first response (a locked SQLite file, a PostgreSQL server gone quiet).
+TURN_WAIT_SECONDS = 0.5
+# After a PostgreSQL server could not be reached, calls fail at once (with that reason) for this long rather
+# than each waiting for a connection's timeout.
+RECONNECT_SECONDS = 10.0
 
 
 def answer_id_at(timestamp: float, sequence: int) -> int:
@@ -51,14 +60,28 @@ class LogUnavailable(Exception):
     """The question log cannot be read or written now; the message says why."""
 
 
-def describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+class Unreachable(Exception):
+    """The PostgreSQL server was out of reach a moment ago: not tried again yet (see RECONNECT_SECONDS)."""
+
+
+def describe(error: BaseException, location: StateLocation | None = None, connected: bool = True) -> str:
+    """Why the log is unavailable, in a clause; a PostgreSQL server not reached says what to do."""
+    if isinstance(location, PostgresURL) and not connected and isinstance(error, psycopg.OperationalError):
+        reason = " ".join(str(error).split())
+        return (
+            f"cannot reach the PostgreSQL server of STATE_DB ({reason}): start it, or set STATE_DB "
+            "to a server that runs"
+        )
+    return describe_error(error)
 
 
 class QuestionLog:
-    """The log over the file at `path` (None: turned off), keeping question text `keep_days` days."""
+    """The log in STATE_DB's database at `path` (None: turned off), keeping question text `keep_days` days.
 
-    def __init__(self, path: Path | None, keep_days: int, clock: Clock = time.time) -> None:
+    Also the members' cooldowns, in the same database, so that every process sharing it shares them.
+    """
+
+    def __init__(self, path: StateLocation | None, keep_days: int, clock: Clock = time.time) -> None:
         self.path = path
         self.keep_days = keep_days
         self.clock = clock
@@ -70,6 +93,7 @@ class QuestionLog:
         self._store: LogStore | None = None
         self._problem: str | None = None if path is not None else OFF
         self._last_report: float | None = None
+        self._reconnect_at = 0.0  # time.monotonic(): no new connection before it
 
     @property
     def enabled(self) -> bool:
@@ -137,6 +161,21 @@ class QuestionLog:
         votes_before = answer_id_at(now - (VOTING_DAYS + 1) * DAY_SECONDS, 0)
         return await self._call(lambda store: store.prune(now, votes_before))
 
+    async def take_turn(self, user_id: int, seconds: float) -> Turn:
+        """The member's question against their cooldown, shared by every process on this database.
+
+        Raises LogUnavailable (the caller then keeps the cooldown in its own memory).
+        """
+        if not 0 < seconds <= MAX_COOLDOWN_SECONDS:
+            raise ValueError(f"a cooldown of {seconds} s")
+        now = self.clock()
+        try:
+            return await asyncio.wait_for(
+                self._call(lambda store: store.take_turn(user_id, now, seconds)), TURN_WAIT_SECONDS
+            )
+        except TimeoutError:  # its job, if not yet started, is cancelled and skipped by the thread
+            raise LogUnavailable("the shared state was too slow to answer") from None
+
     async def _call(self, job: Callable[[LogStore], T], *, writes: bool = True) -> T:
         if self._thread is None:
             raise LogUnavailable(self._problem or "the question log is not started")
@@ -157,9 +196,10 @@ class QuestionLog:
                 continue
             try:
                 result = job(self._open())
-            except (sqlite3.Error, OSError) as error:
-                self._failed(error)
-                future.set_exception(LogUnavailable(describe(error)))
+            except Unreachable as error:
+                future.set_exception(LogUnavailable(str(error)))
+            except (*DATABASE_ERRORS, SchemaTooNew) as error:
+                future.set_exception(LogUnavailable(self._failed(error)))
             except BaseException as error:  # a bug: the caller sees it, the thread lives on
                 log.exception("Unexpected error in the question log")
                 future.set_exception(error)
@@ -177,16 +217,23 @@ class QuestionLog:
     def _open(self) -> LogStore:
         if self._store is None:
             assert self.path is not None
-            self._store = LogStore(open_database(self.path), self.keep_days)
+            if time.monotonic() < self._reconnect_at:
+                raise Unreachable(self._problem or "the shared state is unreachable")
+            try:
+                self._store = LogStore(open_database(self.path), self.keep_days)
+            except psycopg.OperationalError:
+                self._reconnect_at = time.monotonic() + RECONNECT_SECONDS
+                raise
         return self._store
 
-    def _failed(self, error: BaseException) -> None:
-        corrupt = isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError)
-        if self._store is not None and corrupt:
-            # Corrupt, or not a database: reopen from scratch next time (someone may replace the file).
+    def _failed(self, error: BaseException) -> str:
+        """Note and report (at most hourly) why the log is unavailable; returns why."""
+        connected = self._store is not None
+        if self._store is not None and self._store.db.lost(error):
+            # A corrupt file (someone may replace it), a server gone: connect from scratch next time.
             self._store.db.close()
             self._store = None
-        self._problem = describe(error)
+        self._problem = problem = describe(error, self.path, connected)
         now = self.clock()
         if self._last_report is None or now - self._last_report >= REPORT_EVERY_SECONDS:
             self._last_report = now
@@ -194,8 +241,9 @@ class QuestionLog:
                 "The question log at %s is unavailable (%s); answers go on without it. "
                 "The next report of this comes in an hour at the earliest.",
                 self.path,
-                self._problem,
+                problem,
             )
+        return problem
 
     def _recovered(self) -> None:
         if self._problem is not None:

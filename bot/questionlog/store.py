@@ -1,6 +1,7 @@
-"""Reading and writing the question log: plain, synchronous sqlite3 on one connection.
+"""Reading and writing the shared state (question log, votes, cooldowns): synchronous, on one connection.
 
-Only `service.QuestionLog`'s thread calls these; tests and `qa-bot stats` call them directly.
+The same SQL runs on SQLite and PostgreSQL (see `database`). Only `service.QuestionLog`'s thread calls
+these; tests and `qa-bot stats` call them directly.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ import enum
 import hashlib
 import hmac
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from bot.config import MAX_COOLDOWN_SECONDS
+from bot.questionlog.database import StateDatabase
 from index.text import normalise
 
 DAY_SECONDS = 86_400
@@ -101,6 +103,28 @@ class Stats:
         return self.helpful / votes if votes else None
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A member's question against their cooldown: 0 seconds to wait, and it counts; else refused."""
+
+    retry_after: float
+    first_refusal: bool = False  # the first refusal in this window: a flood of messages gets one "wait"
+
+    @property
+    def allowed(self) -> bool:
+        return self.retry_after == 0
+
+
+# The window is open again `seconds` after the question that opened it (or if the clock went back past
+# it); then the question opens a new one. Else it is refused, and counted, so only the first says "wait".
+_WINDOW_OPEN = "(excluded.asked_at - cooldowns.asked_at >= ? OR excluded.asked_at < cooldowns.asked_at - ?)"
+TAKE_TURN = f"""INSERT INTO cooldowns (user_id, asked_at, refusals) VALUES (?, ?, 0)
+    ON CONFLICT (user_id) DO UPDATE SET
+    asked_at = CASE WHEN {_WINDOW_OPEN} THEN excluded.asked_at ELSE cooldowns.asked_at END,
+    refusals = CASE WHEN {_WINDOW_OPEN} THEN 0 ELSE cooldowns.refusals + 1 END
+    RETURNING asked_at, refusals"""
+
+
 def _scope(guild_ids: Sequence[int] | None) -> tuple[str, list[int]]:
     if guild_ids is None:
         return "", []
@@ -110,7 +134,7 @@ def _scope(guild_ids: Sequence[int] | None) -> tuple[str, list[int]]:
 class LogStore:
     """The question log's reads and writes over one open, migrated connection."""
 
-    def __init__(self, db: sqlite3.Connection, keep_days: int) -> None:
+    def __init__(self, db: StateDatabase, keep_days: int) -> None:
         self.db = db
         self.keep_days = keep_days  # QUESTION_LOG_DAYS; 0 keeps the counts only
         self._salt: bytes = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
@@ -121,11 +145,10 @@ class LogStore:
 
     def record(self, answer: AnswerRecord) -> None:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction():
             if self.keep_days > 0:
                 db.execute(
-                    "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     (
                         answer.answer_id,
                         answer.asked_at,
@@ -141,55 +164,59 @@ class LogStore:
             db.execute(
                 """INSERT INTO daily_counts (day, guild_id, questions, confident) VALUES (?, ?, 1, ?)
                    ON CONFLICT (day, guild_id) DO UPDATE SET
-                   questions = questions + 1, confident = confident + excluded.confident""",
+                   questions = daily_counts.questions + 1, confident = daily_counts.confident + excluded.confident""",
                 (day_of(answer.asked_at).isoformat(), answer.guild_id, int(answer.confident)),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def vote(self, answer_id: int, answered_on: date, guild_id: int, user_id: int, helpful: bool) -> VoteOutcome:
         """One vote per person per answer; a different vote replaces it. Counted on the answer's day."""
         db, voter = self.db, self.voter(user_id)
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction(exclusive=True):  # read, then write what depends on it: no other vote in between
             row = db.execute(
                 "SELECT helpful FROM votes WHERE answer_id = ? AND voter = ?", (answer_id, voter)
             ).fetchone()
             if row is not None and bool(row[0]) == helpful:
-                db.execute("COMMIT")
                 return VoteOutcome.UNCHANGED
-            db.execute("INSERT OR REPLACE INTO votes VALUES (?, ?, ?)", (answer_id, voter, int(helpful)))
+            db.execute(
+                "INSERT INTO votes VALUES (?, ?, ?)"
+                " ON CONFLICT (answer_id, voter) DO UPDATE SET helpful = excluded.helpful",
+                (answer_id, voter, int(helpful)),
+            )
             up = int(helpful) - (0 if row is None else int(not helpful))
             down = int(not helpful) - (0 if row is None else int(helpful))
             db.execute(
                 """INSERT INTO daily_counts (day, guild_id, helpful, not_helpful) VALUES (?, ?, ?, ?)
                    ON CONFLICT (day, guild_id) DO UPDATE SET
-                   helpful = helpful + excluded.helpful, not_helpful = not_helpful + excluded.not_helpful""",
+                   helpful = daily_counts.helpful + excluded.helpful,
+                   not_helpful = daily_counts.not_helpful + excluded.not_helpful""",
                 (answered_on.isoformat(), guild_id, up, down),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return VoteOutcome.RECORDED if row is None else VoteOutcome.CHANGED
 
     def prune(self, now: float, votes_before: int = 0) -> int:
-        """Forget questions older than QUESTION_LOG_DAYS, counts older than COUNT_DAYS, and the votes on
-        answers whose id is below `votes_before` (their voting has closed); returns the rows deleted."""
+        """Forget questions older than QUESTION_LOG_DAYS, counts older than COUNT_DAYS, the votes on answers
+        whose id is below `votes_before` (their voting has closed) and cooldowns past the longest one;
+        returns the rows deleted."""
         db = self.db
         oldest_count = (day_of(now) - timedelta(days=COUNT_DAYS)).isoformat()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction():
             deleted = db.execute("DELETE FROM answers WHERE asked_at < ?", (now - self.keep_days * DAY_SECONDS,))
             counted = db.execute("DELETE FROM daily_counts WHERE day < ?", (oldest_count,))
             votes = db.execute("DELETE FROM votes WHERE answer_id < ?", (votes_before,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return deleted.rowcount + counted.rowcount + votes.rowcount
+            # Only rows whose window has closed whatever the cooldown; a clock set back keeps its rows too.
+            cooldowns = db.execute(
+                "DELETE FROM cooldowns WHERE asked_at < ? OR asked_at > ?",
+                (now - MAX_COOLDOWN_SECONDS, now + MAX_COOLDOWN_SECONDS),
+            )
+        return deleted.rowcount + counted.rowcount + votes.rowcount + cooldowns.rowcount
+
+    def take_turn(self, user_id: int, now: float, seconds: float) -> Turn:
+        """The member asks at `now`: their turn, or how long to wait. One statement, so atomic in both
+        databases: of two processes asking for the same member at once, one gets the turn."""
+        (asked_at, refusals), *_ = self.db.execute(TAKE_TURN, (user_id, now, *(seconds,) * 4))
+        if refusals == 0:
+            return Turn(0.0)
+        return Turn(min(seconds, seconds - (now - asked_at)), first_refusal=refusals == 1)
 
     def stats(self, now: float, days: int, guild_ids: Sequence[int] | None) -> Stats:
         """The last `days` UTC days up to `now`'s, for the given servers (0: DMs; None: everywhere)."""
@@ -197,8 +224,7 @@ class LogStore:
         first = last - timedelta(days=days - 1)
         where, scope = _scope(guild_ids)
         db = self.db
-        db.execute("BEGIN")  # one snapshot for both reads
-        try:
+        with db.snapshot():  # one state of the database for both reads
             counted = {
                 row[0]: row[1:]
                 for row in db.execute(
@@ -207,16 +233,15 @@ class LogStore:
                     [first.isoformat(), *scope],
                 )
             }
-            # SQLite fills the bare `question` from the row holding MAX(asked_at): the latest wording.
+            # Each question's latest wording, and how often it was asked in any wording.
             unanswered = db.execute(
-                "SELECT question, COUNT(*) AS asked, MAX(asked_at) AS latest FROM answers"
-                " WHERE confident = 0 AND asked_at >= ?"
-                + where
-                + " GROUP BY normalised ORDER BY asked DESC, latest DESC LIMIT ?",
+                "SELECT question, asked, asked_at FROM ("
+                " SELECT question, asked_at, COUNT(*) OVER same AS asked,"
+                " ROW_NUMBER() OVER (same ORDER BY asked_at DESC, id DESC) AS newest FROM answers"
+                " WHERE confident = 0 AND asked_at >= ?" + where + " WINDOW same AS (PARTITION BY normalised)"
+                ") AS wordings WHERE newest = 1 ORDER BY asked DESC, asked_at DESC LIMIT ?",
                 [start_of(first), *scope, UNANSWERED_SHOWN],
             ).fetchall()
-        finally:
-            db.execute("COMMIT")
         per_day = []
         for offset in range(days):
             day = first + timedelta(days=offset)

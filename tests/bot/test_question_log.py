@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.questionlog import schema, service
+from bot.questionlog import database, schema, service
 from bot.questionlog.schema import open_database
 from tests.discord_harness import BOT_ID, BOT_USER, GUILD_ID, WAIT_SECONDS, Harness, seeds_folder, settings_for
 
@@ -98,7 +98,9 @@ async def test_the_log_is_written_on_its_own_thread_not_the_event_loop(tmp_path,
 
 
 def read_only(path):
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    db = CONNECT(path)
+    db.connection.close()
+    db.connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     return db
 
@@ -135,7 +137,7 @@ async def test_a_broken_database_never_stops_an_answer_and_is_reported_once_an_h
     settings = settings_for(seeds_folder(tmp_path))
     open_database(settings.state_db).close()  # a good database first, then broken as named
     if how == "locked":
-        monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 20)
+        monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 20)
         holder = sqlite3.connect(settings.state_db, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
     else:

@@ -1,0 +1,235 @@
+"""One connection to the shared state, SQLite or PostgreSQL, behind one small interface.
+
+The store and the migrations write their SQL once, in what both databases understand alike (`?` parameters,
+`INSERT … ON CONFLICT … DO UPDATE`, `RETURNING`, window functions). This module is the one place that knows
+what differs: the parameter style, a few column types, how a write transaction starts, where the schema
+version is kept, which errors are the database's, and which mean the connection must be opened again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import psycopg
+
+from bot.config import PostgresURL
+
+StateLocation = Path | PostgresURL  # STATE_DB: a SQLite file, or a PostgreSQL database
+DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
+
+BUSY_TIMEOUT_MS = 1000  # SQLite: a write waits this long for another process's lock, then counts as failed
+CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL: an unreachable server is reported after this long
+# PostgreSQL: the key of the advisory lock that serialises migrations and exclusive writes across processes.
+EXCLUSIVE_LOCK_KEY = 0x7161_626F_7400  # "qabot\0"
+
+
+class Rows(Protocol):
+    """What a query returns, as both drivers' cursors provide it."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class MissingLog(LookupError):
+    """There is no question log at the location (and it was not to be created)."""
+
+
+class StateDatabase:
+    """A connection in autocommit mode: every transaction is explicit, through `transaction` or `snapshot`."""
+
+    # The column types the migrations name as {placeholders}: a 64-bit integer, a key, a float, bytes.
+    TYPES: ClassVar[dict[str, str]]
+
+    def __init__(self, location: StateLocation) -> None:
+        self.location = location
+
+    def ddl(self, statement: str) -> str:
+        """A CREATE or ALTER statement with this database's column types filled in."""
+        return statement.format(**self.TYPES)
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Rows:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
+        """A write transaction, committed at the end or rolled back on any error.
+
+        `exclusive`: no other process writes meanwhile (for a read-then-write such as a changed vote).
+        """
+        self.execute(self._begin_write(exclusive))
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(*DATABASE_ERRORS):  # a connection already lost cannot roll back
+                self.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read-only transaction: its queries see one state of the database."""
+        self.execute(self._begin_read())
+        try:
+            yield
+        finally:
+            with contextlib.suppress(*DATABASE_ERRORS):
+                self.execute("COMMIT")
+
+    def version(self) -> int:
+        """The schema version (0: no schema yet)."""
+        raise NotImplementedError
+
+    def set_version(self, number: int) -> None:
+        raise NotImplementedError
+
+    def lost(self, error: BaseException) -> bool:
+        """Whether, after `error`, this connection must be closed and opened again."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _begin_write(self, exclusive: bool) -> str:
+        raise NotImplementedError
+
+    def _begin_read(self) -> str:
+        raise NotImplementedError
+
+
+class SQLiteDatabase(StateDatabase):
+    TYPES: ClassVar[dict[str, str]] = {
+        "int64": "INTEGER",
+        "int64_key": "INTEGER PRIMARY KEY",
+        "float": "REAL",
+        "bytes": "BLOB",
+        "without_rowid": " WITHOUT ROWID",
+    }
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        """WAL journal, short busy timeout. `create=False` opens an existing file only (`qa-bot stats`)."""
+        super().__init__(path)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise MissingLog(path)
+        uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
+        self.connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            # WAL: every process writes while `qa-bot stats` reads, readers never blocking the writer. NORMAL
+            # is durable across crashes of the bot; a power cut may lose the last few questions, which a log
+            # and a cooldown can afford.
+            self.connection.execute("PRAGMA journal_mode = WAL")
+            self.connection.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            self.connection.close()
+            raise
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Rows:
+        return self.connection.execute(sql, params)
+
+    def version(self) -> int:
+        return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_version(self, number: int) -> None:
+        self.connection.execute(f"PRAGMA user_version = {int(number)}")
+
+    def lost(self, error: BaseException) -> bool:
+        # Corrupt, or not a database (someone may replace the file): open it from scratch next time.
+        return isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _begin_write(self, exclusive: bool) -> str:
+        return "BEGIN IMMEDIATE"  # SQLite has one writer at a time: every write transaction is exclusive
+
+    def _begin_read(self) -> str:
+        return "BEGIN"
+
+
+class PostgresDatabase(StateDatabase):
+    TYPES: ClassVar[dict[str, str]] = {
+        "int64": "BIGINT",
+        "int64_key": "BIGINT PRIMARY KEY",
+        "float": "DOUBLE PRECISION",
+        "bytes": "BYTEA",
+        "without_rowid": "",
+    }
+
+    def __init__(self, url: PostgresURL, *, create: bool = True) -> None:
+        super().__init__(url)
+        self.connection = psycopg.connect(url.reveal(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        try:
+            # As SQLite's synchronous = NORMAL: a commit does not wait for its flush to disk (p50 3.59 → 0.17 ms a
+            # cooldown on one machine, bench/cooldowns.py). A server crash may lose the last fraction of a second of
+            # questions and cooldowns, never corrupt them; a log and a cooldown can afford that.
+            self.connection.execute("SET synchronous_commit = off")
+        except BaseException:
+            self.connection.close()
+            raise
+        if not create and self.version() == 0:
+            self.connection.close()
+            raise MissingLog(url)
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Rows:
+        # Without parameters psycopg may send several statements at once (a BEGIN and its lock).
+        if not params:
+            return self.connection.execute(sql)
+        return self.connection.execute(format_style(sql), params)
+
+    def version(self) -> int:
+        if self.connection.execute("SELECT to_regclass('qa_bot_schema')").fetchone()[0] is None:  # type: ignore[index]
+            return 0
+        row = self.connection.execute("SELECT version FROM qa_bot_schema").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def set_version(self, number: int) -> None:
+        self.connection.execute("CREATE TABLE IF NOT EXISTS qa_bot_schema (version INTEGER NOT NULL)")
+        self.connection.execute("DELETE FROM qa_bot_schema")
+        self.connection.execute("INSERT INTO qa_bot_schema VALUES (%s)", (number,))
+
+    def lost(self, error: BaseException) -> bool:
+        return self.connection.broken or self.connection.closed
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _begin_write(self, exclusive: bool) -> str:
+        # Single statements (upserts, deletes) are atomic by themselves; an exclusive transaction also holds
+        # an advisory lock until it ends, so read-then-write transactions of other processes wait their turn.
+        return f"BEGIN; SELECT pg_advisory_xact_lock({EXCLUSIVE_LOCK_KEY})" if exclusive else "BEGIN"
+
+    def _begin_read(self) -> str:
+        return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+@functools.lru_cache(maxsize=256)
+def format_style(sql: str) -> str:
+    """SQL with `?` parameters (sqlite3's qmark style) in psycopg's format style: `%s`, and `%` as `%%`.
+
+    A `?` inside a quoted string literal stays a question mark.
+    """
+    parts = sql.replace("%", "%%").split("'")
+    # Even parts are outside string literals ('' inside one splits into an empty odd-even pair: still right).
+    return "'".join(part.replace("?", "%s") if n % 2 == 0 else part for n, part in enumerate(parts))
+
+
+def connect(location: StateLocation, *, create: bool = True) -> StateDatabase:
+    """A connection to STATE_DB's database. Raises one of DATABASE_ERRORS, or MissingLog when `create` is False."""
+    if isinstance(location, PostgresURL):
+        return PostgresDatabase(location, create=create)
+    return SQLiteDatabase(location, create=create)
+
+
+def describe(error: BaseException) -> str:
+    """The error on one line: PostgreSQL's messages run over several, with hints indented below."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
