@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from index.answers import PLACE_BEFORE, AnswerType, candidates
 from index.short_answer_weights import SHOW_THRESHOLD, SHOW_WEIGHTS, SPAN_WEIGHTS
@@ -80,7 +81,7 @@ def spans(question: str, sentence: str) -> list[Span]:
     asked, head = question_class(question)
     question_tokens = set(tokenize(question))
     words = list(_WORD.finditer(sentence))
-    tokens = [next(iter(tokenize(w.group())), None) for w in words]
+    tokens = [_search_token(w.group()) for w in words]
     anchors = [i for i, token in enumerate(tokens) if token is not None and token in question_tokens]
     heads = [i for i, token in enumerate(tokens) if head is not None and token == head]
     found = []
@@ -124,6 +125,12 @@ def spans(question: str, sentence: str) -> list[Span]:
             }
             found.append(Span(candidate.text, kind, features))
     return found
+
+
+@lru_cache(maxsize=65_536)
+def _search_token(word: str) -> str | None:
+    """A word's search token (None for a stop word); cached, as an archive's sentences share their words."""
+    return next(iter(tokenize(word)), None)
 
 
 def linear(weights: dict[str, float], features: dict[str, float]) -> float:
