@@ -1,6 +1,6 @@
 """N processes serving one saved index: their memory, their questions per second, and a reload in step.
 
-    python bench/cluster.py [--megabytes 10] [--processes 1,2,4] [--questions 200] [--check]
+    python bench/cluster.py SQUAD_JSON_GZ [--megabytes 10] [--processes 1,2,4] [--questions 200] [--check]
 
 Builds an archive from SQuAD paragraphs (as bench/index_memory.py does) and saves its index once. Then
 for each N, starts N fresh processes that each map the saved index the way the bot does
@@ -26,8 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-SQUAD = Path("/work/shared/data/squad-v1.1-dev.json.gz")
-
 
 def pss(pid: int) -> int:
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -36,8 +34,8 @@ def pss(pid: int) -> int:
     return 0
 
 
-def write_archive(folder: Path, megabytes: float) -> list[str]:
-    with gzip.open(SQUAD, "rt", encoding="utf-8") as file:
+def write_archive(squad: Path, folder: Path, megabytes: float) -> list[str]:
+    with gzip.open(squad, "rt", encoding="utf-8") as file:
         data = json.load(file)
     paragraphs = [p for a in data["data"] for p in a["paragraphs"]]
     questions = [q["question"] for p in paragraphs for q in p["qas"]]
@@ -149,6 +147,7 @@ def measure(folder: Path, questions: Path, env: dict[str, str], count: int, aske
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("squad", type=Path, help="SQuAD v1.1 dev (.json.gz): the paragraphs the archive is made of")
     parser.add_argument("--megabytes", type=float, default=10.0)
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--questions", type=int, default=200)
@@ -158,7 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         folder, cache = Path(work) / "articles", Path(work) / "cache"
         folder.mkdir()
-        questions = write_archive(folder, args.megabytes)[: args.questions]
+        questions = write_archive(args.squad, folder, args.megabytes)[: args.questions]
         questions_file = Path(work) / "questions.json"
         questions_file.write_text(json.dumps(questions), encoding="utf-8")
         env = {**os.environ, "INDEX_CACHE_DIR": str(cache), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
