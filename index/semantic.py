@@ -227,6 +227,12 @@ def fill(
             flush()
     if batch and not (stop is not None and stop.is_set()):
         flush()
+    if not (stop is not None and stop.is_set()):
+        with stage.store.writing():
+            dropped = stage.store.compact(set(stage.keys))
+        if dropped:
+            log.info("Dropped %s stored vectors of edited or removed articles.", f"{dropped:,}")
+            stage.refresh()
     if not (stop is not None and stop.is_set()) and stage.store.needs_partition():
         with stage.store.writing():
             if stage.store.needs_partition():

@@ -7,8 +7,11 @@ A store is a folder per seeds folder and model, holding append-only files:
 - `catalog.json`: which rows hold which article's sentences, keyed by a hash of the article's title and
   sentences, what is embedded (so an unchanged article keeps its vectors whatever else changes, and an
   edited one is embedded anew), and the partition's centroids' file, if trained.
-Rows of an article that was edited or removed stay in the files (nothing compacts them): deleting the
-folder makes the next start embed the archive afresh.
+Rows of an article that was edited or removed stay in the files until they outnumber the rows still in use:
+then `compact` copies the live rows into files of a new generation (`rows.1.i8`, …), replaces the catalog,
+which names the generation, and deletes the old files. Readers that mapped the old files keep them until
+they let go (the kernel frees unlinked files then); files of a generation no catalog names, left by a crash,
+are deleted the next time a writer opens the store.
 Rows are appended and flushed before the catalog that names them is replaced (a temporary file renamed
 over it), so a crash costs at most the rows of the last batch: they are cut off the next time the store
 opens. Writers hold an exclusive lock on the folder's `lock` file, so two processes (the bot and a
@@ -25,7 +28,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,10 @@ EXACT_ROWS = 40_000
 # Partitions probed per question, at least, and as a share of all partitions.
 MIN_PROBES = 16
 PROBE_SHARE = 0.03
+# The store is compacted when the rows of edited or removed articles outnumber the live ones, and are
+# at least this many (rewriting a small store to save little would cost more than it saves).
+COMPACT_MIN_ROWS = 10_000
+_DATA_FILES = ("rows.i8", "scales.f4", "parts.i4")
 # Rows a partition is trained on (a sample, for speed), and k-means rounds.
 TRAIN_SAMPLE = 40_000
 TRAIN_ROUNDS = 8
@@ -163,17 +170,30 @@ class VectorStore:
     dimension: int
     _catalog: dict[str, Any] = field(default_factory=empty_catalog, init=False, repr=False)
 
+    def _file(self, name: str, generation: int | None = None) -> Path:
+        """A data file of the given generation (by default the catalog's); generation 0 has no number."""
+        if generation is None:
+            generation = int(self._catalog.get("generation") or 0)
+        stem, ext = name.split(".")
+        return self.folder / (name if generation == 0 else f"{stem}.{generation}.{ext}")
+
     @property
     def _rows(self) -> Path:
-        return self.folder / "rows.i8"
+        return self._file("rows.i8")
 
     @property
     def _scales(self) -> Path:
-        return self.folder / "scales.f4"
+        return self._file("scales.f4")
 
     @property
     def _parts(self) -> Path:
-        return self.folder / "parts.i4"
+        return self._file("parts.i4")
+
+    def _stray_files(self) -> list[Path]:
+        """Data files of generations the catalog does not name (left by a compaction a crash cut short)."""
+        current = {self._file(name) for name in _DATA_FILES}
+        found = [p for name in _DATA_FILES for p in self.folder.glob(f"{name.split('.')[0]}*.{name.split('.')[1]}")]
+        return [p for p in found if p not in current]
 
     @property
     def _catalog_file(self) -> Path:
@@ -198,24 +218,38 @@ class VectorStore:
                 raise ValueError("another model or format")
             rows = int(catalog["rows"])
             sizes = (rows * self.dimension, rows * 4, rows * 4)
-            actual = [p.stat().st_size if p.exists() else 0 for p in (self._rows, self._scales, self._parts)]
+            generation = int(catalog.get("generation") or 0)
+            paths = [self._file(name, generation) for name in _DATA_FILES]
+            actual = [p.stat().st_size if p.exists() else 0 for p in paths]
             if any(a < s for a, s in zip(actual, sizes, strict=True)):
                 raise ValueError("files shorter than the catalog says")
+            self._catalog = catalog
             if repair and actual != list(sizes):  # rows of a batch whose catalog was never written
                 for path, size in zip((self._rows, self._scales, self._parts), sizes, strict=True):
                     os.truncate(path, size)
-            self._catalog = catalog
+            if repair:
+                for path in self._stray_files():
+                    path.unlink(missing_ok=True)
         except FileNotFoundError:
             self._catalog = empty_catalog(self.model)
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("The stored vectors in %s are unusable (%s); they will be computed again.", self.folder, error)
             self._catalog = empty_catalog(self.model)
             if repair:
-                for path in (self._rows, self._scales, self._parts, self._catalog_file, self.folder / "centroids.f4"):
+                for path in (*self._stray_files(), *(self._file(n) for n in _DATA_FILES), self._catalog_file):
                     path.unlink(missing_ok=True)
+                (self.folder / "centroids.f4").unlink(missing_ok=True)
 
     def snapshot(self) -> VectorSnapshot:
         """The rows stored so far, mapped read-only (cheap: nothing is read until used)."""
+        for _ in range(3):
+            try:
+                return self._snapshot()
+            except FileNotFoundError:  # a compaction replaced the files between the catalog and the map
+                continue
+        return self._snapshot()
+
+    def _snapshot(self) -> VectorSnapshot:
         self._load_catalog(repair=False)
         rows = int(self._catalog["rows"])
         articles = {key: (int(first), int(count)) for key, (first, count) in self._catalog["articles"].items()}
@@ -257,6 +291,40 @@ class VectorStore:
             first += len(vectors)
         self._catalog["rows"] = first
         self._save_catalog()
+
+    def compact(self, live: Collection[str], min_rows: int | None = None) -> int:
+        """Drop the rows of articles not in `live` when they outnumber the live rows and are at least
+        `min_rows` (default COMPACT_MIN_ROWS; call inside `writing()`); returns how many rows were dropped."""
+        min_rows = COMPACT_MIN_ROWS if min_rows is None else min_rows
+        articles: dict[str, list[int]] = self._catalog["articles"]
+        kept = sorted(((first, count, key) for key, (first, count) in articles.items() if key in live))
+        total = int(self._catalog["rows"])
+        live_rows = sum(count for _, count, _ in kept)
+        if total - live_rows < max(min_rows, 1) or total - live_rows <= live_rows:
+            return 0
+        old = self.snapshot()
+        parts = np.fromfile(self._parts, dtype=np.int32, count=total)
+        generation = int(self._catalog.get("generation") or 0) + 1
+        targets = [self._file(name, generation) for name in _DATA_FILES]
+        moved: dict[str, list[int]] = {}
+        position = 0
+        with contextlib.ExitStack() as stack:
+            files = [stack.enter_context(path.open("wb")) for path in targets]
+            for first, count, key in kept:  # in row order: the copy reads each file once, front to back
+                arrays: tuple[npt.NDArray[Any], ...] = (old.rows, old.scales, parts)
+                for file, array in zip(files, arrays, strict=True):
+                    file.write(array[first : first + count].tobytes())
+                moved[key] = [position, count]
+                position += count
+            for file in files:
+                file.flush()
+                os.fsync(file.fileno())
+        replaced = [self._file(name) for name in _DATA_FILES]
+        self._catalog = {**self._catalog, "generation": generation, "rows": live_rows, "articles": moved}
+        self._save_catalog()  # the switch: from here on, readers map the new generation
+        for path in replaced:
+            path.unlink(missing_ok=True)
+        return total - live_rows
 
     def _centroids(self) -> FloatArray | None:
         count = self._catalog.get("centroids")

@@ -106,7 +106,7 @@ def test_vectors_are_computed_once_and_reused_by_article_content(tmp_path: Path,
     fill(stage, edited.embedding_texts, counting(encoder, calls))
     assert calls == [4, 2] and stage.complete
     stored = store.snapshot()
-    assert stored.row_count == 6  # the old version's rows stay until the store is rebuilt
+    assert stored.row_count == 6  # the old version's rows stay until they outnumber the live ones (and 10,000)
     key = article_key(edited.articles[1].title, edited.articles[1].sentences)
     first, count = stored.articles[key]
     expected = encoder.embed(edited.embedding_texts(1))
