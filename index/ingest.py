@@ -259,6 +259,9 @@ def _os_error(error: OSError, folder: Path) -> IngestError:
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+# What link() fails with where the filesystem has no hard links (FAT says EPERM: the folder itself was
+# writable, since the temporary file was just created in it).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 
 
 def write_article(folder: Path, prepared: Prepared, *, replace: bool = False) -> Added:
@@ -297,6 +300,15 @@ def write_article(folder: Path, prepared: Prepared, *, replace: bool = False) ->
                 os.link(temporary, prepared.name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd, follow_symlinks=False)
             except FileExistsError:
                 raise ArticleExists(prepared.name) from None  # added meanwhile by someone else
+            except OSError as error:
+                if error.errno not in _NO_HARD_LINKS:
+                    raise
+                # A filesystem without hard links (FAT, some network shares): renamed instead. The name was
+                # free a moment ago; only another add of the same article at the same moment could be replaced.
+                if _exists(prepared.name, folder_fd):
+                    raise ArticleExists(prepared.name) from None
+                os.rename(temporary, prepared.name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+                written = False
         os.fsync(folder_fd)
     except OSError as error:
         raise _os_error(error, folder) from None

@@ -168,6 +168,22 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch, code, messa
     assert listing(tmp_path) == ["kept.txt"]  # no temporary file, no half article
 
 
+@pytest.mark.parametrize("code", [errno.EPERM, errno.EOPNOTSUPP])
+def test_a_folder_without_hard_links_gets_the_article_all_the_same(tmp_path, monkeypatch, code):
+    """FAT and some network shares refuse link() (FAT with EPERM): the article is renamed into place."""
+
+    def no_links(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "link", no_links)
+    added = add_article(tmp_path, "a.txt", b"title: Same\n\nFirst version.")
+    assert added.name == "same.txt" and listing(tmp_path) == ["same.txt"]  # no temporary file left
+    with pytest.raises(ArticleExists, match=r"same\.txt already exists"):
+        add_article(tmp_path, "b.txt", b"title: Same\n\nSecond version.")
+    assert (tmp_path / "same.txt").read_bytes() == b"title: Same\n\nFirst version."
+    assert listing(tmp_path) == ["same.txt"]
+
+
 def test_a_read_only_folder_is_refused_before_anything_is_written(tmp_path, monkeypatch):
     real_open = os.open
 
