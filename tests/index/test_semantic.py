@@ -56,6 +56,35 @@ def test_a_missing_weights_package_says_what_to_do() -> None:
         Encoder(absent)
 
 
+def test_the_fused_graph_gives_the_shipped_graphs_outputs(tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime
+
+    from index.bert_graph import bert_weights, fused_bert
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(tmp_path / "folded.onnx")
+    shipped = onnxruntime.InferenceSession(str(weights_path(DEFAULT_MODEL)), options)
+    fused = onnxruntime.InferenceSession(
+        fused_bert(*bert_weights(onnx.load(tmp_path / "folded.onnx"))).SerializeToString()
+    )
+    ids = np.array([[101, 2129, 2116, 19413, 102, 0, 0], [101, 1996, 2406, 2038, 2018, 2176, 102]], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64), "token_type_ids": np.zeros_like(ids)}
+    [expected], [found] = shipped.run(["last_hidden_state"], feeds), fused.run(["last_hidden_state"], feeds)
+    real = feeds["attention_mask"].astype(bool)  # padded positions are never read (mean over real tokens)
+    assert found.shape == expected.shape == (2, 7, DEFAULT_MODEL.dimension)
+    assert np.abs(found[real] - expected[real]).max() < 1e-4
+
+
+def test_another_quantised_graph_is_another_identity() -> None:
+    from dataclasses import replace
+
+    other = replace(DEFAULT_MODEL, quantised_sha256="0" * 64)
+    assert other.identity != DEFAULT_MODEL.identity
+    assert replace(DEFAULT_MODEL).identity == DEFAULT_MODEL.identity
+
+
 def test_vectors_are_unit_length_and_meaning_is_near(encoder: Encoder) -> None:
     vectors = encoder.embed(
         ["Who quit as the company's boss?", "The chief executive resigned on Monday.", "Rain is forecast for Paris."]
