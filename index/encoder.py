@@ -112,7 +112,8 @@ def quantised(model: EmbeddingModel, data: bytes, cache: Path) -> bytes:
     cache, other library versions giving other bytes), which answers the same, a little slower.
     $MODEL_CACHE_DIR, when set, is used instead of `cache` (one copy for several archives, or for tests)."""
     cache = Path(os.environ.get(MODEL_CACHE_ENV) or cache)
-    path = cache / f"{model.name}-{model.sha256[:12]}-int8.onnx"
+    # Named by the pinned hash of what is made: checkouts of different versions sharing a cache keep one each.
+    path = cache / f"{model.name}-{(model.quantised_sha256 or model.sha256)[:12]}-int8.onnx"
     try:
         made = path.read_bytes()
         if hashlib.sha256(made).hexdigest() == model.quantised_sha256:
