@@ -19,6 +19,7 @@ from bot.cooldowns import SharedCooldowns
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
 from bot.formatting import answer_embed
+from bot.identify_gate import IdentifyGate, gate_folder
 from bot.index_holder import IndexHolder, ReloadInProgress, ReloadReport
 from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
@@ -99,6 +100,9 @@ class QABot(commands.AutoShardedBot):
         self.question_log = QuestionLog(settings.state_db, settings.question_log_days, clock)
         self.cooldowns = SharedCooldowns(settings.cooldown_seconds, self.question_log, clock)
         self.reload_sync: ReloadSync | None = None  # reloads in step with the other processes on this index
+        # IDENTIFYs spaced across the processes that share this index, beside it (as its build lock is).
+        saved = store.index_file(store.cache_folder(), settings.seeds_dir)
+        self.identify_gate = IdentifyGate(gate_folder(saved), settings.identify_seconds, settings.identify_concurrency)
 
     @property
     def holder(self) -> IndexHolder:
@@ -130,6 +134,10 @@ class QABot(commands.AutoShardedBot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # Replaces discord.py's 5 s sleep (which spaces this process's shards only) with the machine's turns.
+        await self.identify_gate.before_identify(shard_id, initial=initial)
+
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: the questions listener (bot.exts.messages) handles messages.
         return
@@ -153,6 +161,7 @@ class QABot(commands.AutoShardedBot):
         if self.reload_sync is not None:
             await self.reload_sync.close()
         await self.question_log.close()
+        await self.identify_gate.close()
         if self._holder is not None and self._holder.vectors is not None:
             await self._holder.vectors.close()
 

@@ -20,6 +20,8 @@ DEFAULT_QUESTION_LOG_DAYS = 30
 MAX_QUESTION_LOG_DAYS = 3650
 STATE_DB_OFF = "off"
 MAX_SHARDS = 65_536  # far past any real bot (Discord asks for a shard per 1,000 to 2,500 servers)
+IDENTIFY_SECONDS = 5.0  # Discord's session start window: max_concurrency IDENTIFYs per 5 s
+MAX_IDENTIFY_CONCURRENCY = 1024  # Discord gives 1; very large bots 16 or a multiple of it
 
 
 def default_state_db() -> Path:
@@ -98,6 +100,11 @@ class Settings:
     message_content: bool = False  # the privileged intent: answer every message in the bot's own threads
     shard_count: int | None = None  # None: as many shards as Discord recommends
     shard_ids: tuple[int, ...] | None = None  # None: every shard; else only these run in this process
+    # IDENTIFYs across this machine's processes: `identify_concurrency` per `identify_seconds`, one per
+    # bucket shard_id % identify_concurrency (Discord's max_concurrency). The interval is Discord's, not a
+    # setting; tests shorten it.
+    identify_concurrency: int = 1
+    identify_seconds: float = IDENTIFY_SECONDS
 
     @property
     def shards(self) -> str:
@@ -198,6 +205,16 @@ def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]
     return count, ids
 
 
+def _identify_concurrency(raw: str) -> int:
+    number = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not 1 <= number <= MAX_IDENTIFY_CONCURRENCY:
+        raise ConfigError(
+            f"IDENTIFY_CONCURRENCY must be a whole number from 1 to {MAX_IDENTIFY_CONCURRENCY:,}, the "
+            f"max_concurrency Discord gives the bot (got {raw!r}); fix it in .env."
+        )
+    return number
+
+
 def _state_db(raw: str) -> Path | PostgresURL | None:
     if raw.lower() == STATE_DB_OFF:
         return None
@@ -273,6 +290,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         semantic=_flag(env, "SEMANTIC", True),
         shard_count=shard_count,
         shard_ids=shard_ids,
+        identify_concurrency=_identify_concurrency(env.get("IDENTIFY_CONCURRENCY", "").strip() or "1"),
     )
     if require_token:
         settings.require_token()
