@@ -39,7 +39,7 @@ import xxhash
 
 log = logging.getLogger("index.store")
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 CACHE_ENV = "INDEX_CACHE_DIR"
 MAGIC = b"QABOTMAP"
 _ALIGN = 64
