@@ -1,7 +1,10 @@
 """The index the bot serves, and reloading it without ever blocking or pausing questions.
 
-Builds run in a worker thread; the new index replaces the old one in a single assignment, so a question
-is answered wholly from one index or the other. A lock keeps two rebuilds from running side by side.
+A large index (at start-up, as large as the one last saved; on reload, as the one serving) is built in
+a worker process (index.build_worker): the build's allocations and garbage-collector passes never hold
+this process's GIL, and its heap is not left here. A small one is built in a worker thread. The new
+index replaces the old one in a single assignment, so a question is answered wholly from one index or
+the other. A lock keeps two rebuilds from running side by side.
 Every question holds a lease on the index it reads; a replaced index is closed (its file unmapped)
 when its last lease ends. The index lives in its mapped file, not in Python objects, so neither a
 reload nor a close gives the garbage collector anything large to walk or free.
@@ -14,12 +17,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
+from index.build_worker import BuildFailed, build_in_worker, saved_sentences
 from index.followup import ConversationAnswer, ask_in_conversation
 from index.text import printable
 
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 
 # Per-article indexes answer questions limited to one article; a few are kept for repeated use.
 ARTICLE_INDEX_CACHE = 32
+# An index expected to hold at least this many sentences is built in a worker process. Below it, starting
+# that process (about 0.4 s of imports) costs more than the build's pauses in a thread here (a few ms).
+WORKER_MIN_SENTENCES = 50_000
 
 
 class ReloadInProgress(RuntimeError):
@@ -43,10 +50,8 @@ class ArticleChanges:
     changed: tuple[str, ...]
 
 
-def diff_articles(old: Sequence[Article], new: Sequence[Article]) -> ArticleChanges:
-    """Articles (by id) added, removed, and changed (same id, different file bytes)."""
-    before = {a.id: a.digest for a in old}
-    after = {a.id: a.digest for a in new}
+def diff_articles(before: Mapping[str, str], after: Mapping[str, str]) -> ArticleChanges:
+    """Articles (by id, with their digests) added, removed, and changed (same id, different file bytes)."""
     return ArticleChanges(
         added=tuple(sorted(after.keys() - before.keys())),
         removed=tuple(sorted(before.keys() - after.keys())),
@@ -101,9 +106,18 @@ class Leases:
         return self._readers
 
 
+def _built(folder: Path, expected_sentences: int) -> tuple[SearchIndex, BuildReport]:
+    """The index of `folder`, built in a worker process when it is expected to be large."""
+    if expected_sentences >= WORKER_MIN_SENTENCES:
+        return build_in_worker(folder)
+    return build_index(folder)
+
+
 def _rebuilt(folder: Path, old: SearchIndex) -> tuple[SearchIndex, BuildReport, ArticleChanges]:
-    index, report = build_index(folder)
-    return index, report, diff_articles(old.articles, index.articles)
+    index, report = _built(folder, old.sentence_count)
+    # From the id and digest columns: an Article object per article (two tracked objects each) would
+    # give the garbage collector a full pass to make, here, while the loop waits for the GIL.
+    return index, report, diff_articles(old.article_digests(), index.article_digests())
 
 
 class IndexHolder:
@@ -126,7 +140,10 @@ class IndexHolder:
 
         With `vectors`, the stored sentence vectors are attached at once and the rest filled in behind.
         """
-        index, report = await asyncio.to_thread(build_index, folder)
+        # Expected as large as the index last saved for the folder: a start after articles changed
+        # builds in a worker process, and the serving process does not keep the build's heap.
+        expected = await asyncio.to_thread(saved_sentences, folder)
+        index, report = await asyncio.to_thread(_built, folder, expected)
         holder = cls(folder, index, report, vectors)
         if vectors is not None:
             await vectors.attach(index, report, holder._serving)
@@ -202,6 +219,9 @@ class IndexHolder:
             try:
                 index, report, changes = await asyncio.to_thread(_rebuilt, self.folder, old.index)
             except EmptyIndexError as error:
+                return self._kept(old.index, str(error), started)
+            except BuildFailed as error:
+                log.error("Rebuilding the index from %s failed: %s", printable(str(self.folder)), error)
                 return self._kept(old.index, str(error), started)
             except Exception as error:
                 # Whatever went wrong, the serving index stays; the traceback goes to the log.

@@ -18,7 +18,7 @@ from index import store
 from index.answers import AnswerType, ShortAnswer, find_short_answer, holds_answer_of, required_type
 from index.articles import Article, Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
-from index.build import TermIds, build
+from index.build import Built, TermIds, build
 from index.layout import ARTICLE_FIELDS, Parts, SortedTerms, TextColumn, check_shapes, lay_out
 from index.passages import PASSAGE_TOKENS, passage_span
 from index.progress import Progress
@@ -717,9 +717,19 @@ def build_index(
     Raises EmptyIndexError when the folder is missing or holds no usable article.
     """
     started = time.perf_counter()
-    _check_folder(folder)
-    cache = store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
+    cache = saved_index_path(folder, cache_dir, use_cache)
     built = build(folder, params, cache=cache, workers=workers, progress=progress)
+    return serve(folder, built, cache, started)
+
+
+def saved_index_path(folder: Path, cache_dir: Path | None, use_cache: bool) -> Path | None:
+    """Where the index of `folder` is saved (None: not saved). Raises EmptyIndexError for a missing folder."""
+    _check_folder(folder)
+    return store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
+
+
+def serve(folder: Path, built: Built, cache: Path | None, started: float) -> tuple[SearchIndex, BuildReport]:
+    """The index of a build, and its report. Raises EmptyIndexError when no article was usable."""
     if built.file is None:
         raise EmptyIndexError(_nothing_usable(folder, built.skipped))
     index = SearchIndex(built.file)

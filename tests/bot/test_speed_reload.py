@@ -67,16 +67,19 @@ async def test_questions_are_answered_from_the_old_index_while_the_bot_reloads(
 ) -> None:
     write_corpus(tmp_path / "seeds", articles=40)
     holder = await IndexHolder.build(tmp_path / "seeds")
-    real_build = bot.index_holder.build_index
+    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_SENTENCES", 0)  # rebuilt in a worker process, as a large one
+    real_build = bot.index_holder.build_in_worker
     answered_meanwhile = threading.Event()
+    built_in_worker: list[Path] = []
 
     def build_once_a_question_is_answered(folder: Path) -> object:
-        # The rebuild (in its worker thread) waits for a question to be answered: on any machine, the
-        # question is answered while the reload runs, from the index serving until the swap.
+        # The rebuild (whose worker thread waits for its worker process) waits for a question to be answered:
+        # on any machine, the question is answered while the reload runs, from the index serving until the swap.
         assert answered_meanwhile.wait(WAIT_SECONDS)
+        built_in_worker.append(folder)
         return real_build(folder)
 
-    monkeypatch.setattr(bot.index_holder, "build_index", build_once_a_question_is_answered)
+    monkeypatch.setattr(bot.index_holder, "build_in_worker", build_once_a_question_is_answered)
     for saved in Path(os.environ[CACHE_ENV]).glob("index-*.bin"):
         saved.unlink()  # the first reload rebuilds from the files, the second loads what it saved
     for from_cache in (False, True):
@@ -94,6 +97,7 @@ async def test_questions_are_answered_from_the_old_index_while_the_bot_reloads(
         assert holder.last_build.from_cache is from_cache
         assert report.articles == 40
         assert holder.index is not serving
+    assert built_in_worker == [tmp_path / "seeds"] * 2
 
 
 @pytest.mark.slow
