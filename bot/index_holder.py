@@ -17,10 +17,10 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
 from index.build_worker import BuildFailed, build_in_worker, saved_sentences
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.vectors import VectorFiller
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Per-article indexes answer questions limited to one article; a few are kept for repeated use.
 ARTICLE_INDEX_CACHE = 32
@@ -83,6 +84,14 @@ class Leases:
 
     def take(self) -> SearchIndex:
         with self._lock:
+            self._readers += 1
+        return self.index
+
+    def take_unless_retired(self) -> SearchIndex | None:
+        """As `take`, or None once it is retired (the holder serves a newer index by then)."""
+        with self._lock:
+            if self._retired:
+                return None
             self._readers += 1
         return self.index
 
@@ -161,22 +170,27 @@ class IndexHolder:
         return self._lock.locked()
 
     async def ask(self, question: str, k: int, article: Article | None = None) -> Answer:
-        """Answer off the event loop, from the index serving at the time of the call (leased until answered)."""
-        leases = self._serving
-        index = leases.take()
-        try:
-            if article is None:
-                return await asyncio.to_thread(index.ask, question, k)
-            return await asyncio.to_thread(self._ask_one, index, article, question, k)
-        finally:
-            leases.give_back()
+        """Answer off the event loop, from the index serving when the answer starts (leased until answered)."""
+        if article is None:
+            return await asyncio.to_thread(self._leased, lambda index: index.ask(question, k))
+        return await asyncio.to_thread(self._leased, lambda index: self._ask_one(index, article, question, k))
 
     async def ask_in_conversation(self, question: str, k: int, previous: str | None) -> ConversationAnswer:
         """Answer off the event loop, with `previous` as context when the question leans on it."""
-        leases = self._serving
-        index = leases.take()
+        return await asyncio.to_thread(self._leased, lambda index: ask_in_conversation(index, question, k, previous))
+
+    def _leased(self, read: Callable[[SearchIndex], T]) -> T:
+        # Runs in a worker thread, the lease too: the last reader of a replaced index closes it, and
+        # unmapping a file that was replaced frees its pages from the page cache (tens of ms at 1M
+        # sentences), which must not hold up the event loop.
+        while True:
+            leases = self._serving
+            index = leases.take_unless_retired()
+            if index is not None:
+                break
+            # A reload swapped and retired this one since it was read: the next one serves already.
         try:
-            return await asyncio.to_thread(ask_in_conversation, index, question, k, previous)
+            return read(index)
         finally:
             leases.give_back()
 
@@ -237,7 +251,7 @@ class IndexHolder:
                     log.exception("Attaching sentence vectors to the rebuilt index failed")
             self._serving = serving
             self.last_build = report
-            old.retire()
+            await asyncio.to_thread(old.retire)  # its unmapping off the loop (see _leased)
             return ReloadReport(
                 changes=changes,
                 articles=report.articles,
