@@ -315,7 +315,7 @@ class SearchIndex:
         if self._articles is None:
             if self.closed:
                 raise ClosedIndex("the index was closed")
-            columns = [self._field(name) for name in ARTICLE_FIELDS]
+            columns = [self._field(name).values() for name in ARTICLE_FIELDS]
             starts = self._starts.tolist()
             self._articles = tuple(
                 Article(
@@ -329,7 +329,7 @@ class SearchIndex:
         """Each article's id and the SHA-256 of its file, from the file's columns (no Article objects)."""
         if self.closed:
             raise ClosedIndex("the index was closed")
-        return dict(zip(self._strings("id"), self._strings("digest"), strict=True))
+        return dict(zip(self._field("id").values(), self._field("digest").values(), strict=True))  # type: ignore[arg-type]
 
     @property
     def article_count(self) -> int:
