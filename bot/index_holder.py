@@ -1,8 +1,8 @@
 """The index the bot serves, and reloading it without ever blocking or pausing questions.
 
-A large index (at start-up, as large as the one last saved; on reload, as the one serving) is built in
-a worker process (index.build_worker): the build's allocations and garbage-collector passes never hold
-this process's GIL, and its heap is not left here. A small one is built in a worker thread. The new
+A large folder (8 MB of articles or more, about 60,000 sentences) is indexed in a worker process
+(index.build_worker): the build's allocations and garbage-collector passes never hold this process's
+GIL, and its heap is not left here. A small one is indexed in a worker thread. The new
 index replaces the old one in a single assignment, so a question is answered wholly from one index or
 the other. A lock keeps two rebuilds from running side by side.
 Every question holds a lease on the index it reads; a replaced index is closed (its file unmapped)
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
-from index.build_worker import BuildFailed, build_in_worker, saved_sentences
+from index.build_worker import BuildFailed, article_bytes, build_in_worker
 from index.followup import ConversationAnswer, ask_in_conversation
 from index.text import printable
 
@@ -35,9 +35,9 @@ T = TypeVar("T")
 
 # Per-article indexes answer questions limited to one article; a few are kept for repeated use.
 ARTICLE_INDEX_CACHE = 32
-# An index expected to hold at least this many sentences is built in a worker process. Below it, starting
-# that process (about 0.4 s of imports) costs more than the build's pauses in a thread here (a few ms).
-WORKER_MIN_SENTENCES = 50_000
+# A folder with at least this many bytes of articles is indexed in a worker process. Below it, starting that
+# process (about 0.4 s of imports) costs more than the build's pauses in a thread here (a few ms).
+WORKER_MIN_BYTES = 8_000_000
 
 
 class ReloadInProgress(RuntimeError):
@@ -115,15 +115,15 @@ class Leases:
         return self._readers
 
 
-def _built(folder: Path, expected_sentences: int) -> tuple[SearchIndex, BuildReport]:
-    """The index of `folder`, built in a worker process when it is expected to be large."""
-    if expected_sentences >= WORKER_MIN_SENTENCES:
+def _built(folder: Path) -> tuple[SearchIndex, BuildReport]:
+    """The index of `folder`: built (or mapped from the saved file) in a worker process when the folder is large."""
+    if article_bytes(folder, WORKER_MIN_BYTES) >= WORKER_MIN_BYTES:
         return build_in_worker(folder)
     return build_index(folder)
 
 
 def _rebuilt(folder: Path, old: SearchIndex) -> tuple[SearchIndex, BuildReport, ArticleChanges]:
-    index, report = _built(folder, old.sentence_count)
+    index, report = _built(folder)
     # From the id and digest columns: an Article object per article (two tracked objects each) would
     # give the garbage collector a full pass to make, here, while the loop waits for the GIL.
     return index, report, diff_articles(old.article_digests(), index.article_digests())
@@ -149,10 +149,7 @@ class IndexHolder:
 
         With `vectors`, the stored sentence vectors are attached at once and the rest filled in behind.
         """
-        # Expected as large as the index last saved for the folder: a start after articles changed
-        # builds in a worker process, and the serving process does not keep the build's heap.
-        expected = await asyncio.to_thread(saved_sentences, folder)
-        index, report = await asyncio.to_thread(_built, folder, expected)
+        index, report = await asyncio.to_thread(_built, folder)
         holder = cls(folder, index, report, vectors)
         if vectors is not None:
             await vectors.attach(index, report, holder._serving)

@@ -29,6 +29,7 @@ from index import store
 from index.articles import Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25Params
 from index.build import Built, build
+from index.folder import ARTICLE_SUFFIXES
 from index.progress import LogProgress, Progress
 from index.search import BuildReport, SearchIndex, saved_index_path, serve
 
@@ -89,21 +90,21 @@ def _work(messages: Any, folder: str, params: Bm25Params, cache: str | None, tem
         messages.put(("failed", f"{type(error).__name__}: {error}", traceback.format_exc()))
 
 
-def saved_sentences(folder: Path, cache_dir: Path | None = None) -> int:
-    """How many sentences the index last saved for `folder` holds, current or not (0: none, or unreadable)."""
-    try:
-        path = saved_index_path(folder, cache_dir, use_cache=True)
-        if path is None:
-            return 0
-        file = store.open_file(path)  # reads the directory only
-    except Exception:
-        return 0
-    try:
-        return int(file.meta.get("doc_count", 0))
-    except (TypeError, ValueError):
-        return 0
-    finally:
-        file.close()
+def article_bytes(folder: Path, enough: int) -> int:
+    """The size of the article files under `folder`, counted until it reaches `enough` (links not followed).
+
+    An estimate, to choose where to build: the build itself applies the seeds folder's rules.
+    """
+    total = 0
+    for root, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in names:
+            if name.lower().endswith(ARTICLE_SUFFIXES) and not name.startswith("."):
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(root, name)).st_size
+                if total >= enough:
+                    return total
+    return total
 
 
 def _ended(exit_code: int | None) -> str:

@@ -189,7 +189,7 @@ async def test_a_rebuild_whose_worker_process_is_killed_keeps_the_old_index_and_
 ):
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     serving = events.bot.holder.index
-    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_SENTENCES", 0)  # rebuilt in a worker process, as a large one
+    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_BYTES", 0)  # rebuilt in a worker process, as a large folder
     real_work = index.build_worker._work
     monkeypatch.setattr(index.build_worker, "_work", build_worker_killed)  # the worker dies, as by the OOM killer
     lines = await reload_report(harness, events, permissions=MANAGE_GUILD)
@@ -220,7 +220,7 @@ async def test_two_reloads_never_run_together_and_questions_are_answered_meanwhi
         return real_build(folder)
 
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
-    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_SENTENCES", 0)  # rebuilt in a worker process, as a large one
+    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_BYTES", 0)  # rebuilt in a worker process, as a large folder
     monkeypatch.setattr(bot.index_holder, "build_in_worker", build_after_the_question)
     first = events.command("reload", permissions=MANAGE_GUILD)
     await harness.fake.wait_for(lambda: harness.fake.for_interaction(first))

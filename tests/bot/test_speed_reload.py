@@ -111,7 +111,7 @@ async def test_questions_are_answered_from_the_old_index_while_the_bot_reloads(
 ) -> None:
     write_corpus(tmp_path / "seeds", articles=40)
     holder = await IndexHolder.build(tmp_path / "seeds")
-    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_SENTENCES", 0)  # rebuilt in a worker process, as a large one
+    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_BYTES", 0)  # rebuilt in a worker process, as a large folder
     real_build = bot.index_holder.build_in_worker
     answered_meanwhile = threading.Event()
     built_in_worker: list[Path] = []

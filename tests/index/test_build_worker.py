@@ -11,7 +11,7 @@ import pytest
 
 import index.build_worker
 from index import EmptyIndexError, build_index
-from index.build_worker import BuildFailed, build_in_worker, saved_sentences
+from index.build_worker import BuildFailed, article_bytes, build_in_worker
 from tests.helpers import build_worker_killed, write_articles, write_corpus
 
 QUESTIONS = ("Bako rime tuko?", "Who sells gelo?", "Danime baba kotu?")
@@ -49,7 +49,6 @@ def test_a_build_in_a_worker_equals_the_build_in_process_and_reports_its_progres
         in_worker.close()
         in_process.close()
     assert ("reading", 31, 31) in stages and stages[-1][0] == "indexing" and stages[-1][1] == stages[-1][2]
-    assert saved_sentences(folder, tmp_path / "a") == report.sentences
     again, second = build_in_worker(folder, cache_dir=tmp_path / "a")
     again.close()
     assert second.from_cache is True and second.sentences == report.sentences
@@ -107,3 +106,9 @@ def test_a_worker_that_fails_is_reported_in_one_sentence_and_its_traceback_logge
     assert str(failed.value) == "the build failed (RuntimeError: disk on fire)"
     [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert 'raise RuntimeError("disk on fire")' in logged.getMessage()
+
+
+def test_the_article_bytes_are_counted_until_enough(tmp_path: Path) -> None:
+    write_articles(tmp_path, {"a.txt": "x" * 10, "news/b.md": "y" * 20, "c.json": "z" * 40, ".hidden/d.txt": "w" * 80})
+    assert article_bytes(tmp_path, 1_000) == 30
+    assert article_bytes(tmp_path, 5) in (10, 20)  # the walk stops at the first file that makes enough
