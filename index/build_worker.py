@@ -62,9 +62,11 @@ class _Forward(logging.handlers.QueueHandler):
 
 
 def _work(messages: Any, folder: str, params: Bm25Params, cache: str | None, temporary: str, level: int) -> None:
-    """The worker process: build, close the map, say where the file is (or why not)."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(10)  # as the parsing workers: the process that serves keeps the CPU first
+    """The worker process: build, close the map, say where the file is (or why not).
+
+    At the usual priority: the parsing, most of the work, runs in its own workers at a lower one
+    (index.build), and a start-up build, with nothing served yet, should not wait behind other programs.
+    """
     root = logging.getLogger()
     root.handlers[:] = [_Forward(messages)]
     root.setLevel(level)
