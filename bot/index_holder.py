@@ -38,6 +38,7 @@ ARTICLE_INDEX_CACHE = 32
 # A folder with at least this many bytes of articles is indexed in a worker process. Below it, starting that
 # process (about 0.4 s of imports) costs more than the build's pauses in a thread here (a few ms).
 WORKER_MIN_BYTES = 8_000_000
+WORKER_NICE = 10
 
 
 class ReloadInProgress(RuntimeError):
@@ -115,15 +116,19 @@ class Leases:
         return self._readers
 
 
-def _built(folder: Path) -> tuple[SearchIndex, BuildReport]:
-    """The index of `folder`: built (or mapped from the saved file) in a worker process when the folder is large."""
+def _built(folder: Path, serving: bool) -> tuple[SearchIndex, BuildReport]:
+    """The index of `folder`: built (or mapped from the saved file) in a worker process when the folder is large.
+
+    While an index serves, the worker runs at a lower priority: on a machine with as many busy processes
+    as cores, a thread answering a question that waits for a CPU holds the GIL, and the event loop waits too.
+    """
     if article_bytes(folder, WORKER_MIN_BYTES) >= WORKER_MIN_BYTES:
-        return build_in_worker(folder)
+        return build_in_worker(folder, nice=WORKER_NICE if serving else 0)
     return build_index(folder)
 
 
 def _rebuilt(folder: Path, old: SearchIndex) -> tuple[SearchIndex, BuildReport, ArticleChanges]:
-    index, report = _built(folder)
+    index, report = _built(folder, serving=True)
     # From the id and digest columns: an Article object per article (two tracked objects each) would
     # give the garbage collector a full pass to make, here, while the loop waits for the GIL.
     return index, report, diff_articles(old.article_digests(), index.article_digests())
@@ -149,7 +154,7 @@ class IndexHolder:
 
         With `vectors`, the stored sentence vectors are attached at once and the rest filled in behind.
         """
-        index, report = await asyncio.to_thread(_built, folder)
+        index, report = await asyncio.to_thread(_built, folder, False)
         holder = cls(folder, index, report, vectors)
         if vectors is not None:
             await vectors.attach(index, report, holder._serving)

@@ -64,8 +64,7 @@ class _Forward(logging.handlers.QueueHandler):
 def _work(messages: Any, folder: str, params: Bm25Params, cache: str | None, temporary: str, level: int) -> None:
     """The worker process: build, close the map, say where the file is (or why not).
 
-    At the usual priority: the parsing, most of the work, runs in its own workers at a lower one
-    (index.build), and a start-up build, with nothing served yet, should not wait behind other programs.
+    Its priority is the caller's choice (`nice`); the parsing runs in workers at 10 lower again (index.build).
     """
     root = logging.getLogger()
     root.handlers[:] = [_Forward(messages)]
@@ -123,10 +122,12 @@ def build_in_worker(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     progress: Progress | None = None,
+    nice: int = 0,
 ) -> tuple[SearchIndex, BuildReport]:
     """As `index.build_index`, with the build in a worker process (see the module's docstring).
 
-    Blocks until the index is mapped and checked: call it from a worker thread in an event loop.
+    `nice`: how much lower the worker's priority is (its parsing workers' is 10 lower again). Blocks until
+    the index is mapped and checked: call it from a worker thread in an event loop.
     Raises EmptyIndexError (the folder is missing or holds no usable article) or BuildFailed.
     """
     started = time.perf_counter()
@@ -142,11 +143,20 @@ def build_in_worker(
         worker = context.Process(target=_work, args=arguments, name="qa-bot: build")
         try:
             worker.start()
+            if nice:
+                _lower(worker.pid, nice)
             result = _follow(worker, messages, progress)
         finally:
             worker.join()
             messages.close()
         return _served(folder, result, cache, started)
+
+
+def _lower(pid: int | None, nice: int) -> None:
+    # Set at once from here, not by the worker itself: its start (an interpreter and NumPy imported, about
+    # 0.3 s of CPU) competes with the threads answering questions, and the processes it starts inherit it.
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + nice)  # type: ignore[arg-type]
 
 
 def _follow(worker: multiprocessing.process.BaseProcess, messages: Any, progress: Progress) -> _Result:

@@ -211,13 +211,13 @@ async def test_two_reloads_never_run_together_and_questions_are_answered_meanwhi
     question_answered = threading.Event()
     built_in_worker = []
 
-    def build_after_the_question(folder):
+    def build_after_the_question(folder, **options):
         # Runs in the worker thread that waits for the build's worker process: the rebuild cannot finish
         # before the question is answered, so the question is answered from the old index while the
         # rebuild runs, on any machine.
         assert question_answered.wait(WAIT_SECONDS)
         built_in_worker.append(folder)
-        return real_build(folder)
+        return real_build(folder, **options)
 
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     monkeypatch.setattr(bot.index_holder, "WORKER_MIN_BYTES", 0)  # rebuilt in a worker process, as a large folder

@@ -6,6 +6,7 @@ import os
 import threading
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,12 +117,12 @@ async def test_questions_are_answered_from_the_old_index_while_the_bot_reloads(
     answered_meanwhile = threading.Event()
     built_in_worker: list[Path] = []
 
-    def build_once_a_question_is_answered(folder: Path) -> object:
+    def build_once_a_question_is_answered(folder: Path, **options: Any) -> object:
         # The rebuild (whose worker thread waits for its worker process) waits for a question to be answered:
         # on any machine, the question is answered while the reload runs, from the index serving until the swap.
         assert answered_meanwhile.wait(WAIT_SECONDS)
-        built_in_worker.append(folder)
-        return real_build(folder)
+        built_in_worker.append((folder, options))
+        return real_build(folder, **options)
 
     monkeypatch.setattr(bot.index_holder, "build_in_worker", build_once_a_question_is_answered)
     for saved in Path(os.environ[CACHE_ENV]).glob("index-*.bin"):
@@ -141,7 +142,7 @@ async def test_questions_are_answered_from_the_old_index_while_the_bot_reloads(
         assert holder.last_build.from_cache is from_cache
         assert report.articles == 40
         assert holder.index is not serving
-    assert built_in_worker == [tmp_path / "seeds"] * 2
+    assert built_in_worker == [(tmp_path / "seeds", {"nice": bot.index_holder.WORKER_NICE})] * 2  # lower: it serves
 
 
 @pytest.mark.slow
