@@ -287,8 +287,8 @@ class SearchIndex:
         self.bm25 = Bm25(self._terms, empty_f, empty_i, np.empty(0, dtype=np.int32), empty_f, 0, 0)
         self._starts = self._text_offsets = self._token_offsets = empty_i
         self._text, self._tokens = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
-        # Each Article's sentences refer back to the index: without this cycle the articles are freed
-        # with the index, not by a later full garbage-collector pass.
+        # Each Article's sentences refer back to the index: dropping the articles breaks that cycle, so they
+        # are freed with the index, not by a later full garbage-collector pass.
         self._articles, self._fields = None, {}
         self._file.close()
 
@@ -329,7 +329,8 @@ class SearchIndex:
         """Each article's id and the SHA-256 of its file, from the file's columns (no Article objects)."""
         if self.closed:
             raise ClosedIndex("the index was closed")
-        return dict(zip(self._field("id").values(), self._field("digest").values(), strict=True))  # type: ignore[arg-type]
+        ids, digests = (cast(list[str], self._field(name).values()) for name in ("id", "digest"))  # never None
+        return dict(zip(ids, digests, strict=True))
 
     @property
     def article_count(self) -> int:
