@@ -10,7 +10,8 @@ Measured:
 - a build in a worker thread (as the bot builds at start-up), inline and with 2 worker processes, from
   the files and then from the saved index;
 - the running bot's reload (`IndexHolder.reload`) while a member asks every 10 ms, from the files and
-  from the saved index.
+  from the saved index: in a worker thread (as a folder this small is) and in a worker process (as one of
+  8 MB of articles or more is).
 `--check` exits 1 when a stall (own) exceeds --limit-ms. These were tests once; they moved here because
 a test must not depend on how fast or busy the machine is.
 """
@@ -29,7 +30,8 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' corpus and probe
 
-from bot.index_holder import IndexHolder
+from bot import index_holder
+from bot.index_holder import WORKER_MIN_BYTES, IndexHolder
 from index import build_index
 from tests.helpers import write_corpus
 from tests.load_scenario import LagProbe
@@ -58,22 +60,32 @@ async def measure(articles: int) -> list[tuple[str, float, float]]:
                 _, probe = await probed(asyncio.to_thread(build))
                 rows.append((f"build, {workers} worker(s), from the {source}", probe.worst_own, probe.worst))
         holder = await IndexHolder.build(seeds)
-        for saved in cache.glob("index-*.bin"):
-            saved.unlink()  # the first reload rebuilds from the files, the second loads what it saved
-        for source in ("files", "saved index"):
-            stop = asyncio.Event()
+        for where, smallest in (("worker thread", WORKER_MIN_BYTES), ("worker process", 0)):
+            # A folder this small is rebuilt in a worker thread; from 8 MB of articles, in a worker process.
+            index_holder.WORKER_MIN_BYTES = smallest
+            rows.extend(await _reloads(holder, cache, where))
+        index_holder.WORKER_MIN_BYTES = WORKER_MIN_BYTES
+    return rows
 
-            async def ask_meanwhile(stop: asyncio.Event = stop) -> None:
-                while not stop.is_set():
-                    await holder.ask("Bako rime tuko?", 3)
-                    await asyncio.sleep(0.01)
 
-            asker = asyncio.create_task(ask_meanwhile())
-            report, probe = await probed(holder.reload())
-            stop.set()
-            await asker
-            assert report.error is None, report.error
-            rows.append((f"bot reload while answering, from the {source}", probe.worst_own, probe.worst))
+async def _reloads(holder: IndexHolder, cache: Path, where: str) -> list[tuple[str, float, float]]:
+    rows = []
+    for saved in cache.glob("index-*.bin"):
+        saved.unlink()  # the first reload rebuilds from the files, the second loads what it saved
+    for source in ("files", "saved index"):
+        stop = asyncio.Event()
+
+        async def ask_meanwhile(stop: asyncio.Event = stop) -> None:
+            while not stop.is_set():
+                await holder.ask("Bako rime tuko?", 3)
+                await asyncio.sleep(0.01)
+
+        asker = asyncio.create_task(ask_meanwhile())
+        report, probe = await probed(holder.reload())
+        stop.set()
+        await asker
+        assert report.error is None, report.error
+        rows.append((f"bot reload in a {where} while answering, from the {source}", probe.worst_own, probe.worst))
     return rows
 
 

@@ -1,7 +1,10 @@
 """The index the bot serves, and reloading it without ever blocking or pausing questions.
 
-Builds run in a worker thread; the new index replaces the old one in a single assignment, so a question
-is answered wholly from one index or the other. A lock keeps two rebuilds from running side by side.
+A large folder (8 MB of articles or more, about 60,000 sentences) is indexed in a worker process
+(index.build_worker): the build's allocations and garbage-collector passes never hold this process's
+GIL, and its heap is not left here. A small one is indexed in a worker thread. The new
+index replaces the old one in a single assignment, so a question is answered wholly from one index or
+the other. A lock keeps two rebuilds from running side by side.
 Every question holds a lease on the index it reads; a replaced index is closed (its file unmapped)
 when its last lease ends. The index lives in its mapped file, not in Python objects, so neither a
 reload nor a close gives the garbage collector anything large to walk or free.
@@ -14,12 +17,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
+from index.build_worker import BuildFailed, article_bytes, build_in_worker
 from index.followup import ConversationAnswer, ask_in_conversation
 from index.text import printable
 
@@ -27,9 +31,14 @@ if TYPE_CHECKING:
     from bot.vectors import VectorFiller
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Per-article indexes answer questions limited to one article; a few are kept for repeated use.
 ARTICLE_INDEX_CACHE = 32
+# A folder with at least this many bytes of articles is indexed in a worker process. Below it, starting that
+# process (about 0.4 s of imports) costs more than the build's pauses in a thread here (a few ms).
+WORKER_MIN_BYTES = 8_000_000
+WORKER_NICE = 10
 
 
 class ReloadInProgress(RuntimeError):
@@ -43,10 +52,8 @@ class ArticleChanges:
     changed: tuple[str, ...]
 
 
-def diff_articles(old: Sequence[Article], new: Sequence[Article]) -> ArticleChanges:
-    """Articles (by id) added, removed, and changed (same id, different file bytes)."""
-    before = {a.id: a.digest for a in old}
-    after = {a.id: a.digest for a in new}
+def diff_articles(before: Mapping[str, str], after: Mapping[str, str]) -> ArticleChanges:
+    """Articles (by id, with their digests) added, removed, and changed (same id, different file bytes)."""
     return ArticleChanges(
         added=tuple(sorted(after.keys() - before.keys())),
         removed=tuple(sorted(before.keys() - after.keys())),
@@ -81,6 +88,14 @@ class Leases:
             self._readers += 1
         return self.index
 
+    def take_unless_retired(self) -> SearchIndex | None:
+        """As `take`, or None once it is retired (the holder serves a newer index by then)."""
+        with self._lock:
+            if self._retired:
+                return None
+            self._readers += 1
+        return self.index
+
     def give_back(self) -> None:
         with self._lock:
             self._readers -= 1
@@ -101,9 +116,22 @@ class Leases:
         return self._readers
 
 
+def _built(folder: Path, serving: bool) -> tuple[SearchIndex, BuildReport]:
+    """The index of `folder`: built (or mapped from the saved file) in a worker process when the folder is large.
+
+    While an index serves, the worker runs at a lower priority: on a machine with as many busy processes
+    as cores, a thread answering a question that waits for a CPU holds the GIL, and the event loop waits too.
+    """
+    if article_bytes(folder, WORKER_MIN_BYTES) >= WORKER_MIN_BYTES:
+        return build_in_worker(folder, nice=WORKER_NICE if serving else 0)
+    return build_index(folder)
+
+
 def _rebuilt(folder: Path, old: SearchIndex) -> tuple[SearchIndex, BuildReport, ArticleChanges]:
-    index, report = build_index(folder)
-    return index, report, diff_articles(old.articles, index.articles)
+    index, report = _built(folder, serving=True)
+    # From the id and digest columns: an Article object per article (two tracked objects each) would
+    # give the garbage collector a full pass to make, here, while the loop waits for the GIL.
+    return index, report, diff_articles(old.article_digests(), index.article_digests())
 
 
 class IndexHolder:
@@ -126,7 +154,7 @@ class IndexHolder:
 
         With `vectors`, the stored sentence vectors are attached at once and the rest filled in behind.
         """
-        index, report = await asyncio.to_thread(build_index, folder)
+        index, report = await asyncio.to_thread(_built, folder, False)
         holder = cls(folder, index, report, vectors)
         if vectors is not None:
             await vectors.attach(index, report, holder._serving)
@@ -144,22 +172,31 @@ class IndexHolder:
         return self._lock.locked()
 
     async def ask(self, question: str, k: int, article: Article | None = None) -> Answer:
-        """Answer off the event loop, from the index serving at the time of the call (leased until answered)."""
-        leases = self._serving
-        index = leases.take()
-        try:
-            if article is None:
-                return await asyncio.to_thread(index.ask, question, k)
-            return await asyncio.to_thread(self._ask_one, index, article, question, k)
-        finally:
-            leases.give_back()
+        """Answer off the event loop, from the index serving when the answer starts (leased until answered)."""
+        if article is None:
+            return await asyncio.to_thread(self._leased, lambda index: index.ask(question, k))
+        return await asyncio.to_thread(self._leased, lambda index: self._ask_one(index, article, question, k))
+
+    async def articles(self) -> tuple[Article, ...]:
+        """The serving index's articles, made off the event loop (an object each, tens of ms at 20,000)."""
+        return await asyncio.to_thread(self._leased, lambda index: index.articles)
 
     async def ask_in_conversation(self, question: str, k: int, previous: str | None) -> ConversationAnswer:
         """Answer off the event loop, with `previous` as context when the question leans on it."""
-        leases = self._serving
-        index = leases.take()
+        return await asyncio.to_thread(self._leased, lambda index: ask_in_conversation(index, question, k, previous))
+
+    def _leased(self, read: Callable[[SearchIndex], T]) -> T:
+        # Runs in a worker thread, the lease too: the last reader of a replaced index closes it, and
+        # unmapping a file that was replaced frees its pages from the page cache (tens of ms at 1M
+        # sentences), which must not hold up the event loop.
+        while True:
+            leases = self._serving
+            index = leases.take_unless_retired()
+            if index is not None:
+                break
+            # A reload swapped and retired this one since it was read: the next one serves already.
         try:
-            return await asyncio.to_thread(ask_in_conversation, index, question, k, previous)
+            return read(index)
         finally:
             leases.give_back()
 
@@ -203,6 +240,9 @@ class IndexHolder:
                 index, report, changes = await asyncio.to_thread(_rebuilt, self.folder, old.index)
             except EmptyIndexError as error:
                 return self._kept(old.index, str(error), started)
+            except BuildFailed as error:
+                log.error("Rebuilding the index from %s failed: %s", printable(str(self.folder)), error)
+                return self._kept(old.index, str(error), started)
             except Exception as error:
                 # Whatever went wrong, the serving index stays; the traceback goes to the log.
                 log.exception("Rebuilding the index from %s failed", printable(str(self.folder)))
@@ -217,7 +257,7 @@ class IndexHolder:
                     log.exception("Attaching sentence vectors to the rebuilt index failed")
             self._serving = serving
             self.last_build = report
-            old.retire()
+            await asyncio.to_thread(old.retire)  # its unmapping off the loop (see _leased)
             return ReloadReport(
                 changes=changes,
                 articles=report.articles,

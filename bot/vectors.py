@@ -136,7 +136,7 @@ class VectorFiller:
             log.exception("Filling in sentence vectors failed; answers use the %s ready so far", stage.view.ready)
             return
         finally:
-            lease.give_back()
+            await asyncio.to_thread(lease.give_back)  # the last reader of a replaced index unmaps it: not on the loop
         if not stop.is_set():
             log.info("Sentence vectors: all %s sentences ready (%s computed).", f"{stage.sentences:,}", f"{computed:,}")
 

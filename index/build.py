@@ -372,7 +372,7 @@ def _reason(error: Exception) -> str:
 
 
 def _write(
-    cache: Path | None, meta: dict[str, object], columns: dict[str, store.Column]
+    cache: Path | None, meta: dict[str, object], columns: dict[str, store.Column], temporary_folder: Path | None
 ) -> tuple[store.IndexFile, str | None]:
     """Save at `cache` and map it; when that fails (or no cache is wanted), a temporary file. And why it failed."""
     not_saved = None
@@ -392,7 +392,7 @@ def _write(
         except (OSError, ValueError) as error:
             not_saved = _reason(error)
             log.warning("Could not save the index to %s (%s); the next start will rebuild it.", cache, not_saved)
-    file = store.save_temporary(meta, columns)
+    file = store.save_temporary(meta, columns, temporary_folder)
     try:
         file.verify()
         check_shapes(file)
@@ -409,13 +409,16 @@ def build(
     cache: Path | None,
     workers: int | None = None,
     progress: Progress | None = None,
+    temporary_folder: Path | None = None,
 ) -> Built:
     """The index of `folder`: reloaded from `cache` (a file path) when still current, else built and saved there.
 
     One process at a time builds for one `cache`; the others wait, then map what it saved (see build_lock).
+    An index not saved at `cache` is written to a temporary file, deleted once mapped; with
+    `temporary_folder`, kept there (for another process to map: index.build_worker).
     """
     with build_lock(cache) if cache is not None else contextlib.nullcontext():
-        return _build(folder, params, cache=cache, workers=workers, progress=progress)
+        return _build(folder, params, cache=cache, workers=workers, progress=progress, temporary=temporary_folder)
 
 
 def _build(
@@ -425,6 +428,7 @@ def _build(
     cache: Path | None,
     workers: int | None,
     progress: Progress | None,
+    temporary: Path | None = None,
 ) -> Built:
     progress = progress or LogProgress()
     started = time.perf_counter()
@@ -450,6 +454,6 @@ def _build(
     log.debug("Parsed every article; laying out the index.")
     meta, columns = lay_out(parts, params, key=key, skipped=parse_skipped, stamps=stamps)
     del parts
-    file, not_saved = _write(cache, meta, columns)
+    file, not_saved = _write(cache, meta, columns, temporary)
     log.info("Indexed %s sentences in %.2f s.", f"{file.meta['doc_count']:,}", time.perf_counter() - started)
     return Built(file, skipped, from_cache=False, not_saved=not_saved)

@@ -5,7 +5,8 @@
   a term's id is its rank, found by binary search (`SortedTerms`);
 - sentences: their text as one UTF-8 blob (`text`, `text_offsets`) and their term ids, a
   forward index (`tokens`, `token_offsets`), so re-ranking never tokenizes a stored sentence;
-- articles: the first sentence of each (`article_starts`) and their fields, a JSON list each;
+- articles: the first sentence of each (`article_starts`) and their fields, each field's values in
+  one UTF-8 blob with offsets (`article_<field>`, `article_<field>_offsets`), read one value at a time;
 - the article files' stamps, so a restart need not re-read unchanged files.
 """
 
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +77,54 @@ def sorted_vocabulary(vocabulary: Mapping[str, int]) -> tuple[list[bytes], npt.N
     new_of_old = np.empty(len(encoded), dtype=np.int32)
     new_of_old[np.array(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int32)
     return [encoded[n] for n in order], new_of_old
+
+
+class TextColumn(Sequence[str | None]):
+    """A column of optional strings laid end to end: a value is a byte 1 then its UTF-8; None is no bytes.
+
+    Read one value at a time, so serving from the file makes no object per article until one is asked for.
+    """
+
+    def __init__(self, blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> None:
+        self._bytes = np.ascontiguousarray(blob).data
+        self._offsets = offsets
+
+    @staticmethod
+    def column(values: Sequence[str | None]) -> dict[str, Column]:
+        """The blob and its offsets, to write as `name` and `name_offsets` (see `columns`)."""
+        encoded = [b"" if v is None else b"\x01" + v.encode("utf-8", "surrogatepass") for v in values]
+        return {
+            "": Column.of(np.frombuffer(b"".join(encoded), dtype=np.uint8)),
+            "_offsets": Column.of(_offsets([len(e) for e in encoded])),
+        }
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, n: int) -> str | None: ...
+    @overload
+    def __getitem__(self, n: slice) -> Sequence[str | None]: ...
+    def __getitem__(self, n: int | slice) -> str | Sequence[str | None] | None:
+        if isinstance(n, slice):
+            return [self[i] for i in range(*n.indices(len(self)))]
+        start, end = int(self._offsets[n]), int(self._offsets[n + 1])
+        return None if start == end else str(self._bytes[start + 1 : end], "utf-8", "surrogatepass")
+
+    def __iter__(self) -> Iterator[str | None]:
+        return iter(self.values())
+
+    def values(self) -> list[str | None]:
+        """Every value, read at once: a few ms at 20,000 articles, where one at a time took 15."""
+        blob, offsets = bytes(self._bytes), self._offsets.tolist()
+        return [
+            blob[a + 1 : b].decode("utf-8", "surrogatepass") if b > a else None for a, b in itertools.pairwise(offsets)
+        ]
+
+    def release(self) -> None:
+        """Let go of the file: every view of a map must go before it can be closed."""
+        self._bytes.release()
+        self._offsets = np.zeros(1, dtype=np.int64)
 
 
 def _offsets(lengths: npt.NDArray[np.integer] | Sequence[int]) -> npt.NDArray[np.int64]:
@@ -139,7 +189,11 @@ def lay_out(
     }
     columns: dict[str, Column] = {
         **store.stamp_columns(stamps or store.Stamps({}, 0)),
-        **{f"article_{name}": store.json_column(parts.fields[name]) for name in ARTICLE_FIELDS},
+        **{
+            f"article_{name}{suffix}": column
+            for name in ARTICLE_FIELDS
+            for suffix, column in TextColumn.column(parts.fields[name]).items()
+        },
         "article_starts": Column.of(_offsets(parts.sentence_counts)),
         "terms": Column.of(term_blob),
         "term_offsets": Column.of(term_offsets),
@@ -166,6 +220,7 @@ def check_shapes(file: store.IndexFile) -> None:
         "token_offsets": docs + 1,
         "article_starts": int(meta["articles"]) + 1,
         "data": len(file["indices"]),
+        **{f"article_{name}_offsets": int(meta["articles"]) + 1 for name in ARTICLE_FIELDS},
     }
     for name, size in sizes.items():
         if len(file[name]) != size:
@@ -176,6 +231,7 @@ def check_shapes(file: store.IndexFile) -> None:
         "token_offsets": len(file["tokens"]),
         "article_starts": docs,
         "term_offsets": len(file["terms"]),
+        **{f"article_{name}_offsets": len(file[f"article_{name}"]) for name in ARTICLE_FIELDS},
     }
     for name, end in ends.items():
         offsets = file[name]

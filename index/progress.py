@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = logging.getLogger("index.build")
 
@@ -47,6 +48,9 @@ class BarProgress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         bar = self._bars.get(stage)
         if bar is None:
+            # Imported here: only a terminal shows a bar, and a serving process would hold tqdm (3 MB) for nothing.
+            from tqdm import tqdm
+
             bar = tqdm(total=total, desc=stage, file=self.stream, unit_scale=True, leave=True)
             self._bars[stage] = bar
         bar.update(done - bar.n)

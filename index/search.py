@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, overload
+from typing import cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -18,8 +18,8 @@ from index import store
 from index.answers import holds_answer_of, required_type, short_answer
 from index.articles import Article, Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
-from index.build import TermIds, build
-from index.layout import ARTICLE_FIELDS, Parts, SortedTerms, check_shapes, lay_out
+from index.build import Built, TermIds, build
+from index.layout import ARTICLE_FIELDS, Parts, SortedTerms, TextColumn, check_shapes, lay_out
 from index.passages import PASSAGE_TOKENS, passage_span
 from index.progress import Progress
 from index.rerank import (
@@ -243,7 +243,7 @@ class SearchIndex:
         self.skipped = tuple(Skipped(str(path), str(reason)) for path, reason in meta.get("skipped", []))
         self.key = str(meta.get("key", ""))
         self._articles: tuple[Article, ...] | None = None
-        self._fields: dict[str, list[Any]] = {}
+        self._fields: dict[str, TextColumn] = {}
         # Sentence vectors and the question encoder (index/semantic.py), once attached; None: words only.
         self.semantic: SemanticStage | None = None
         check_shapes(file)
@@ -265,11 +265,16 @@ class SearchIndex:
         # Every view of the map goes first: a map with views left cannot be closed.
         self._terms.release()
         self._text_view.release()
+        for column in self._fields.values():
+            column.release()
         empty_f, empty_i = np.empty(0, dtype=np.float64), np.zeros(1, dtype=np.int64)
         self._terms = SortedTerms(np.empty(0, dtype=np.uint8), empty_i)
         self.bm25 = Bm25(self._terms, empty_f, empty_i, np.empty(0, dtype=np.int32), empty_f, 0, 0)
         self._starts = self._text_offsets = self._token_offsets = empty_i
         self._text, self._tokens = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
+        # Each Article's sentences refer back to the index: dropping the articles breaks that cycle, so they
+        # are freed with the index, not by a later full garbage-collector pass.
+        self._articles, self._fields = None, {}
         self._file.close()
 
     @property
@@ -278,12 +283,16 @@ class SearchIndex:
 
     # ------------------------------------------------------------ articles and sentences
 
-    def _field(self, name: str) -> list[Any]:
+    def _field(self, name: str) -> TextColumn:
         values = self._fields.get(name)
         if values is None:
-            values = store.json_of(self._file[f"article_{name}"]) or []
+            values = TextColumn(self._file[f"article_{name}"], self._file[f"article_{name}_offsets"])
             self._fields[name] = values
         return values
+
+    def _strings(self, name: str) -> Sequence[str]:
+        # id, title and digest: every article has one (only date, url and source may be missing).
+        return cast(Sequence[str], self._field(name))
 
     @property
     def articles(self) -> tuple[Article, ...]:
@@ -291,7 +300,7 @@ class SearchIndex:
         if self._articles is None:
             if self.closed:
                 raise ClosedIndex("the index was closed")
-            columns = [self._field(name) for name in ARTICLE_FIELDS]
+            columns = [self._field(name).values() for name in ARTICLE_FIELDS]
             starts = self._starts.tolist()
             self._articles = tuple(
                 Article(
@@ -300,6 +309,13 @@ class SearchIndex:
                 for n, (article_id, title, date, url, source, digest) in enumerate(zip(*columns, strict=True))
             )
         return self._articles
+
+    def article_digests(self) -> dict[str, str]:
+        """Each article's id and the SHA-256 of its file, from the file's columns (no Article objects)."""
+        if self.closed:
+            raise ClosedIndex("the index was closed")
+        ids, digests = (cast(list[str], self._field(name).values()) for name in ("id", "digest"))  # never None
+        return dict(zip(ids, digests, strict=True))
 
     @property
     def article_count(self) -> int:
@@ -327,7 +343,7 @@ class SearchIndex:
     def article_keys(self) -> list[str]:
         """What each article's sentence vectors are stored under (vectors.article_key_of_blob of its title
         and sentences): read from the file's text in place, one hash per article, no string per sentence."""
-        starts, offsets, titles = self._starts.tolist(), self._text_offsets, self._field("title")
+        starts, offsets, titles = self._starts.tolist(), self._text_offsets, self._strings("title")
         keys = []
         for n, (first, end) in enumerate(itertools.pairwise(starts)):
             bounds = offsets[first : end + 1]
@@ -571,7 +587,7 @@ class SearchIndex:
         docs = found.docs[order]
         articles = self._article_of(docs).tolist()
         firsts = self._starts[articles].tolist()
-        ids, titles, dates, urls = (self._field(name) for name in ("id", "title", "date", "url"))
+        ids, titles, dates, urls = self._strings("id"), self._strings("title"), self._field("date"), self._field("url")
         hits = []
         for position, doc, article, first in zip(order.tolist(), docs.tolist(), articles, firsts, strict=True):
             count = int(self._starts[article + 1]) - first
@@ -687,9 +703,19 @@ def build_index(
     Raises EmptyIndexError when the folder is missing or holds no usable article.
     """
     started = time.perf_counter()
-    _check_folder(folder)
-    cache = store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
+    cache = saved_index_path(folder, cache_dir, use_cache)
     built = build(folder, params, cache=cache, workers=workers, progress=progress)
+    return serve(folder, built, cache, started)
+
+
+def saved_index_path(folder: Path, cache_dir: Path | None, use_cache: bool) -> Path | None:
+    """Where the index of `folder` is saved (None: not saved). Raises EmptyIndexError for a missing folder."""
+    _check_folder(folder)
+    return store.index_file(store.cache_folder(cache_dir), folder) if use_cache else None
+
+
+def serve(folder: Path, built: Built, cache: Path | None, started: float) -> tuple[SearchIndex, BuildReport]:
+    """The index of a build, and its report. Raises EmptyIndexError when no article was usable."""
     if built.file is None:
         raise EmptyIndexError(_nothing_usable(folder, built.skipped))
     index = SearchIndex(built.file)

@@ -39,7 +39,7 @@ import xxhash
 
 log = logging.getLogger("index.store")
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 CACHE_ENV = "INDEX_CACHE_DIR"
 MAGIC = b"QABOTMAP"
 _ALIGN = 64
@@ -221,17 +221,21 @@ def save(path: Path, meta: Mapping[str, Any], columns: Mapping[str, Column]) -> 
         raise
 
 
-def save_temporary(meta: Mapping[str, Any], columns: Mapping[str, Column]) -> IndexFile:
-    """Write to a temporary file, map it, and delete the file: the mapping keeps it until it is closed."""
-    handle, temporary = tempfile.mkstemp(prefix="qa-bot-index-", suffix=".bin")
+def save_temporary(meta: Mapping[str, Any], columns: Mapping[str, Column], folder: Path | None = None) -> IndexFile:
+    """Write to a temporary file, map it, and delete the file: the mapping keeps it until it is closed.
+
+    With `folder` (a folder its caller removes), the file is kept there, for another process to map.
+    """
+    handle, temporary = tempfile.mkstemp(prefix="qa-bot-index-", suffix=".bin", dir=folder)
     try:
         with os.fdopen(handle, "w+b") as file:
             write(file, meta, columns)
             file.flush()
         return open_file(Path(temporary))
     finally:
-        with contextlib.suppress(OSError):  # on Windows a mapped file cannot be deleted: left to the OS
-            Path(temporary).unlink()
+        if folder is None:
+            with contextlib.suppress(OSError):  # on Windows a mapped file cannot be deleted: left to the OS
+                Path(temporary).unlink()
 
 
 def in_memory(meta: Mapping[str, Any], columns: Mapping[str, Column]) -> IndexFile:

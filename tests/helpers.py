@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -33,3 +36,8 @@ def write_corpus(folder: Path, articles: int, seed: int = 5) -> None:
         ]
         paragraphs = "\n\n".join(" ".join(sentences[p : p + 4]) for p in range(0, len(sentences), 4))
         (folder / f"article-{a:04d}.txt").write_text(f"title: Article {a}\ndate: 2024-03-01\n\n{paragraphs}\n")
+
+
+def build_worker_killed(messages: Any, *args: Any) -> None:
+    """Stands in for index.build_worker._work (pickled by name into the spawned process): dies, as by the OOM killer."""
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -130,7 +130,7 @@ class ArticleCommands(commands.GroupCog, group_name="article", group_description
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
         """Move an article out of the index into seeds/.removed and reload (moderators)."""
         chosen = await self._resolve(article)
-        if len(self.bot.holder.index.articles) == 1:
+        if self.bot.holder.index.article_count == 1:
             raise UserFacingError(LAST_ARTICLE)
         if self.bot.holder.reloading:
             raise UserFacingError(ALREADY_RUNNING)

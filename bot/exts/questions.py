@@ -155,7 +155,7 @@ class Questions(commands.Cog):
         """List the articles I answer from."""
         holder = self.bot.holder
         progress = holder.vectors.progress() if holder.vectors is not None else None
-        view = SourcesView(holder.index.articles, interaction.user.id, progress)
+        view = SourcesView(await holder.articles(), interaction.user.id, progress)
         if view.pages == 1:
             await interaction.response.send_message(embed=view.embed(), ephemeral=True, allowed_mentions=NONE)
             return

@@ -10,6 +10,7 @@ import pytest
 from discord.utils import escape_markdown
 
 import bot.index_holder
+import index.build_worker
 from bot.exts.moderation import ALREADY_RUNNING, NOT_ALLOWED
 from index import EmptyIndexError, build_index
 from tests.discord_harness import (
@@ -24,6 +25,7 @@ from tests.discord_harness import (
     seeds_folder,
     settings_for,
 )
+from tests.helpers import build_worker_killed
 
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
 SEED_SENTENCES = 33
@@ -182,18 +184,44 @@ async def test_a_reload_that_finds_nothing_keeps_the_old_index_and_says_why(tmp_
     assert "four coups" in answer.body["embeds"][0]["fields"][0]["value"]
 
 
-async def test_two_reloads_never_run_together_and_questions_are_answered_meanwhile(tmp_path, harness, monkeypatch):
-    real_build = bot.index_holder.build_index
-    question_answered = threading.Event()
+async def test_a_rebuild_whose_worker_process_is_killed_keeps_the_old_index_and_says_why(
+    tmp_path, harness, monkeypatch
+):
+    events = await harness.start(settings_for(seeds_folder(tmp_path)))
+    serving = events.bot.holder.index
+    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_BYTES", 0)  # rebuilt in a worker process, as a large folder
+    real_work = index.build_worker._work
+    monkeypatch.setattr(index.build_worker, "_work", build_worker_killed)  # the worker dies, as by the OOM killer
+    lines = await reload_report(harness, events, permissions=MANAGE_GUILD)
 
-    def build_after_the_question(folder):
-        # Runs in the worker thread: the rebuild cannot finish before the question is answered, so
-        # the question is answered from the old index while the rebuild runs, on any machine.
+    assert lines == [
+        f"Reload failed, so I kept the previous index (4 articles, {SEED_SENTENCES + SMALL_SENTENCES} sentences). "
+        "Reason: the build's worker process was stopped by SIGKILL before it finished"
+    ]
+    assert events.bot.holder.index is serving and not serving.closed
+    _, answer = await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}), 2)
+    assert "four coups" in answer.body["embeds"][0]["fields"][0]["value"]
+    monkeypatch.setattr(index.build_worker, "_work", real_work)  # a worker that runs: the next reload serves it
+    report = await reload_report(harness, events, permissions=MANAGE_GUILD)
+    assert REPORT_HEAD.match(report[0]) and events.bot.holder.index is not serving and serving.closed
+
+
+async def test_two_reloads_never_run_together_and_questions_are_answered_meanwhile(tmp_path, harness, monkeypatch):
+    real_build = bot.index_holder.build_in_worker
+    question_answered = threading.Event()
+    built_in_worker = []
+
+    def build_after_the_question(folder, **options):
+        # Runs in the worker thread that waits for the build's worker process: the rebuild cannot finish
+        # before the question is answered, so the question is answered from the old index while the
+        # rebuild runs, on any machine.
         assert question_answered.wait(WAIT_SECONDS)
-        return real_build(folder)
+        built_in_worker.append(folder)
+        return real_build(folder, **options)
 
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
-    monkeypatch.setattr(bot.index_holder, "build_index", build_after_the_question)
+    monkeypatch.setattr(bot.index_holder, "WORKER_MIN_BYTES", 0)  # rebuilt in a worker process, as a large folder
+    monkeypatch.setattr(bot.index_holder, "build_in_worker", build_after_the_question)
     first = events.command("reload", permissions=MANAGE_GUILD)
     await harness.fake.wait_for(lambda: harness.fake.for_interaction(first))
     second = events.command("reload", permissions=MANAGE_GUILD)
@@ -216,3 +244,4 @@ async def test_two_reloads_never_run_together_and_questions_are_answered_meanwhi
     assert answer.at < report.at  # answered from the old index while the rebuild ran
     assert "four coups" in answer.body["embeds"][0]["fields"][0]["value"]
     assert REPORT_HEAD.match(report.body["content"].split("\n")[0])
+    assert len(built_in_worker) == 1  # the second reload was refused, not queued
