@@ -43,7 +43,7 @@ def rows(path, query: str) -> list[tuple]:
         return []
     try:
         return db.execute(query).fetchall()
-    except sqlite3.OperationalError:
+    except sqlite3.DatabaseError:  # also "file is not a database": read while the bot writes the file's first page
         return []
     finally:
         db.close()
