@@ -158,8 +158,8 @@ class IndexHolder:
         holder = cls(folder, index, report, vectors)
         if vectors is not None:
             await vectors.attach(index, report, holder._serving)
-        # One question now loads what answering needs (the tokenizer behind passage budgets, about 0.6 s),
-        # so the first member to ask is answered as fast as the rest.
+        # One question now, so whatever answering does only the first time is not a member's wait. (It was
+        # loading the passage budget's tokenizer, 0.6 s; the index file now stores the sentences' counts.)
         await asyncio.to_thread(index.ask, index.sentence(0), 1)
         return holder
 

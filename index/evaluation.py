@@ -277,7 +277,7 @@ def run_pipeline(
     ranks: list[int | None] = []
     confident: list[bool] = []
     shorts: list[str | None] = []
-    if index.articles:  # loads the passage tokenizer's data once, outside the timing
+    if index.articles:  # whatever answering does only the first time, done outside the timing
         index.ask(index.articles[0].sentences[0], 1, lexical=lexical)
     started = time.perf_counter()
     for n, question in enumerate(questions):

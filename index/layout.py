@@ -143,7 +143,8 @@ class Parts:
     text_lengths: list[npt.NDArray[np.int64]] = field(default_factory=list)
     vocabulary: dict[str, int] = field(default_factory=dict)
     term_ids: list[npt.NDArray[np.int32]] = field(default_factory=list)  # ids of `vocabulary`
-    token_counts: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    token_counts: list[npt.NDArray[np.int32]] = field(default_factory=list)  # terms per sentence
+    budget_tokens: list[npt.NDArray[np.uint16]] = field(default_factory=list)  # index.passages.count_tokens_each
 
     @property
     def article_count(self) -> int:
@@ -154,10 +155,11 @@ class Parts:
             self.fields[name].append(value)
         self.sentence_counts.append(sentences)
 
-    def add_text(self, sentences: Sequence[str]) -> None:
+    def add_text(self, sentences: Sequence[str], budget_tokens: npt.NDArray[np.uint16]) -> None:
         encoded = [s.encode("utf-8", "surrogatepass") for s in sentences]
         self.text.append(np.frombuffer(b"".join(encoded), dtype=np.uint8))
         self.text_lengths.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+        self.budget_tokens.append(budget_tokens)
 
 
 def lay_out(
@@ -177,7 +179,12 @@ def lay_out(
     term_offsets = _offsets([len(t) for t in terms])
     bm25 = Bm25.from_term_ids(SortedTerms(term_blob, term_offsets), tokens, counts, params)
     text_lengths = np.concatenate(parts.text_lengths) if parts.text_lengths else np.empty(0, dtype=np.int64)
-    if len(text_lengths) != bm25.doc_count or sum(parts.sentence_counts) != bm25.doc_count:
+    budget_tokens = Column.joined(parts.budget_tokens, np.uint16)
+    if (
+        len(text_lengths) != bm25.doc_count
+        or sum(parts.sentence_counts) != bm25.doc_count
+        or budget_tokens.shape != (bm25.doc_count,)
+    ):
         raise ValueError("sentences and token counts disagree")
     meta = {
         "key": key,
@@ -205,6 +212,7 @@ def lay_out(
         "text_offsets": Column.of(_offsets(text_lengths)),
         "tokens": Column.of(tokens),
         "token_offsets": Column.of(_offsets(counts)),
+        "budget_tokens": budget_tokens,
     }
     return meta, columns
 
@@ -218,6 +226,7 @@ def check_shapes(file: store.IndexFile) -> None:
         "indptr": terms + 1,
         "text_offsets": docs + 1,
         "token_offsets": docs + 1,
+        "budget_tokens": docs,
         "article_starts": int(meta["articles"]) + 1,
         "data": len(file["indices"]),
         **{f"article_{name}_offsets": int(meta["articles"]) + 1 for name in ARTICLE_FIELDS},

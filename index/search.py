@@ -20,7 +20,7 @@ from index.articles import Article, Skipped
 from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
 from index.build import Built, TermIds, build
 from index.layout import ARTICLE_FIELDS, Parts, SortedTerms, TextColumn, check_shapes, lay_out
-from index.passages import PASSAGE_TOKENS, passage_span
+from index.passages import PASSAGE_TOKENS, count_tokens_each, passage_span
 from index.progress import Progress
 from index.rerank import (
     CONTEXT_SENTENCES,
@@ -202,6 +202,10 @@ class Sentences(Sequence[str]):
             raise IndexError("sentence out of range")
         return self._index.sentence(self._first + n)
 
+    def budget_tokens(self) -> npt.NDArray[np.uint16]:
+        """Each sentence's cost in the passage budget, as stored (a copy: it outlives the index's map)."""
+        return self._index.budget_tokens(self._first, self._count)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str):
             return NotImplemented
@@ -240,6 +244,7 @@ class SearchIndex:
         self._text, self._text_offsets = file["text"], file["text_offsets"]
         self._text_view = memoryview(np.ascontiguousarray(self._text).data)
         self._tokens, self._token_offsets = file["tokens"], file["token_offsets"]
+        self._budget_tokens: npt.NDArray[np.uint16] = file["budget_tokens"]
         self.skipped = tuple(Skipped(str(path), str(reason)) for path, reason in meta.get("skipped", []))
         self.key = str(meta.get("key", ""))
         self._articles: tuple[Article, ...] | None = None
@@ -272,6 +277,7 @@ class SearchIndex:
         self.bm25 = Bm25(self._terms, empty_f, empty_i, np.empty(0, dtype=np.int32), empty_f, 0, 0)
         self._starts = self._text_offsets = self._token_offsets = empty_i
         self._text, self._tokens = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
+        self._budget_tokens = np.empty(0, dtype=np.uint16)
         # Each Article's sentences refer back to the index: dropping the articles breaks that cycle, so they
         # are freed with the index, not by a later full garbage-collector pass.
         self._articles, self._fields = None, {}
@@ -331,6 +337,12 @@ class SearchIndex:
             raise ClosedIndex("the index was closed")
         offsets = self._text_offsets
         return str(self._text_view[offsets[doc] : offsets[doc + 1]], "utf-8")
+
+    def budget_tokens(self, first: int, count: int) -> npt.NDArray[np.uint16]:
+        """The stored passage-budget costs of sentences first to first + count - 1, copied out of the map."""
+        if self.closed:
+            raise ClosedIndex("the index was closed")
+        return self._budget_tokens[first : first + count].copy()
 
     def _term_ids(self, doc: int) -> list[int]:
         ids: list[int] = self._tokens[int(self._token_offsets[doc]) : int(self._token_offsets[doc + 1])].tolist()
@@ -593,7 +605,8 @@ class SearchIndex:
             count = int(self._starts[article + 1]) - first
             sentences = Sentences(self, first, count)
             at = doc - first
-            start, end = passage_span(sentences, at, self.passage_tokens)
+            costs: list[int] = self._budget_tokens[first : first + count].tolist()
+            start, end = passage_span(costs, at, self.passage_tokens)
             evidence = found.features[position, _COVERAGE] + found.features[position, _NEAR]
             if found.own_evidence is not None:
                 # A follow-up is confident when its own words are found, or they and the context together.
@@ -628,7 +641,10 @@ def index_articles(articles: Sequence[Article], params: Bm25Params = DEFAULT_PAR
     for article in articles:
         parts.add_article((article.id, article.title, article.date, article.url, article.source, article.digest),
                           len(article.sentences))  # fmt: skip
-        parts.add_text(article.sentences)
+        sentences = article.sentences
+        # An article served from an index file has its counts there: asking about one article then loads no tokenizer.
+        costs = sentences.budget_tokens() if isinstance(sentences, Sentences) else count_tokens_each(sentences)
+        parts.add_text(sentences, costs)
         terms.add(article.sentences)
     ids, counts = terms.arrays()
     parts.vocabulary, parts.term_ids, parts.token_counts = terms.vocabulary, [ids], [counts]

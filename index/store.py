@@ -39,13 +39,13 @@ import xxhash
 
 log = logging.getLogger("index.store")
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 CACHE_ENV = "INDEX_CACHE_DIR"
 MAGIC = b"QABOTMAP"
 _ALIGN = 64
 _MAX_DIRECTORY = 1_000_000
 # Only these dtypes can be in the file: plain numbers, never objects.
-_DTYPES = {np.dtype(t).str: np.dtype(t) for t in ("<f8", "<i8", "<i4", "|u1")}
+_DTYPES = {np.dtype(t).str: np.dtype(t) for t in ("<f8", "<i8", "<i4", "<u2", "|u1")}
 # Hashing in steps: each step is one C call, short enough for other threads to run between.
 _HASH_STEP = 8 << 20
 # The saved file is `index-<16 hex>.bin`; its temporary files `.index-<16 hex>.bin.<8 chars>.tmp`

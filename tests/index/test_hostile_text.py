@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 from index import SearchIndex, build_index
-from index.passages import count_tokens, passage_span
+from index.passages import count_tokens, count_tokens_each, passage_span
 from index.search import MAX_HITS, MAX_QUESTION_CHARS, MAX_QUESTION_TOKENS
 from index.text import MAX_SENTENCE_CHARS, MAX_TOKEN_CHARS, normalise, split_sentences, tokenize, tokenize_question
 
@@ -147,10 +147,12 @@ def test_sentences_of_any_text_are_clean_bounded_and_lose_nothing(text: str) -> 
 def test_passage_span_holds_the_sentence_within_budget(sentences: list[str], data: st.DataObject) -> None:
     index = data.draw(st.integers(0, len(sentences) - 1))
     budget = data.draw(st.integers(0, 300))
-    start, end = passage_span(sentences, index, budget)
+    costs = [count_tokens(s) for s in sentences]
+    assert count_tokens_each(sentences).tolist() == costs
+    start, end = passage_span(costs, index, budget)
     assert 0 <= start <= index < end <= len(sentences)
     if end - start > 1:
-        assert sum(count_tokens(s) for s in sentences[start:end]) <= budget
+        assert sum(costs[start:end]) <= budget
 
 
 @given(texts, st.integers(-3, 40))

@@ -1,10 +1,13 @@
 import math
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from index import EmptyIndexError, build_index
-from index.passages import count_tokens, passage_span
+from index import EmptyIndexError, build_index, index_articles
+from index.passages import count_tokens, count_tokens_each, passage_span
 from index.text import tokenize_question
 from tests.helpers import SEEDS, write_articles
 
@@ -97,14 +100,46 @@ def test_the_three_specified_questions_find_their_sentence_first(question: str, 
 
 def test_a_passage_grows_around_the_sentence_within_the_budget() -> None:
     sentences = ["One two three.", "Four five six.", "Seven eight nine.", "Ten eleven twelve."]
-    cost = count_tokens(sentences[0])
-    assert [count_tokens(s) for s in sentences] == [cost] * 4
-    assert passage_span(sentences, 2, budget=cost) == (2, 3)
-    assert passage_span(sentences, 2, budget=2 * cost) == (1, 3)
-    assert passage_span(sentences, 2, budget=3 * cost) == (1, 4)
-    assert passage_span(sentences, 0, budget=3 * cost) == (0, 3)
+    costs = [count_tokens(s) for s in sentences]
+    cost = costs[0]
+    assert costs == [cost] * 4
+    assert passage_span(costs, 2, budget=cost) == (2, 3)
+    assert passage_span(costs, 2, budget=2 * cost) == (1, 3)
+    assert passage_span(costs, 2, budget=3 * cost) == (1, 4)
+    assert passage_span(costs, 0, budget=3 * cost) == (0, 3)
     # The matched sentence is whole even when it alone is over budget.
-    assert passage_span(sentences, 1, budget=1) == (1, 2)
+    assert passage_span(costs, 1, budget=1) == (1, 2)
+
+
+def test_the_index_stores_each_sentences_tiktoken_count(tmp_path: Path) -> None:
+    index, report = build_index(SEEDS, cache_dir=tmp_path)
+    [article] = index.articles
+    stored = index.budget_tokens(0, report.sentences).tolist()
+    assert len(stored) == len(article.sentences) == report.sentences > 20
+    assert stored == [count_tokens(s) for s in article.sentences]
+    assert count_tokens_each(list(article.sentences)).tolist() == stored
+    # An index of one article, as `/ask article:` makes, takes the counts from the file; one of parsed text counts them.
+    for sentences in (article.sentences, tuple(article.sentences)):
+        one = index_articles([replace(article, sentences=sentences)])
+        assert one.budget_tokens(0, one.sentence_count).tolist() == stored
+
+
+def test_answering_in_a_fresh_process_never_loads_tiktoken(tmp_path: Path) -> None:
+    index, _ = build_index(SEEDS, cache_dir=tmp_path)  # saves the index the fresh process maps
+    expected = index.search("How many coups?", k=1)[0].passage
+    script = (
+        "import sys\n"
+        "from dataclasses import replace\n"
+        "from pathlib import Path\n"
+        "from index import build_index, index_articles\n"
+        f"index, report = build_index(Path({str(SEEDS)!r}), cache_dir=Path({str(tmp_path)!r}))\n"
+        "whole = index.search('How many coups?', k=1)[0].passage\n"
+        "one = index_articles(index.articles).search('How many coups?', k=1)[0].passage\n"
+        "print(report.from_cache, whole == one, 'tiktoken' in sys.modules)\n"
+        "print(whole)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout == f"True True False\n{expected}\n"
 
 
 def test_a_hit_knows_where_its_sentence_sits_in_its_passage(tmp_path: Path) -> None:
