@@ -10,8 +10,9 @@ Study of Scoring Variants" (ECIR 2020), compares this variant with the others.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -114,9 +115,12 @@ class Bm25:
         self.data = data
         self.doc_count = doc_count
         self.token_count = token_count
-        # One score accumulator per searching thread, kept all zeros between questions:
-        # clearing only the touched entries is far cheaper than a fresh array per question.
-        self._scratch = threading.local()
+        # Score accumulators (one float64 per document: 7.6 MB at 950,000 sentences), kept all zeros between
+        # questions, since clearing only the touched entries is far cheaper than a fresh array per question.
+        # A question borrows one and gives it back, so a process holds as many as questions it answers at
+        # once, not one per thread that ever answered (the bot's threads come and go in asyncio's pool).
+        self._idle: list[FloatArray] = []
+        self._idle_lock = threading.Lock()
 
     @classmethod
     def from_tokens(cls, documents: Sequence[Sequence[str]], params: Bm25Params = DEFAULT_PARAMS) -> Bm25:
@@ -199,12 +203,23 @@ class Bm25:
             total[found] += self.data[self.indptr[row] + at[found]] * weight
         return total
 
-    def _accumulator(self) -> FloatArray:
-        acc: FloatArray | None = getattr(self._scratch, "acc", None)
+    @contextlib.contextmanager
+    def _accumulator(self) -> Iterator[FloatArray]:
+        """An all-zeros accumulator to borrow; the borrower zeroes what it touched before giving it back."""
+        with self._idle_lock:
+            acc = self._idle.pop() if self._idle else None
         if acc is None:
             acc = np.zeros(self.doc_count, dtype=np.float64)
-            self._scratch.acc = acc
-        return acc
+        try:
+            yield acc
+        finally:
+            with self._idle_lock:
+                self._idle.append(acc)
+
+    @property
+    def accumulators(self) -> int:
+        """How many accumulators this index has made (all idle between questions)."""
+        return len(self._idle)
 
     def top(self, tokens: Sequence[str], k: int, weights: Sequence[float] | None = None) -> ScoredDocs:
         """The k best documents that share at least one term with `tokens`.
@@ -222,19 +237,19 @@ class Bm25:
             return _empty()
         distinct = list(dict.fromkeys(rows))
         spans = [slice(self.indptr[r], self.indptr[r + 1]) for r in distinct]
-        acc = self._accumulator()
-        try:
-            for n, row in enumerate(rows):  # a repeated query word counts each time, as in rank-bm25
-                span = slice(self.indptr[row], self.indptr[row + 1])
-                if factors is None:
-                    acc[self.indices[span]] += self.data[span]
-                else:
-                    acc[self.indices[span]] += self.data[span] * factors[n]
-            docs = self.indices[spans[0]] if len(spans) == 1 else np.concatenate([self.indices[s] for s in spans])
-            totals = acc[docs]
-        finally:
-            for span in spans:
-                acc[self.indices[span]] = 0.0
+        with self._accumulator() as acc:
+            try:
+                for n, row in enumerate(rows):  # a repeated query word counts each time, as in rank-bm25
+                    span = slice(self.indptr[row], self.indptr[row + 1])
+                    if factors is None:
+                        acc[self.indices[span]] += self.data[span]
+                    else:
+                        acc[self.indices[span]] += self.data[span] * factors[n]
+                docs = self.indices[spans[0]] if len(spans) == 1 else np.concatenate([self.indices[s] for s in spans])
+                totals = acc[docs]
+            finally:
+                for span in spans:
+                    acc[self.indices[span]] = 0.0
         # Scores that differ only by rounding (the same terms summed in another order) are
         # ties: ranking on scores rounded to TIE_DECIMALS orders every tie by document.
         ranks = np.round(totals, TIE_DECIMALS)

@@ -141,6 +141,21 @@ def test_top_is_thread_safe() -> None:
     assert found == expected * 3
 
 
+def test_questions_asked_in_turn_from_many_threads_share_one_accumulator() -> None:
+    """One accumulator is a float per sentence (7.6 MB at 950,000): not one per thread that ever asked."""
+    import threading
+
+    bm25 = index_articles(zipf_articles(seed=4, articles=10)).bm25
+    for question in queries(seed=5, count=6):  # each in a thread of its own, one after the other
+        asker = threading.Thread(target=bm25.top, args=(question, 5))
+        asker.start()
+        asker.join()
+    assert bm25.accumulators == 1
+    fresh = index_articles(zipf_articles(seed=4, articles=10)).bm25
+    asked = queries(seed=6, count=6)
+    assert [bm25.top(q, 5).docs.tolist() for q in asked] == [fresh.top(q, 5).docs.tolist() for q in asked]
+
+
 def test_each_tokens_document_is_found_in_slices_as_np_repeat_finds_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index.bm25, "REPEAT_SLICE", 3)
     for lengths in ([], [0], [4], [2, 0, 3], [0, 0, 1, 5, 0, 2, 2, 7], [3] * 10):
