@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from index.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder
 from index.progress import Progress
-from index.vectors import EXACT_ROWS, FloatArray, RowArray, VectorSnapshot, VectorStore, dot_rows
+from index.vectors import EXACT_ROWS, FloatArray, RowArray, VectorSnapshot, VectorStore, dot_rows, remove_other_models
 
 if TYPE_CHECKING:
     from index.search import SearchIndex
@@ -233,6 +233,9 @@ def fill(
         if dropped:
             log.info("Dropped %s stored vectors of edited or removed articles.", f"{dropped:,}")
             stage.refresh()
+        if stage.complete:
+            for other in remove_other_models(stage.store.folder):
+                log.info("Deleted the stored vectors of another model: %s", other.name)
     if not (stop is not None and stop.is_set()) and stage.store.needs_partition():
         with stage.store.writing():
             if stage.store.needs_partition():

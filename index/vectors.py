@@ -27,7 +27,9 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,10 @@ PROBE_SHARE = 0.03
 # at least this many (rewriting a small store to save little would cost more than it saves).
 COMPACT_MIN_ROWS = 10_000
 _DATA_FILES = ("rows.i8", "scales.f4", "parts.i4")
+# Another model's vectors beside these (an upgrade changed the model) are deleted once these are complete
+# and those were last written this long ago: a process of the older version still running (a rolling
+# upgrade, another checkout sharing the cache) keeps its own meanwhile.
+STALE_MODEL_SECONDS = 86_400
 # Rows a partition is trained on (a sample, for speed), and k-means rounds.
 TRAIN_SAMPLE = 40_000
 TRAIN_ROUNDS = 8
@@ -372,3 +378,31 @@ def _replace(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def remove_other_models(folder: Path, older_than: float = STALE_MODEL_SECONDS, now: float | None = None) -> list[Path]:
+    """Delete the vector stores of other models beside `folder` whose files were last written over
+    `older_than` seconds ago and that no writer holds; returns the folders deleted."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    if not folder.parent.is_dir():
+        return removed
+    for other in sorted(folder.parent.iterdir()):
+        if other == folder or other.is_symlink() or not (other / "catalog.json").exists():
+            continue
+        try:
+            if now - max(p.stat().st_mtime for p in other.iterdir()) < older_than:
+                continue
+            fd = os.open(other / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # a process of another version is writing there
+                    continue
+                shutil.rmtree(other)
+                removed.append(other)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            log.warning("Could not delete the stored vectors of another model in %s (%s).", other, error)
+    return removed

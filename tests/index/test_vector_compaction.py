@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index import vectors
-from index.vectors import VectorStore
+from index.vectors import VectorStore, remove_other_models
 
 DIMENSION = 8
 
@@ -113,3 +116,49 @@ def test_filling_compacts_the_store_of_an_archive_whose_articles_keep_changing(
         sizes.append(store.snapshot().row_count)
     # Each edit adds the article's 2 rows; once the dead rows outnumber the live ones, only the live stay.
     assert sizes == [2, 4, 2, 4]
+
+
+def other_model(parent: Path, name: str, age_seconds: float) -> Path:
+    """A store of another model beside the current one, last written `age_seconds` ago."""
+    other = VectorStore(parent / name, name, DIMENSION)
+    with other.writing():
+        other.append([("a", unit_rows(2, 9))])
+    then = time.time() - age_seconds
+    for path in other.folder.iterdir():
+        os.utime(path, (then, then))
+    return other.folder
+
+
+def test_another_models_vectors_are_deleted_once_a_day_old_unless_a_writer_holds_them(store: VectorStore) -> None:
+    old = other_model(store.folder.parent, "old-model", 2 * vectors.STALE_MODEL_SECONDS)
+    other_model(store.folder.parent, "recent-model", vectors.STALE_MODEL_SECONDS / 2)
+    held = other_model(store.folder.parent, "held-model", 2 * vectors.STALE_MODEL_SECONDS)
+    (store.folder.parent / "not-a-store").mkdir()
+    fd = os.open(held / "lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a process of another version writing there
+    try:
+        assert remove_other_models(store.folder) == [old]
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in store.folder.parent.iterdir()) == [
+        "held-model",
+        "not-a-store",
+        "recent-model",
+        store.folder.name,
+    ]
+    assert store.snapshot().row_count == 12  # the current model's own are untouched
+    assert remove_other_models(store.folder) == [held]  # once let go
+
+
+def test_filling_to_completion_deletes_an_old_models_vectors(tmp_path: Path) -> None:
+    from index import build_index
+    from index.semantic import fill
+    from tests.helpers import write_articles
+
+    old = other_model(tmp_path / "vectors", "old-model", 2 * vectors.STALE_MODEL_SECONDS)
+    seeds = write_articles(tmp_path / "seeds", {"a.txt": "The harbour reopened. Boats returned."})
+    index, _ = build_index(seeds, use_cache=False)
+    store = VectorStore(tmp_path / "vectors" / "model", "model", DIMENSION)
+    stage = index.attach_vectors(store, lambda texts: unit_rows(len(texts), 1))
+    fill(stage, index.embedding_texts, lambda texts: unit_rows(len(texts), 1))
+    assert stage.complete and not old.exists()
