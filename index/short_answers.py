@@ -38,8 +38,8 @@ _CAP = 5.0
 
 def question_class(question: str) -> tuple[str, str | None]:
     """What `question` asks for (count, measure, date, who, where, what_noun, what_verb, which_noun,
-    which_verb or other), and the first
-    search token after its question word (often its verb or the noun it asks about)."""
+    which_verb or other), and the first search token after its question word (often its verb or the
+    noun it asks about)."""
     text = normalise(question)
     match = _WH.search(text)
     if match is None:
@@ -50,7 +50,7 @@ def question_class(question: str) -> tuple[str, str | None]:
     head = after[0] if after else None
     if word in ("how many", "how much"):
         return "count", head
-    if word.startswith("how ") and word != "how":
+    if word.startswith("how "):  # how long, old, far, large, big
         return "measure", head
     if word == "when":
         return "date", head
@@ -94,6 +94,8 @@ def spans(question: str, sentence: str) -> list[Span]:
                 continue
             first, last = inside[0], inside[-1]
             outside = [a for a in anchors if a < first or a > last]
+            # In words to the nearest question word outside the span (0 when all are inside it, _FAR when none
+            # is in the sentence).
             distance = min(min(abs(a - first), abs(a - last)) for a in outside) if outside else 0 if anchors else _FAR
             near = {tokens[a] for a in outside if first - 6 <= a <= last + 6}
             span_tokens = tokenize(candidate.text)
