@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index.evaluation import DEPTH, TUNE_ARTICLES, load_squad
-from index.rerank import FEATURES, WEIGHTS
-from index.search import index_articles
+from index.evaluation.squad import DEPTH, TUNE_ARTICLES, load_squad
+from index.ranking.features import FEATURES, WEIGHTS
+from index.serving.search_index import index_articles
 
 
 def mrr(

@@ -25,8 +25,9 @@ from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
 from bot.reload_sync import ReloadSync
 from bot.vectors import VectorFiller
-from index import Answer, Article, store
-from index.text import printable
+from index import Answer, Article
+from index.articles.text import printable
+from index.storage import store
 
 log = logging.getLogger(__name__)
 

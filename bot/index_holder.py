@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
-from index.build_worker import BuildFailed, article_bytes, build_in_worker
-from index.followup import ConversationAnswer, ask_in_conversation
-from index.text import printable
+from index.answers.followup import ConversationAnswer, ask_in_conversation
+from index.articles.text import printable
+from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
 
 if TYPE_CHECKING:
     from bot.vectors import VectorFiller

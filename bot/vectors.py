@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Protocol
 
 from index import BuildReport, SearchIndex
-from index.embedding_pool import EmbeddingPool
-from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
+from index.meaning.embedding_pool import EmbeddingPool
+from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
+from index.meaning.stage import SemanticStage, cannot_write, fill, store_folder
+from index.meaning.vectors import FloatArray, VectorStore
 from index.progress import LogProgress
-from index.semantic import SemanticStage, cannot_write, fill, store_folder
-from index.store import cache_folder
-from index.vectors import FloatArray, VectorStore
+from index.storage.store import cache_folder
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,8 @@ then call `SearchIndex.search(question, k)` from any thread.
 
 import logging
 
-from index.articles import Article, Skipped, parse_article
-from index.bm25 import Bm25, Bm25Params
-from index.search import (
+from index.articles.article import Article, Skipped, parse_article
+from index.serving.search_index import (
     DEFAULT_HITS,
     Answer,
     BuildReport,
@@ -19,6 +18,7 @@ from index.search import (
     index_articles,
     load_articles,
 )
+from index.storage.bm25 import Bm25, Bm25Params
 
 __all__ = [
     "DEFAULT_HITS",

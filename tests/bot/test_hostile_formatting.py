@@ -25,7 +25,7 @@ from bot.formatting import (
 )
 from bot.index_holder import ArticleChanges, ReloadReport
 from index import Answer, Article, Hit, Skipped, parse_article
-from index.articles import UnusableArticle
+from index.articles.article import UnusableArticle
 from tests.discord_harness import limit_violations
 
 # Mentions, markdown, zero-width and direction marks, emoji and other scripts are likelier than in plain text().

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from index import EmptyIndexError, build_index, index_articles
-from index.passages import count_tokens, count_tokens_each, passage_span
-from index.text import tokenize_question
+from index.articles.text import tokenize_question
+from index.storage.passages import count_tokens, count_tokens_each, passage_span
 from tests.helpers import SEEDS, write_articles
 
 ARTICLES = {

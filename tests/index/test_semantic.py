@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from index import SearchIndex, build_index, index_articles, parse_article
-from index.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder, ModelUnavailable, weights_path
-from index.semantic import SemanticView, fill, open_vectors
-from index.vectors import (
+from index.meaning.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder, ModelUnavailable, weights_path
+from index.meaning.stage import SemanticView, fill, open_vectors
+from index.meaning.vectors import (
     Partition,
     VectorStore,
     article_key,
@@ -60,7 +60,7 @@ def test_the_fused_graph_gives_the_shipped_graphs_outputs(tmp_path: Path) -> Non
     import onnx
     import onnxruntime
 
-    from index.bert_graph import bert_weights, fused_bert
+    from index.meaning.bert_graph import bert_weights, fused_bert
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-import index.bm25
+import index.storage.bm25
 from index import Article, index_articles
-from index.bm25 import DEFAULT_PARAMS, TIE_DECIMALS, Bm25
-from index.text import tokenize
+from index.articles.text import tokenize
+from index.storage.bm25 import DEFAULT_PARAMS, TIE_DECIMALS, Bm25
 
 P = DEFAULT_PARAMS
 
@@ -157,8 +157,8 @@ def test_questions_asked_in_turn_from_many_threads_share_one_accumulator() -> No
 
 
 def test_each_tokens_document_is_found_in_slices_as_np_repeat_finds_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index.bm25, "REPEAT_SLICE", 3)
+    monkeypatch.setattr(index.storage.bm25, "REPEAT_SLICE", 3)
     for lengths in ([], [0], [4], [2, 0, 3], [0, 0, 1, 5, 0, 2, 2, 7], [3] * 10):
         sizes = np.array(lengths, dtype=np.int64)
         expected = np.repeat(np.arange(len(sizes)), sizes)
-        assert index.bm25._document_of_each_token(sizes).tolist() == expected.tolist()
+        assert index.storage.bm25._document_of_each_token(sizes).tolist() == expected.tolist()

@@ -22,10 +22,10 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from index import store
-from index.articles import Skipped
-from index.bm25 import Bm25, Bm25Params
-from index.store import Column
+from index.articles.article import Skipped
+from index.storage import store
+from index.storage.bm25 import Bm25, Bm25Params
+from index.storage.store import Column
 
 ARTICLE_FIELDS = ("id", "title", "date", "url", "source", "digest")
 # Sorting the vocabulary in runs of this many terms, merged lazily: one sorted() over a million

@@ -14,15 +14,15 @@ from typing import cast, overload
 import numpy as np
 import numpy.typing as npt
 
-from index import store
-from index.answers import holds_answer_of, required_type, short_answer
-from index.articles import Article, Skipped
-from index.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
-from index.build import Built, TermIds, build
-from index.layout import ARTICLE_FIELDS, Parts, SortedTerms, TextColumn, check_shapes, lay_out
-from index.passages import PASSAGE_TOKENS, count_tokens_each, passage_span
+from index.answers.short_answers import trusted_short_answer
+from index.articles.article import Article, Skipped
+from index.articles.text import printable, tokenize_question, words
+from index.meaning.stage import QuestionEncoder, SemanticStage, SemanticView, embedding_texts
+from index.meaning.vectors import FloatArray as VectorArray
+from index.meaning.vectors import VectorStore, article_key_of_blob
 from index.progress import Progress
-from index.rerank import (
+from index.ranking.answer_types import holds_answer_of, required_type, short_answer
+from index.ranking.features import (
     CONTEXT_SENTENCES,
     FEATURES,
     FloatArray,
@@ -32,11 +32,11 @@ from index.rerank import (
     proximity,
     rerank_scores,
 )
-from index.semantic import QuestionEncoder, SemanticStage, SemanticView, embedding_texts
-from index.short_answers import trusted_short_answer
-from index.text import printable, tokenize_question, words
-from index.vectors import FloatArray as VectorArray
-from index.vectors import VectorStore, article_key_of_blob
+from index.storage import store
+from index.storage.bm25 import DEFAULT_PARAMS, Bm25, Bm25Params
+from index.storage.build import Built, TermIds, build
+from index.storage.layout import ARTICLE_FIELDS, Parts, SortedTerms, TextColumn, check_shapes, lay_out
+from index.storage.passages import PASSAGE_TOKENS, count_tokens_each, passage_span
 
 # A hit is confident when the sentence and its two neighbours hold at least this share
 # of the question's IDF mass: a question whose rare words are absent is not answered.
@@ -249,7 +249,7 @@ class SearchIndex:
         self.key = str(meta.get("key", ""))
         self._articles: tuple[Article, ...] | None = None
         self._fields: dict[str, TextColumn] = {}
-        # Sentence vectors and the question encoder (index/semantic.py), once attached; None: words only.
+        # Sentence vectors and the question encoder (index/meaning/stage.py), once attached; None: words only.
         self.semantic: SemanticStage | None = None
         check_shapes(file)
 

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index import store
-from index.articles import Skipped
-from index.bm25 import DEFAULT_PARAMS, Bm25Params
-from index.build import Built, build
-from index.folder import ARTICLE_SUFFIXES
+from index.articles.article import Skipped
+from index.articles.folder import ARTICLE_SUFFIXES
 from index.progress import LogProgress, Progress
-from index.search import BuildReport, SearchIndex, saved_index_path, serve
+from index.serving.search_index import BuildReport, SearchIndex, saved_index_path, serve
+from index.storage import store
+from index.storage.bm25 import DEFAULT_PARAMS, Bm25Params
+from index.storage.build import Built, build
 
 log = logging.getLogger("index.build")
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from index.text import UNSAFE_CHARS, clean_text, printable, split_sentences
+from index.articles.text import UNSAFE_CHARS, clean_text, printable, split_sentences
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("index.articles")
 
 MAX_HEADER_CHARS = 300  # a longer title, date or source is cut at a word boundary, with "…"
 MAX_URL_CHARS = 2_000

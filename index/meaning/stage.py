@@ -1,9 +1,9 @@
 """The semantic stage: what the question means, next to which words it shares with a sentence.
 
-Every sentence's vector is computed once and stored (index/vectors.py); a question costs one embedding
+Every sentence's vector is computed once and stored (index/meaning/vectors.py); a question costs one embedding
 (a few milliseconds) and dot products. The vectors serve twice: the question's nearest sentences join
 BM25's candidates (recalling what shares no word with the question), and each candidate's cosine to
-the question, its neighbours' and its passage's, are features of the ranking (index/rerank.py).
+the question, its neighbours' and its passage's, are features of the ranking (index/ranking/features.py).
 Vectors are filled in after the lexical index serves; until an article has them, its sentences are
 ranked by their words alone, and the answers get better as the vectors arrive.
 """
@@ -21,12 +21,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from index.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder
+from index.meaning.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder
+from index.meaning.vectors import (
+    EXACT_ROWS,
+    FloatArray,
+    RowArray,
+    VectorSnapshot,
+    VectorStore,
+    dot_rows,
+    remove_other_models,
+)
 from index.progress import Progress
-from index.vectors import EXACT_ROWS, FloatArray, RowArray, VectorSnapshot, VectorStore, dot_rows, remove_other_models
 
 if TYPE_CHECKING:
-    from index.search import SearchIndex
+    from index.serving.search_index import SearchIndex
 
 log = logging.getLogger("index.semantic")
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.articles import Article, parse_article
-from index.followup import ask_in_conversation
-from index.search import CONTEXT_WEIGHT, Answer, SearchIndex, index_articles, load_articles
+from index.answers.followup import ask_in_conversation
+from index.articles.article import Article, parse_article
+from index.serving.search_index import CONTEXT_WEIGHT, Answer, SearchIndex, index_articles, load_articles
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
+from index.articles.text import clean_text, printable
+from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
+from index.meaning.stage import cannot_write, cores, fill, open_vectors, store_folder
 from index.progress import Progress, terminal_or_log
-from index.search import DEFAULT_HITS, BuildReport, EmptyIndexError, SearchIndex, build_index
-from index.semantic import cannot_write, cores, fill, open_vectors, store_folder
-from index.store import CACHE_ENV, cache_folder
-from index.terminal import UsageError, answer_json, answer_text, emit
-from index.text import clean_text, printable
+from index.serving.search_index import DEFAULT_HITS, BuildReport, EmptyIndexError, SearchIndex, build_index
+from index.shell.terminal import UsageError, answer_json, answer_text, emit
+from index.storage.store import CACHE_ENV, cache_folder
 
 
 def seeds_folder(value: str | None) -> Path:
@@ -154,7 +154,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _squad_vectors(args: argparse.Namespace) -> Callable[[SearchIndex], None] | None:
     """Gives the SQuAD index its vectors, kept in the cache folder for the next run (None: no model)."""
-    from index.evaluation import attach_squad_vectors
+    from index.evaluation.squad import attach_squad_vectors
 
     try:
         folder = cache_folder(Path(args.cache_dir) if getattr(args, "cache_dir", None) else None)
@@ -174,7 +174,7 @@ def _squad_vectors(args: argparse.Namespace) -> Callable[[SearchIndex], None] | 
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from index.evaluation import SPLITS, SquadFormatError, evaluate_index_and_report, load_squad
+    from index.evaluation.squad import SPLITS, SquadFormatError, evaluate_index_and_report, load_squad
 
     if args.split not in SPLITS:
         raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {args.split})")
@@ -221,7 +221,7 @@ def _open_report(path: str) -> TextIO:
 
 def _read_file(path: Path) -> bytes:
     """The file's bytes, refusing before reading one that is not an accepted kind or is too large."""
-    from index.ingest import MAX_FILE_BYTES, check_upload
+    from index.articles.ingest import MAX_FILE_BYTES, check_upload
 
     check_upload(path.name, path.stat().st_size)
     with path.open("rb") as file:
@@ -231,7 +231,7 @@ def _read_file(path: Path) -> bytes:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from index.ingest import ArticleExists, IngestError, add_article
+    from index.articles.ingest import ArticleExists, IngestError, add_article
 
     if len(args.file) > 1 and (args.title or args.date or args.url):
         raise UsageError("--title, --date and --url describe one article: add the files one at a time")
@@ -269,7 +269,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_dialogues(args: argparse.Namespace) -> int:
-    from index.dialogues import dialogue_index, evaluate_dialogues
+    from index.evaluation.dialogues import dialogue_index, evaluate_dialogues
 
     path = Path(args.path)
     if not path.is_file():

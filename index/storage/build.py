@@ -28,22 +28,22 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from index import articles as articles_module
-from index import bm25 as bm25_module
-from index import folder as folder_module
-from index import layout as layout_module
-from index import passages as passages_module
-from index import stopwords as stopwords_module
-from index import store
-from index import text as text_module
-from index.articles import Skipped, UnusableArticle, log_metadata_problem, read_article
-from index.bm25 import DEFAULT_PARAMS, Bm25Params
-from index.build_lock import build_lock
-from index.folder import UNEXPECTED, SeedsFolder, duplicate_key, record_skip
-from index.layout import Parts, check_shapes, lay_out
-from index.passages import count_tokens_each
+from index.articles import article as articles_module
+from index.articles import folder as folder_module
+from index.articles import stopwords as stopwords_module
+from index.articles import text as text_module
+from index.articles.article import Skipped, UnusableArticle, log_metadata_problem, read_article
+from index.articles.folder import UNEXPECTED, SeedsFolder, duplicate_key, record_skip
+from index.articles.text import tokens_end_to_end
 from index.progress import LogProgress, Progress
-from index.text import tokens_end_to_end
+from index.storage import bm25 as bm25_module
+from index.storage import layout as layout_module
+from index.storage import passages as passages_module
+from index.storage import store
+from index.storage.bm25 import DEFAULT_PARAMS, Bm25Params
+from index.storage.build_lock import build_lock
+from index.storage.layout import Parts, check_shapes, lay_out
+from index.storage.passages import count_tokens_each
 
 log = logging.getLogger("index.build")
 

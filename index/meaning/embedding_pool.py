@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from index.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder
-from index.semantic import cores
-from index.vectors import FloatArray
+from index.meaning.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder
+from index.meaning.stage import cores
+from index.meaning.vectors import FloatArray
 
 _encoder: Encoder | None = None
 

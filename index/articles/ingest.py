@@ -20,8 +20,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from index.articles import Article, UnusableArticle, parse_article
-from index.folder import MAX_ARTICLE_BYTES
+from index.articles.article import Article, UnusableArticle, parse_article
+from index.articles.folder import MAX_ARTICLE_BYTES
 
 # Uploads and files are held to the same limit as articles in the seeds folder.
 MAX_FILE_BYTES = MAX_ARTICLE_BYTES

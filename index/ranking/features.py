@@ -20,9 +20,9 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from index.answers import AnswerType, candidates, expected_type
-from index.stopwords import QUESTION_WORDS, STOP_WORDS
-from index.text import normalise, words
+from index.articles.stopwords import QUESTION_WORDS, STOP_WORDS
+from index.articles.text import normalise, words
+from index.ranking.answer_types import AnswerType, candidates, expected_type
 
 FloatArray = npt.NDArray[np.float64]
 # A search term: its stem, or its term id in an index (the index keeps each sentence's term ids,
@@ -160,7 +160,7 @@ def feature_row(
     ]
 
 
-# With sentence vectors (index/semantic.py), four more features, each relative to the best candidate's
+# With sentence vectors (index/meaning/stage.py), four more features, each relative to the best candidate's
 # (a question's cosines sit higher or lower as a whole; only the differences rank): the sentence's cosine
 # to the question, the better of its two neighbours', that of the sentence with both neighbours (the
 # mean of the three), and the sentence's cosine again, scaled by how little of the question's words the

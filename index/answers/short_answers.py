@@ -6,7 +6,7 @@ words: `answers.candidates`) is scored by a logistic model over what the questio
 bold only when a second logistic model, over that score, the ranking's lead and how much of the
 question the sentence holds, puts its expected token F1 at SHOW_THRESHOLD or more: a wrong bold
 answer is worse than none. Both models were fitted on SQuAD's tune split by
-bench/tune_short_answers.py, which writes index/short_answer_weights.py.
+bench/tune_short_answers.py, which writes index/answers/short_answer_weights.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.answers import PLACE_BEFORE, AnswerType, candidates
-from index.short_answer_weights import SHOW_THRESHOLD, SHOW_WEIGHTS, SPAN_WEIGHTS
-from index.text import normalise, tokenize
+from index.answers.short_answer_weights import SHOW_THRESHOLD, SHOW_WEIGHTS, SPAN_WEIGHTS
+from index.articles.text import normalise, tokenize
+from index.ranking.answer_types import PLACE_BEFORE, AnswerType, candidates
 
 _WH = re.compile(
     r"\b(how many|how much|how long|how old|how far|how large|how big|when|who|whom|whose|where|which|what|why|how)\b"

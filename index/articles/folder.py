@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.articles import Skipped, UnusableArticle
-from index.text import UNSAFE_CHARS, clean_text, printable
+from index.articles.article import Skipped, UnusableArticle
+from index.articles.text import UNSAFE_CHARS, clean_text, printable
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("index.folder")
 
 ARTICLE_SUFFIXES = (".txt", ".md")
 # Limits. Past each, the file (or the rest of the folder) is skipped with the reason;

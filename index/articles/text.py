@@ -18,7 +18,7 @@ from itertools import chain
 import blingfire
 import Stemmer
 
-from index.stopwords import QUESTION_WORDS, STOP_WORDS
+from index.articles.stopwords import QUESTION_WORDS, STOP_WORDS
 
 # A sentence longer than this is cut into pieces at word boundaries, so a file with no
 # punctuation cannot make one huge BM25 document or an unreadable passage.

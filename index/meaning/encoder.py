@@ -158,7 +158,7 @@ def _quantise_quietly(data: bytes) -> bytes:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from index.bert_graph import bert_weights, fused_bert
+    from index.meaning.bert_graph import bert_weights, fused_bert
 
     with tempfile.TemporaryDirectory(prefix="qa-bot-quantise-") as work:
         folded, fused, target = Path(work) / "folded.onnx", Path(work) / "fused.onnx", Path(work) / "int8.onnx"

@@ -1,4 +1,4 @@
-"""Written by bench/tune_short_answers.py (SQuAD v1.1 dev, tune split); see index/short_answers.py."""
+"""Written by bench/tune_short_answers.py (SQuAD v1.1 dev, tune split); see index/answers/short_answers.py."""
 
 SPAN_WEIGHTS: dict[str, float] = {
     "adjacent": 0.0435,

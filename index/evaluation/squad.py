@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from index.articles import Article
+from index.articles.article import Article
+from index.articles.text import split_sentences
+from index.meaning.stage import fill
+from index.meaning.vectors import FloatArray, VectorStore
 from index.progress import Progress
-from index.search import SearchIndex, index_articles
-from index.semantic import fill
-from index.text import split_sentences
-from index.vectors import FloatArray, VectorStore
+from index.serving.search_index import SearchIndex, index_articles
 
 # Ranks are looked at down to this depth: R@10 needs it, and MRR counts a gold sentence
 # found lower as 0 (so the MRR given is a lower bound of the full-ranking MRR).

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from index.stopwords import STOP_WORDS
-from index.text import normalise
+from index.articles.stopwords import STOP_WORDS
+from index.articles.text import normalise
 
 
 class AnswerType(Enum):
