@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from index.evaluation.squad import DEPTH, TUNE_ARTICLES, load_squad
-from index.ranking.features import FEATURES, WEIGHTS
-from index.serving.search_index import index_articles
+from index.ranking.features import FEATURES
+from index.ranking.weights import WEIGHTS
+from index.serving.building import index_articles
 
 
 def mrr(

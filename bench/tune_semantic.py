@@ -20,8 +20,10 @@ import numpy as np
 from index.evaluation.squad import TUNE_ARTICLES, attach_squad_vectors, load_squad
 from index.meaning.encoder import Encoder
 from index.progress import terminal_or_log
-from index.ranking.features import SEMANTIC_FEATURES, SEMANTIC_WEIGHTS
-from index.serving.search_index import CANDIDATES, index_articles
+from index.ranking.candidates import CANDIDATES
+from index.ranking.features import SEMANTIC_FEATURES
+from index.ranking.weights import SEMANTIC_WEIGHTS
+from index.serving.building import index_articles
 from index.storage.store import cache_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

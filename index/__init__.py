@@ -6,18 +6,10 @@ then call `SearchIndex.search(question, k)` from any thread.
 
 import logging
 
+from index.answers.results import DEFAULT_HITS, Answer, Hit
 from index.articles.article import Article, Skipped, parse_article
-from index.serving.search_index import (
-    DEFAULT_HITS,
-    Answer,
-    BuildReport,
-    EmptyIndexError,
-    Hit,
-    SearchIndex,
-    build_index,
-    index_articles,
-    load_articles,
-)
+from index.serving.building import BuildReport, EmptyIndexError, build_index, index_articles, load_articles
+from index.serving.search_index import SearchIndex
 from index.storage.bm25 import Bm25, Bm25Params
 
 __all__ = [

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from index.answers.results import DEFAULT_HITS, Answer
 from index.articles.text import words
-from index.serving.search_index import DEFAULT_HITS, Answer
 
 # Words that point back to something named earlier. "this", "that", "these" and "those" are left out:
 # they open relative clauses and name things too often ("that the army said", "this year").

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from index.answers.followup import ask_in_conversation
+from index.answers.results import Answer
 from index.articles.article import Article, parse_article
-from index.serving.search_index import CONTEXT_WEIGHT, Answer, SearchIndex, index_articles, load_articles
+from index.ranking.question import CONTEXT_WEIGHT
+from index.serving.building import index_articles, load_articles
+from index.serving.search_index import SearchIndex
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from index.articles.text import split_sentences
 from index.meaning.stage import fill
 from index.meaning.vectors import FloatArray, VectorStore
 from index.progress import Progress
-from index.serving.search_index import SearchIndex, index_articles
+from index.serving.building import index_articles
+from index.serving.search_index import SearchIndex
 
 # Ranks are looked at down to this depth: R@10 needs it, and MRR counts a gold sentence
 # found lower as 0 (so the MRR given is a lower bound of the full-ranking MRR).

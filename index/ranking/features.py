@@ -6,42 +6,26 @@ how much of the question's IDF mass the sentence covers, what its neighbours cov
 it does not (questions often name the paragraph's subject, which the answer sentence calls
 "it"), whether question words stand together in it, and whether it holds
 an answer of the asked type (a number for "how many", a date for "when", a name for "who").
-The final score is a weighted sum; the weights were tuned on SQuAD (docs/quality.md).
+The final score is a weighted sum (index/ranking/weights.py), tuned on SQuAD (docs/quality.md).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
-from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-from index.articles.stopwords import QUESTION_WORDS, STOP_WORDS
 from index.articles.text import normalise, words
-from index.ranking.answer_types import AnswerType, candidates, expected_type
+from index.ranking.answer_types import candidates
+from index.ranking.question import Query, Term, by_id
+from index.storage.reader import StoredIndex
 
 FloatArray = npt.NDArray[np.float64]
-# A search term: its stem, or its term id in an index (the index keeps each sentence's term ids,
-# so the features below are computed without tokenizing a stored sentence again).
-Term: TypeAlias = str | int
 
 FEATURES = ("bm25", "coverage", "previous", "near", "context", "lead", "proximity", "answer_type", "answer_near")
-# Tuned by coordinate ascent on the first 24 SQuAD dev articles (bench/tune_rerank.py).
-WEIGHTS: Mapping[str, float] = {
-    "bm25": 1.0,  # BM25 as a share of the best candidate's
-    "coverage": 2.2,
-    "previous": 1.85,
-    "near": 0.3,
-    "context": 0.6,
-    "lead": 0.1,
-    "proximity": 0.35,
-    "answer_type": 0.25,
-    "answer_near": 0.2,
-}
 # Neighbouring sentences, on each side, that count as the candidate's context.
 CONTEXT_SENTENCES = 4
 # A candidate answer this close (in characters) to a question word counts as near it.
@@ -49,28 +33,6 @@ ANSWER_NEAR_CHARS = 40
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # Two question words this close (in content words) in a sentence count as a phrase.
 PROXIMITY_WINDOW = 2
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question as the re-ranker sees it."""
-
-    terms: tuple[Term, ...]  # search stems (or their term ids) in question order, each once
-    idf: Mapping[Term, float]
-    kind: AnswerType | None
-    asked_words: frozenset[str]  # normalised words of the question
-    mass: float  # the IDF of all its terms
-
-    @property
-    def content_words(self) -> frozenset[str]:
-        return self.asked_words - STOP_WORDS - QUESTION_WORDS
-
-    @classmethod
-    def of(cls, question: str, idf: Mapping[Term, float]) -> Query:
-        """`idf` maps the question's search terms, in question order, to their IDF."""
-        terms = tuple(idf)
-        mass = sum(idf[t] for t in terms)
-        return cls(terms, idf, expected_type(question), frozenset(words(question)), mass)
 
 
 def coverage(query: Query, present: AbstractSet[Term]) -> float:
@@ -169,33 +131,93 @@ def feature_row(
 # paragraph's words (the last one was first set by hand at 4: it cost 0.003 MRR@10 on SQuAD and put 6 of
 # the 24 seed questions of tests/data/seed_paraphrases.json right first instead of 4; tuning kept it).
 SEMANTIC_FEATURES = (*FEATURES, "cosine", "cosine_near", "cosine_context", "cosine_unmatched")
-SEMANTIC_WEIGHTS: Mapping[str, float] = {
-    "bm25": 1.0,
-    "coverage": 3.6,
-    "previous": 2.2,
-    "near": 0.4,
-    "context": 0.6,
-    "lead": 1.6,
-    "proximity": 0.6,
-    "answer_type": 0.6,
-    "answer_near": 0.4,
-    "cosine": 3.8,
-    "cosine_near": 0.8,
-    "cosine_context": 1.2,
-    "cosine_unmatched": 4.8,
-}
 
 
-def weight_vector(weights: Mapping[str, float] | None = None, width: int = len(FEATURES)) -> FloatArray:
-    """The weights for feature rows of `width` columns (lexical, or with the semantic features)."""
-    names = FEATURES if width == len(FEATURES) else SEMANTIC_FEATURES
-    chosen = weights or (WEIGHTS if width == len(FEATURES) else SEMANTIC_WEIGHTS)
-    return np.array([chosen[name] for name in names], dtype=np.float64)
+# Neighbour offsets, nearest first, before and after alternating (CONTEXT_SENTENCES on each side).
+_AROUND = np.array([sign * step for step in range(1, CONTEXT_SENTENCES + 1) for sign in (-1, 1)], dtype=np.int64)
+COVERAGE, NEAR = FEATURES.index("coverage"), FEATURES.index("near")
 
 
-def rerank_scores(rows: FloatArray, weights: Mapping[str, float] | None = None) -> FloatArray:
-    """Each candidate's final score: its features weighted."""
-    if not len(rows):
-        return np.empty(0, dtype=np.float64)
-    scores: FloatArray = rows @ weight_vector(weights, rows.shape[1])
-    return scores
+def _coverage(present: npt.NDArray[np.bool_], weights: FloatArray, mass: float) -> FloatArray:
+    """`coverage` for every row: the IDF of the present terms summed in question order, over the mass.
+
+    A running sum adds in order, as Python's sum() does (adding 0.0 for an absent term changes nothing),
+    so the figures are the same to the last bit.
+    """
+    if not mass or not present.shape[1]:
+        return np.zeros(len(present), dtype=np.float64)
+    summed: FloatArray = np.cumsum(present * weights, axis=1)[:, -1] / mass
+    return summed
+
+
+def features(
+    index: StoredIndex, query: Query, docs: npt.NDArray[np.int64], bm25: npt.NDArray[np.float64]
+) -> FloatArray:
+    """Each candidate's re-ranking features (rows in `docs` order, columns in FEATURES order).
+
+    The same features as `feature_row`, computed from the stored term ids for all candidates
+    at once: which question terms each candidate, its neighbours and its article's lead hold.
+    """
+    n = len(docs)
+    rows = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if not n:
+        return rows
+    ids = by_id(index, query)
+    terms = np.array(ids.terms, dtype=np.int64)  # term ids; a term found nowhere has a negative stand-in
+    weights = np.array([ids.idf[t] for t in ids.terms], dtype=np.float64)
+    starts = index.starts
+    firsts = starts[index.article_of(docs)]
+    ends = starts[index.article_of(docs) + 1]
+    at = docs - firsts
+    # Neighbours nearest first, before and after alternating; "near" is the first two that exist.
+    around = at[:, None] + _AROUND[None, :]
+    exists = (around >= 0) & (around < (ends - firsts)[:, None])
+    near = exists & (np.cumsum(exists, axis=1) <= 2)
+    neighbours = np.where(exists, firsts[:, None] + around, docs[:, None])
+    previous = np.where(at > 0, docs - 1, docs)
+    holds, row_of = index.terms_held(np.concatenate((docs, previous, firsts, neighbours.reshape(-1))), terms)
+    own = holds[row_of[:n]]
+    absent = ~own
+    before = holds[row_of[n : 2 * n]] & (at > 0)[:, None] & absent
+    lead = holds[row_of[2 * n : 3 * n]] & absent
+    context = holds[row_of[3 * n :]].reshape(n, len(_AROUND), -1)
+    near_terms = (context & near[:, :, None]).any(axis=1) & absent
+    around_terms = (context & exists[:, :, None]).any(axis=1) & absent
+    best = float(bm25.max())
+    rows[:, 0] = bm25 / best if best > 0 else 0.0
+    for column, present in ((1, own), (2, before), (3, near_terms), (4, around_terms), (5, lead)):
+        rows[:, column] = _coverage(present, weights, ids.mass)
+    # Proximity needs positions: read only for candidates holding both words of a neighbouring pair.
+    if len(ids.terms) > 1:
+        pairs = (own[:, :-1] & own[:, 1:]).any(axis=1)
+        for row in np.flatnonzero(pairs).tolist():
+            rows[row, 6] = proximity(ids, index.term_ids(int(docs[row])))
+    if query.kind is not None:  # the text is read only when an answer type is sought in it
+        for row, doc in enumerate(docs.tolist()):
+            rows[row, 7:9] = answer_type_evidence(ids, index.sentence(doc), ())
+    return rows
+
+
+def semantic_features(
+    index: StoredIndex,
+    cosines_of: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float32]],
+    docs: npt.NDArray[np.int64],
+    own: npt.NDArray[np.float32],
+    coverage: FloatArray,
+) -> FloatArray:
+    """The columns of SEMANTIC_FEATURES after FEATURES, relative to the best candidate's (`own`: each
+    candidate's cosine to the question; `cosines_of`: any sentences' cosines to it; `coverage`: each
+    candidate's share of the question's IDF mass)."""
+    articles = index.article_of(docs)
+    first_of, last_of = index.starts[articles], index.starts[articles + 1] - 1
+    before, after = np.maximum(docs - 1, first_of), np.minimum(docs + 1, last_of)
+    around = cosines_of(np.concatenate([before, after])).reshape(2, len(docs))
+    fallback = float(np.nanmin(own)) if np.isfinite(own).any() else 0.0
+    own = np.where(np.isfinite(own), own, fallback)  # no vector yet: ranked as the weakest candidate
+    # An article's first (or last) sentence has no neighbour before (after): it stands in for it.
+    around = np.where(np.isfinite(around), around, own)
+    near = np.maximum(around[0], around[1])
+    context = (around[0] + own + around[1]) / 3
+    unmatched = 1.0 - float(coverage.max()) if len(coverage) else 1.0
+    columns = [own - own.max(), near - near.max(), context - context.max(), (own - own.max()) * unmatched]
+    return np.column_stack(columns).astype(np.float64)

@@ -28,7 +28,8 @@ from typing import Any
 from index.articles.article import Skipped
 from index.articles.folder import ARTICLE_SUFFIXES
 from index.progress import LogProgress, Progress
-from index.serving.search_index import BuildReport, SearchIndex, saved_index_path, serve
+from index.serving.building import BuildReport, saved_index_path, serve
+from index.serving.search_index import SearchIndex
 from index.storage import store
 from index.storage.bm25 import DEFAULT_PARAMS, Bm25Params
 from index.storage.build import Built, build

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from index.answers.results import DEFAULT_HITS
 from index.articles.text import clean_text, printable
 from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.meaning.stage import cannot_write, cores, fill, open_vectors, store_folder
 from index.progress import Progress, terminal_or_log
-from index.serving.search_index import DEFAULT_HITS, BuildReport, EmptyIndexError, SearchIndex, build_index
+from index.serving.building import BuildReport, EmptyIndexError, build_index
+from index.serving.search_index import SearchIndex
 from index.shell.terminal import UsageError, answer_json, answer_text, emit
 from index.storage.store import CACHE_ENV, cache_folder
 

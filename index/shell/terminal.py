@@ -14,8 +14,8 @@ import os
 import sys
 import textwrap
 
+from index.answers.results import Answer, Hit
 from index.articles.text import UNSAFE_CHARS, clean_text, printable
-from index.serving.search_index import Answer, Hit
 
 
 class UsageError(Exception):

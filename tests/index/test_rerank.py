@@ -18,14 +18,14 @@ from index.ranking.answer_types import AnswerType
 from index.ranking.features import (
     FEATURES,
     PROXIMITY_WINDOW,
-    Query,
     answer_type_evidence,
     closest_gap,
     coverage,
     feature_row,
     proximity,
-    rerank_scores,
 )
+from index.ranking.question import Query
+from index.ranking.weights import rerank_scores
 
 IDF = {"coup": 2.0, "niger": 1.0, "sinc": 0.5, "independ": 2.5}
 QUESTION = "How many coups has Niger had since independence?"
