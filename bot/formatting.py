@@ -14,9 +14,7 @@ import discord
 
 from bot.config import MAX_PASSAGES
 from bot.index_holder import ReloadReport
-from index import Answer, Article, Hit
-from index.articles.ingest import Added
-from index.articles.text import UNSAFE_CHARS, clean_text
+from index import UNSAFE_CHARS, Added, Answer, Article, Hit, clean_text
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000

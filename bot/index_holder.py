@@ -22,10 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
-from index.answers.followup import ConversationAnswer, ask_in_conversation
-from index.articles.text import printable
-from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
+from index import (
+    Answer,
+    Article,
+    BuildFailed,
+    BuildReport,
+    ConversationAnswer,
+    EmptyIndexError,
+    SearchIndex,
+    Skipped,
+    article_bytes,
+    ask_in_conversation,
+    build_in_worker,
+    build_index,
+    index_articles,
+    printable,
+)
 
 if TYPE_CHECKING:
     from bot.vectors import VectorFiller

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +32,6 @@ from index.meaning.vectors import (
     remove_other_models,
 )
 from index.progress import Progress
-
-if TYPE_CHECKING:
-    from index.serving.search_index import SearchIndex
 
 log = logging.getLogger("index.semantic")
 
@@ -164,8 +161,16 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+class TakesVectors(Protocol):
+    """An index that sentence vectors can be attached to (index.SearchIndex)."""
+
+    def attach_vectors(
+        self, store: VectorStore, embed_questions: Callable[[Sequence[str]], FloatArray]
+    ) -> SemanticStage: ...
+
+
 def open_vectors(
-    index: SearchIndex,
+    index: TakesVectors,
     folder: Path,
     *,
     threads: int | None = None,
