@@ -12,6 +12,7 @@ Use:
 
     index, report = build_index(Path("seeds"))        # or reload the saved index: BuildReport says which
     answer = index.ask("How many coups?", k=3)        # an Answer: typed Hits, best first, and a short answer
+    answer = index.ask(question, article="x.txt")     # that article's sentences only (UnknownArticle if none)
     index.close()                                     # unmaps the file; a closed index raises ClosedIndex
 
 A SearchIndex is safe to ask from many threads at once. Everything not named here is internal: import it
@@ -38,7 +39,7 @@ from index.shell.terminal import UsageError, emit
 from index.shell.terminal import run as run_command
 from index.storage.bm25 import Bm25, Bm25Params
 from index.storage.build_lock import build_lock
-from index.storage.reader import ClosedIndex
+from index.storage.reader import ClosedIndex, UnknownArticle
 from index.storage.store import cache_folder, index_file
 
 __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
@@ -48,6 +49,7 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "ClosedIndex",
     "EmptyIndexError",
     "SearchIndex",
+    "UnknownArticle",
     "article_bytes",
     "build_in_worker",
     "build_index",

@@ -93,10 +93,16 @@ class SemanticView:
             result[ok] = (self.snapshot.rows[chosen].astype(np.float32) @ question) * self.snapshot.scales[chosen]
         return result
 
-    def nearest(self, question: FloatArray, k: int) -> tuple[RowArray, FloatArray]:
-        """The k sentences of this index whose vectors are nearest the question's, and their cosines."""
+    def nearest(
+        self, question: FloatArray, k: int, within: tuple[int, int] | None = None
+    ) -> tuple[RowArray, FloatArray]:
+        """The k sentences of this index whose vectors are nearest the question's, and their cosines.
+        `within` (first, end): among sentences first to end - 1 only (one article's), every one compared."""
         snapshot = self.snapshot
-        if snapshot.partition is not None and snapshot.row_count > EXACT_ROWS:
+        if within is not None:
+            rows = self.doc_rows[within[0] : within[1]]
+            rows = rows[rows >= 0]
+        elif snapshot.partition is not None and snapshot.row_count > EXACT_ROWS:
             rows = snapshot.partition.probe(question)
         else:
             rows = np.arange(snapshot.row_count, dtype=np.int64)

@@ -40,12 +40,15 @@ def candidates(
     at_least: int = CANDIDATES,
     context: str | None = None,
     context_weight: float = CONTEXT_WEIGHT,
+    within: tuple[int, int] | None = None,
 ) -> Candidates:
     """BM25's best CANDIDATES (or `at_least`) sentences for `question`, with their re-ranking features.
 
     A `context` adds the previous question's terms at `context_weight` (see `question.query`). With the
     semantic `stage` (None: words alone), the question's nearest sentences by vector join them, and each
-    candidate gets the semantic features (features.SEMANTIC_FEATURES).
+    candidate gets the semantic features (features.SEMANTIC_FEATURES). `within` (first, end) keeps
+    sentences first to end - 1 only (one article's): their postings and vector rows, scored as in the whole
+    index, so scores and confidence mean the same for one article as for all.
     """
     asked = query(index, question, context, context_weight)
     wanted = max(at_least, CANDIDATES)
@@ -54,13 +57,13 @@ def candidates(
     else:
         weighted = weighted_terms(question, context, context_weight)
         terms, weights = list(weighted), list(weighted.values())
-    found = index.bm25.top(terms, wanted, weights)
+    found = index.bm25.top(terms, wanted, weights, within)
     docs, scores = found.docs, found.scores
     view = stage.view if stage is not None else None
     vector = stage.encode(question[:MAX_QUESTION_CHARS]) if stage is not None and view and view.ready else None
     cosines = None
     if vector is not None and view is not None:
-        nearest, near = view.nearest(vector, wanted)
+        nearest, near = view.nearest(vector, wanted, within)
         extra = nearest[~np.isin(nearest, docs) & (near >= NEAREST_COSINE)]
         if len(extra):  # found by meaning alone: their BM25 scores (often 0) still count
             docs = np.concatenate([docs, extra])

@@ -94,15 +94,18 @@ class SearchIndex(StoredIndex):
         context_weight: float = CONTEXT_WEIGHT,
         *,
         lexical: bool = False,
+        article: str | None = None,
     ) -> Candidates:
         """BM25's best CANDIDATES (or `at_least`) sentences for `question`, with their re-ranking features.
 
         A `context` adds the previous question's terms at `context_weight` (see `query`). With the
         semantic stage (unless `lexical`), the question's nearest sentences by vector join them, and
-        each candidate gets the semantic features (features.SEMANTIC_FEATURES).
+        each candidate gets the semantic features (features.SEMANTIC_FEATURES). `article` (an id) limits
+        them to that article's sentences (raises UnknownArticle when no article has that id).
         """
         stage = None if lexical else self.semantic
-        return candidates_of(self, stage, question, at_least, context, context_weight)
+        within = None if article is None else self.article_sentences(article)
+        return candidates_of(self, stage, question, at_least, context, context_weight, within)
 
     def ask(
         self,
@@ -112,16 +115,21 @@ class SearchIndex(StoredIndex):
         context_weight: float = CONTEXT_WEIGHT,
         *,
         lexical: bool = False,
+        article: str | None = None,
     ) -> Answer:
         """Answer `question`: the k best hits and, when one is found, a short answer.
 
         `context`, the previous question of a follow-up ("Who condemned it?" after "What happened in
         Niger?"), is searched too, its words at `context_weight`; without it the answer is unchanged.
+        `article` (an id) answers from that article's sentences only, scored and judged as in the whole
+        index (raises UnknownArticle when no article has that id).
         """
         meaning = not lexical and self.semantic is not None and self.semantic.view.ready > 0
         # One hit more than asked when the sentence vectors are used: the lead of the first over the
         # second decides whether a short answer is trusted.
-        ranked = self.search(question, max(k, 2) if meaning else k, context, context_weight, lexical=lexical)
+        ranked = self.search(
+            question, max(k, 2) if meaning else k, context, context_weight, lexical=lexical, article=article
+        )
         hits = tuple(ranked[:k])
         short = None
         if hits and hits[0].confident:
@@ -142,11 +150,13 @@ class SearchIndex(StoredIndex):
         context_weight: float = CONTEXT_WEIGHT,
         *,
         lexical: bool = False,
+        article: str | None = None,
     ) -> list[Hit]:
         """The k best sentences for `question` (sharing a term with it or its `context`, or near it in
-        meaning), best first. `lexical` ranks by words alone, as without sentence vectors."""
+        meaning), best first. `lexical` ranks by words alone, as without sentence vectors; `article` (an id)
+        searches that article's sentences only."""
         k = min(max(k, 0), MAX_HITS)
-        found = self.candidates(question, k, context, context_weight, lexical=lexical)
+        found = self.candidates(question, k, context, context_weight, lexical=lexical, article=article)
         # With vectors, a sentence that lacks an answer of the asked kind (no number for "what is the
         # population…") is not confident, however near its words and meaning: it is about something else.
         required = required_type(question) if found.cosines is not None else None

@@ -221,12 +221,29 @@ class Bm25:
         """How many accumulators this index has made (all idle between questions)."""
         return len(self._idle)
 
-    def top(self, tokens: Sequence[str], k: int, weights: Sequence[float] | None = None) -> ScoredDocs:
+    def _span(self, row: int, within: tuple[int, int] | None) -> slice:
+        """Term `row`'s postings, or only those of documents first to end - 1 (`within`): a row's documents
+        are sorted, so two binary searches find them."""
+        start, stop = int(self.indptr[row]), int(self.indptr[row + 1])
+        if within is None:
+            return slice(start, stop)
+        postings = self.indices[start:stop]
+        first, end = np.searchsorted(postings, within).tolist()
+        return slice(start + first, start + end)
+
+    def top(
+        self,
+        tokens: Sequence[str],
+        k: int,
+        weights: Sequence[float] | None = None,
+        within: tuple[int, int] | None = None,
+    ) -> ScoredDocs:
         """The k best documents that share at least one term with `tokens`.
 
         `weights` (one per token; default all 1) scales each token's contribution: a follow-up
-        question's context words count less than its own. Costs the length of the query terms'
-        postings, never a pass over every document.
+        question's context words count less than its own. `within` (first, end) keeps documents
+        first to end - 1 only (one article's sentences), scored as in the whole index. Costs the
+        length of the query terms' postings, never a pass over every document.
         """
         if weights is None:
             rows, factors = self._rows(tokens), None
@@ -236,11 +253,12 @@ class Bm25:
         if not rows or k <= 0:
             return _empty()
         distinct = list(dict.fromkeys(rows))
-        spans = [slice(self.indptr[r], self.indptr[r + 1]) for r in distinct]
+        spans = [self._span(r, within) for r in distinct]
+        span_of = dict(zip(distinct, spans, strict=True))
         with self._accumulator() as acc:
             try:
                 for n, row in enumerate(rows):  # a repeated query word counts each time, as in rank-bm25
-                    span = slice(self.indptr[row], self.indptr[row + 1])
+                    span = span_of[row]
                     if factors is None:
                         acc[self.indices[span]] += self.data[span]
                     else:

@@ -7,6 +7,7 @@ here (index/ranking/), the answers their text and passage costs (index/answers/)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Self, cast, overload
@@ -23,6 +24,10 @@ from index.storage.passages import PASSAGE_TOKENS
 
 class ClosedIndex(RuntimeError):
     """The index was closed (replaced by a reload and no longer read): nothing can be read from it."""
+
+
+class UnknownArticle(KeyError):
+    """No article of the index has this id (it may have been removed by a reload)."""
 
 
 class Sentences(Sequence[str]):
@@ -94,6 +99,8 @@ class StoredIndex:
         self.key = str(meta.get("key", ""))
         self._articles: tuple[Article, ...] | None = None
         self._fields: dict[str, TextColumn] = {}
+        self._numbers: dict[str, int] | None = None  # article id → its number (`article_sentences`)
+        self._numbers_lock = threading.Lock()
         check_shapes(file)
 
     @classmethod
@@ -232,6 +239,19 @@ class StoredIndex:
             found = terms[order][place] == tokens
             holds[rows[found], order[place[found]]] = True
         return holds, row_of.reshape(-1)
+
+    def article_sentences(self, article_id: str) -> tuple[int, int]:
+        """The first sentence of the article whose id is `article_id`, and the one after its last
+        (documents are numbered across articles). Raises UnknownArticle."""
+        with self._numbers_lock:  # made on first use, once, whichever thread asks first
+            if self._numbers is None:
+                if self.closed:
+                    raise ClosedIndex("the index was closed")
+                self._numbers = {article: n for n, article in enumerate(self.strings("id"))}
+            number = self._numbers.get(article_id)
+        if number is None:
+            raise UnknownArticle(article_id)
+        return int(self._starts[number]), int(self._starts[number + 1])
 
     def term_id(self, term: str) -> int | None:
         """A term's id in the vocabulary, or None when no sentence holds it."""

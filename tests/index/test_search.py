@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index import EmptyIndexError, build_index, index_articles
+from index import EmptyIndexError, UnknownArticle, build_index, index_articles
 from index.articles.text import tokenize_question
 from index.storage.passages import count_tokens, count_tokens_each, passage_span
 from tests.helpers import SEEDS, write_articles
@@ -50,6 +50,25 @@ def test_the_best_sentence_comes_first_with_its_citation(corpus: Path) -> None:
     )
     assert hit.text == "The river burst its banks on Tuesday."
     assert hit.confident
+
+
+def test_one_articles_search_is_the_whole_indexs_limited_to_its_sentences(corpus: Path) -> None:
+    index, _ = build_index(corpus)
+    question = "When did the river burst its banks?"
+    [best] = index.search(question, 1)
+    assert index.search(question, 1, article="floods.txt") == [best]  # the same hit: score, confidence, passage
+    # "rain" is in floods.txt and harvest.txt: within harvest.txt its BM25 weight is the whole archive's
+    # (an index of that article alone would give it another IDF, and another confidence).
+    found = index.candidates("Was the rain too late for the wheat?", article="harvest.txt")
+    assert index.article_sentences("harvest.txt") == (10, 13)
+    assert found.docs.tolist() == [11]
+    terms = tokenize_question("Was the rain too late for the wheat?")
+    assert found.bm25.tolist() == index.bm25.scores(terms)[[11]].tolist()
+    hits = index.search("Was the rain too late for the wheat?", 3, article="harvest.txt")
+    assert [(h.article, h.sentence, h.confident) for h in hits] == [("harvest.txt", 2, True)]
+    assert index.search("bridge cables", 3, article="harvest.txt") == []  # its words are in other articles only
+    with pytest.raises(UnknownArticle):
+        index.ask(question, 1, article="gone.txt")
 
 
 def test_bm25_ranks_by_hand_checkable_scores_and_only_sentences_sharing_a_term(corpus: Path) -> None:

@@ -73,6 +73,24 @@ def test_top_k_equals_rank_bm25_ties_included(corpus: tuple[Bm25, BM25Okapi, lis
     assert compared > 100  # most questions touch more sentences than k
 
 
+@pytest.mark.parametrize("k", [1, 5, 40])
+def test_top_k_within_a_range_of_documents_is_the_whole_indexs_ranking_cut_to_it(
+    corpus: tuple[Bm25, BM25Okapi, list[list[str]]], k: int
+) -> None:
+    """One article's sentences (`within`) are scored with the whole index's IDF, as rank-bm25 scores them."""
+    bm25, reference, documents = corpus
+    vocabularies = [set(d) for d in documents]
+    rng = random.Random(k)
+    for query in queries(seed=20 + k, count=200):
+        first = rng.randrange(len(documents))
+        end = min(len(documents), first + rng.randint(0, 40))
+        scores = reference.get_scores(query)
+        touched = np.array([n for n in range(first, end) if not vocabularies[n].isdisjoint(query)], dtype=np.int64)
+        found = bm25.top(query, k, within=(first, end))
+        assert found.docs.tolist() == reference_top(scores, touched, k)
+        assert np.abs(found.scores - scores[found.docs]).max(initial=0) < 1e-6
+
+
 def test_negative_idf_is_floored_like_rank_bm25() -> None:
     # "common" is in 4 of 5 documents: its raw IDF is negative, so both use epsilon * mean IDF.
     documents = [["common", "a"], ["common", "b"], ["common", "c"], ["common", "d"], ["e"]]
