@@ -8,6 +8,7 @@ passages and confidence (index/answers/hits.py) and a short answer (index/answer
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -37,17 +38,26 @@ if TYPE_CHECKING:
 
 
 class SearchIndex(StoredIndex):
-    """An immutable, thread-safe index, served from its file's arrays in place.
+    """A thread-safe index, served from its file's arrays in place.
 
     Nothing per sentence is a Python object until it is part of an answer: the postings, the
-    vocabulary, the sentences' text and term ids are views of the mapped file. `close()` unmaps
-    it; the bot does so once no question reads it any more (see bot.index_holder).
+    vocabulary, the sentences' text and term ids are views of the mapped file, never changed.
+
+    Its life: open (`build_index`, `SearchIndex.open`, `index_articles`) → answering, by words alone until
+    `attach_vectors` gives it its sentence vectors (once: the stage then fills in and refreshes itself) →
+    `close()`, which unmaps the file (the bot closes an index once no question reads it any more, see
+    bot.index_holder). A closed index raises ClosedIndex for any question, rather than answer nothing.
     """
 
     def __init__(self, file: store.IndexFile, passage_tokens: int = PASSAGE_TOKENS) -> None:
         super().__init__(file, passage_tokens)
-        # Sentence vectors and the question encoder (index/meaning/stage.py), once attached; None: words only.
-        self.semantic: SemanticStage | None = None
+        self._semantic: SemanticStage | None = None
+        self._attach_lock = threading.Lock()
+
+    @property
+    def semantic(self) -> SemanticStage | None:
+        """The sentence vectors and question encoder (index/meaning/stage.py), once attached; None: words only."""
+        return self._semantic
 
     # ------------------------------------------------------------ sentence vectors
 
@@ -70,11 +80,15 @@ class SearchIndex(StoredIndex):
         self, store: VectorStore, embed_questions: Callable[[Sequence[str]], VectorArray]
     ) -> SemanticStage:
         """Use the sentence vectors in `store` (as far as they are filled in; see stage.fill) and
-        `embed_questions` for questions. Returns the stage, which `fill` completes."""
-        sizes = np.diff(self.starts).tolist()
-        stage = SemanticStage(self.article_keys(), sizes, store, QuestionEncoder(embed_questions))
-        self.semantic = stage
-        return stage
+        `embed_questions` for questions. Returns the stage, which `fill` completes. Once only: raises
+        RuntimeError if vectors are attached already (their stage refreshes itself as they are filled in)."""
+        with self._attach_lock:
+            if self._semantic is not None:
+                raise RuntimeError("sentence vectors are attached to this index already")
+            self.check_open()
+            sizes = np.diff(self.starts).tolist()
+            self._semantic = SemanticStage(self.article_keys(), sizes, store, QuestionEncoder(embed_questions))
+            return self._semantic
 
     # ------------------------------------------------------------ questions
 
@@ -103,6 +117,7 @@ class SearchIndex(StoredIndex):
         each candidate gets the semantic features (features.SEMANTIC_FEATURES). `article` (an id) limits
         them to that article's sentences (raises UnknownArticle when no article has that id).
         """
+        self.check_open()
         stage = None if lexical else self.semantic
         within = None if article is None else self.article_sentences(article)
         return candidates_of(self, stage, question, at_least, context, context_weight, within)

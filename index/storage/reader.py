@@ -97,10 +97,15 @@ class StoredIndex:
         self._budget_tokens: npt.NDArray[np.uint16] = file["budget_tokens"]
         self.skipped = tuple(Skipped(str(path), str(reason)) for path, reason in meta.get("skipped", []))
         self.key = str(meta.get("key", ""))
+        # The articles' fields, each a view of its column (nothing is read until a value is asked for).
+        self._fields = {
+            name: TextColumn(file[f"article_{name}"], file[f"article_{name}_offsets"]) for name in ARTICLE_FIELDS
+        }
+        # Made on first use, once, under this lock (a question and /sources may ask at the same time):
+        # an Article object per article, and each article id's number.
+        self._lazy = threading.Lock()
         self._articles: tuple[Article, ...] | None = None
-        self._fields: dict[str, TextColumn] = {}
         self._numbers: dict[str, int] | None = None  # article id → its number (`article_sentences`)
-        self._numbers_lock = threading.Lock()
         check_shapes(file)
 
     @classmethod
@@ -116,7 +121,10 @@ class StoredIndex:
             raise
 
     def close(self) -> None:
-        """Unmap the file; the index cannot be read afterwards (its Article objects' sentences neither)."""
+        """Unmap the file. Anything read from the index afterwards raises ClosedIndex (its Article objects'
+        sentences too); closing again does nothing."""
+        if self.closed:
+            return
         # Every view of the map goes first: a map with views left cannot be closed.
         self._terms.release()
         self._text_view.release()
@@ -130,8 +138,14 @@ class StoredIndex:
         self._budget_tokens = np.empty(0, dtype=np.uint16)
         # Each Article's sentences refer back to the index: dropping the articles breaks that cycle, so they
         # are freed with the index, not by a later full garbage-collector pass.
-        self._articles, self._fields = None, {}
+        with self._lazy:
+            self._articles, self._fields, self._numbers = None, {}, None
         self._file.close()
+
+    def check_open(self) -> None:
+        """Raises ClosedIndex once the index is closed: a closed index answers nothing, rather than wrongly."""
+        if self.closed:
+            raise ClosedIndex("the index was closed")
 
     @property
     def closed(self) -> bool:
@@ -141,11 +155,8 @@ class StoredIndex:
 
     def field(self, name: str) -> TextColumn:
         """One of the articles' fields (ARTICLE_FIELDS), a value per article, read in place."""
-        values = self._fields.get(name)
-        if values is None:
-            values = TextColumn(self._file[f"article_{name}"], self._file[f"article_{name}_offsets"])
-            self._fields[name] = values
-        return values
+        self.check_open()
+        return self._fields[name]
 
     def strings(self, name: str) -> Sequence[str]:
         """A field every article has: id, title and digest (only date, url and source may be missing)."""
@@ -154,23 +165,28 @@ class StoredIndex:
     @property
     def articles(self) -> tuple[Article, ...]:
         """Every article (made on first use: one object per article, the sentences read when asked for)."""
-        if self._articles is None:
-            if self.closed:
-                raise ClosedIndex("the index was closed")
-            columns = [self.field(name).values() for name in ARTICLE_FIELDS]
-            starts = self._starts.tolist()
-            self._articles = tuple(
-                Article(
-                    article_id, title, date, url, source, Sentences(self, starts[n], starts[n + 1] - starts[n]), digest
+        with self._lazy:
+            self.check_open()
+            if self._articles is None:
+                columns = [self._fields[name].values() for name in ARTICLE_FIELDS]
+                starts = self._starts.tolist()
+                self._articles = tuple(
+                    Article(
+                        article_id,
+                        title,
+                        date,
+                        url,
+                        source,
+                        Sentences(self, starts[n], starts[n + 1] - starts[n]),
+                        digest,
+                    )
+                    for n, (article_id, title, date, url, source, digest) in enumerate(zip(*columns, strict=True))
                 )
-                for n, (article_id, title, date, url, source, digest) in enumerate(zip(*columns, strict=True))
-            )
-        return self._articles
+            return self._articles
 
     def article_digests(self) -> dict[str, str]:
         """Each article's id and the SHA-256 of its file, from the file's columns (no Article objects)."""
-        if self.closed:
-            raise ClosedIndex("the index was closed")
+        self.check_open()
         ids, digests = (cast(list[str], self.field(name).values()) for name in ("id", "digest"))  # never None
         return dict(zip(ids, digests, strict=True))
 
@@ -189,15 +205,13 @@ class StoredIndex:
 
     def sentence(self, doc: int) -> str:
         """Sentence `doc`'s text (documents are numbered across articles, from 0)."""
-        if self.closed:
-            raise ClosedIndex("the index was closed")
+        self.check_open()
         offsets = self._text_offsets
         return str(self._text_view[offsets[doc] : offsets[doc + 1]], "utf-8")
 
     def budget_tokens(self, first: int, count: int) -> npt.NDArray[np.uint16]:
         """The stored passage-budget costs of sentences first to first + count - 1, copied out of the map."""
-        if self.closed:
-            raise ClosedIndex("the index was closed")
+        self.check_open()
         return self._budget_tokens[first : first + count].copy()
 
     def budget_costs(self, first: int, count: int) -> list[int]:
@@ -243,10 +257,9 @@ class StoredIndex:
     def article_sentences(self, article_id: str) -> tuple[int, int]:
         """The first sentence of the article whose id is `article_id`, and the one after its last
         (documents are numbered across articles). Raises UnknownArticle."""
-        with self._numbers_lock:  # made on first use, once, whichever thread asks first
+        with self._lazy:
+            self.check_open()
             if self._numbers is None:
-                if self.closed:
-                    raise ClosedIndex("the index was closed")
                 self._numbers = {article: n for n, article in enumerate(self.strings("id"))}
             number = self._numbers.get(article_id)
         if number is None:
