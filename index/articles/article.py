@@ -19,6 +19,9 @@ from index.articles.text import UNSAFE_CHARS, clean_text, printable, split_sente
 
 logger = logging.getLogger("index.articles")
 
+# Bump with any change to the article a file's bytes become (metadata, title, cleaning, limits; the folder
+# walk's choice of files too): the saved index is keyed by it (storage/build.py; tests/index/test_versions.py).
+ARTICLE_VERSION = 1
 MAX_HEADER_CHARS = 300  # a longer title, date or source is cut at a word boundary, with "…"
 MAX_URL_CHARS = 2_000
 TITLE_CHARS = 80

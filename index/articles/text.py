@@ -22,6 +22,10 @@ from index.articles.stopwords import QUESTION_WORDS, STOP_WORDS
 
 # A sentence longer than this is cut into pieces at word boundaries, so a file with no
 # punctuation cannot make one huge BM25 document or an unreadable passage.
+# The saved index is reused while this and the other versions in storage/build.py's key hold: bump it with
+# any change to what sentences or search terms come out of a text (splitting, normalising, stop words,
+# stemming, the limits below), and pin the new output in tests/index/test_versions.py.
+TOKENIZER_VERSION = 1
 MAX_SENTENCE_CHARS = 1_000
 # Longer "words" (a base64 blob, a run of letters) are cut to this many characters before
 # stemming: they still match themselves, but cannot bloat the vocabulary or the stem cache.

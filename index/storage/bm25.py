@@ -33,6 +33,9 @@ class Bm25Params:
     epsilon: float = 0.25  # rank-bm25's floor for negative IDFs, as a share of the mean IDF
 
 
+# Bump with any change to the weights a build stores (the BM25 formula, IDF, length norm): the saved index is
+# keyed by it (storage/build.py; tests/index/test_versions.py). The parameters are in the key themselves.
+BM25_VERSION = 1
 DEFAULT_PARAMS = Bm25Params()
 # Scores equal to this many decimals are ties, ranked by document number.
 TIE_DECIMALS = 9

@@ -29,15 +29,12 @@ import numpy as np
 import numpy.typing as npt
 
 from index.articles import article as articles_module
-from index.articles import folder as folder_module
-from index.articles import stopwords as stopwords_module
 from index.articles import text as text_module
 from index.articles.article import Skipped, UnusableArticle, log_metadata_problem, read_article
 from index.articles.folder import UNEXPECTED, SeedsFolder, duplicate_key, record_skip
 from index.articles.text import tokens_end_to_end
 from index.progress import LogProgress, Progress
 from index.storage import bm25 as bm25_module
-from index.storage import layout as layout_module
 from index.storage import passages as passages_module
 from index.storage import store
 from index.storage.bm25 import DEFAULT_PARAMS, Bm25Params
@@ -117,16 +114,19 @@ class ParsedChunk:
     budget_tokens: npt.NDArray[np.uint16]  # each sentence's cost in the passage budget
 
 
-@functools.cache
-def _code_digest() -> str:
-    # The saved index depends on how text is split and tokenized, how BM25 is built and how the passage
-    # budget's tokens are counted: a change to any of that code must invalidate it, whatever the articles.
-    digest = hashlib.sha256()
-    modules = (articles_module, folder_module, text_module, stopwords_module, bm25_module, layout_module)
-    for module in (*modules, passages_module):
-        digest.update(Path(str(module.__file__)).read_bytes())
-    digest.update(Path(__file__).read_bytes())
-    return digest.hexdigest()
+def index_versions() -> tuple[str, ...]:
+    """What the saved index was made by, besides the articles and BM25's parameters: each stage's version
+    constant (bumped with a change to its output, each pinned by tests/index/test_versions.py), the file
+    format's, and the libraries that split, stem and count tokens. A deploy that changes none of them (a
+    comment, a refactor, the ranking) reuses the saved index; one that changes any rebuilds it once."""
+    return (
+        f"format {store.FORMAT_VERSION}",
+        f"articles {articles_module.ARTICLE_VERSION}",
+        f"tokenizer {text_module.TOKENIZER_VERSION}",
+        f"bm25 {bm25_module.BM25_VERSION}",
+        f"budget {passages_module.BUDGET_VERSION}",
+        *_tokenizer_versions(),
+    )
 
 
 def _tokenizer_versions() -> tuple[str, ...]:
@@ -148,8 +148,8 @@ def _library_versions() -> tuple[str, ...]:
 
 
 def content_key(files: SourceFiles, params: Bm25Params) -> str:
-    """Changes when any article, the BM25 parameters, the indexing code or the tokenizer's libraries change."""
-    key = [_code_digest(), *_tokenizer_versions(), params.k1, params.b, params.epsilon]
+    """Changes when any article, the BM25 parameters or `index_versions()` change."""
+    key = [*index_versions(), params.k1, params.b, params.epsilon]
     digest = hashlib.sha256(json.dumps(key).encode())
     for article_id, file_digest in zip(files.ids, files.digests, strict=True):
         digest.update(f"{article_id}\0{file_digest}\n".encode())

@@ -17,6 +17,9 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     import tiktoken
 
+# Bump with any change to how a sentence's passage-budget tokens are counted, as stored by a build: the saved
+# index is keyed by it (storage/build.py; tests/index/test_versions.py).
+BUDGET_VERSION = 1
 PASSAGE_TOKENS = 120
 # The stored counts are uint16. A sentence holds at most 1,000 characters (index.text.MAX_SENTENCE_CHARS),
 # each at most 4 UTF-8 bytes and so at most 4 tokens: 4,000, far below the cap. The cap only guards
