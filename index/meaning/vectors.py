@@ -7,6 +7,9 @@ A store is a folder per seeds folder and model, holding append-only files:
 - `catalog.json`: which rows hold which article's sentences, keyed by a hash of the article's title and
   sentences, what is embedded (so an unchanged article keeps its vectors whatever else changes, and an
   edited one is embedded anew), and the partition's centroids' file, if trained.
+Over 400 lines on purpose: the store's files, their catalog, compaction and the partition change together
+(one on-disk format), and splitting them would put one format's rules in several modules.
+
 Rows of an article that was edited or removed stay in the files until they outnumber the rows still in use:
 then `compact` copies the live rows into files of a new generation (`rows.1.i8`, …), replaces the catalog,
 which names the generation, and deletes the old files. Readers that mapped the old files keep them until

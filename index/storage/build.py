@@ -1,6 +1,9 @@
 """From a seeds folder to BM25 postings, fast: read and hash every file, reuse the saved
 index when nothing changed, else parse and tokenize in worker processes and save.
 
+Over 400 lines on purpose: reading, hashing, parsing in workers and laying out are one pipeline whose
+steps share its intermediate arrays; its pieces that stand alone live beside it (layout, store, bm25).
+
 Everything that runs in the calling thread is either short Python steps or NumPy calls
 that release the GIL, so a bot that builds in `asyncio.to_thread` keeps answering.
 """

@@ -7,6 +7,8 @@ and views the arrays in place (`np.frombuffer` over the map): nothing is read in
 memory or unpickled, only plain numeric dtypes are accepted, and a start costs the same
 at any size. The OS page cache holds the pages once for every process that maps the file.
 
+Over 400 lines on purpose: writing, naming, locking and checking the one file format belong together.
+
 Integrity: the directory's SHA-256 and the arrays' bounds are checked at every open;
 every array's checksum is computed from the bytes as they are written, and checked over
 the mapped file once per process before it serves from the file (the writer included,
