@@ -126,3 +126,15 @@ def test_the_core_imports_neither_the_bot_nor_discord() -> None:
         if any(name.split(".")[0] in ("bot", "discord") for name in imported_modules(path))
     }
     assert offenders == set()
+
+
+def test_the_benchmarks_and_the_testkit_import_nothing_from_the_tests() -> None:
+    """What both use (the offline Discord, the load scenario, generated corpora) lives in testkit/."""
+    offenders = {
+        f"{path.relative_to(REPO)} -> {name}"
+        for folder in ("bench", "testkit")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for name in imported_modules(path)
+        if name.split(".")[0] == "tests"
+    }
+    assert offenders == set()

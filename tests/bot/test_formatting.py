@@ -17,7 +17,7 @@ from bot.formatting import (
 )
 from bot.index_holder import ArticleChanges, ReloadReport
 from index import Answer, Hit, Skipped
-from tests.discord_harness import Harness, limit_violations, seeds_folder, settings_for
+from testkit.discord_harness import Harness, limit_violations, seeds_folder, settings_for
 
 
 def hit(text: str, before: str = "", after: str = "", **overrides) -> Hit:

@@ -24,7 +24,7 @@ from bot.exts.moderation import NOT_ALLOWED
 from bot.formatting import NOTHING_MATCHES, escape
 from bot.launch import TOKEN_REJECTED
 from index.storage.layout import Parts
-from tests.discord_harness import (
+from testkit.discord_harness import (
     EPHEMERAL,
     MANAGE_GUILD,
     MEMBER_ID,

@@ -13,7 +13,7 @@ import bot.index_holder
 import index.serving.build_worker
 from bot.exts.moderation import ALREADY_RUNNING, NOT_ALLOWED
 from index import EmptyIndexError, build_index
-from tests.discord_harness import (
+from testkit.discord_harness import (
     APP_OWNER_ID,
     EPHEMERAL,
     MANAGE_GUILD,

@@ -14,7 +14,7 @@ import pytest
 import bot.vectors
 import index.meaning.encoder
 from index.meaning.encoder import ModelUnavailable
-from tests.discord_harness import SMALL_ARTICLES, WAIT_SECONDS, Harness, seeds_folder, settings_for
+from testkit.discord_harness import SMALL_ARTICLES, WAIT_SECONDS, Harness, seeds_folder, settings_for
 
 FIRM = {"firm.txt": "title: Shipping firm\n\nThe chief executive resigned on Monday. Profits fell sharply last year.\n"}
 BY_MEANING = "Who quit as boss of the company?"  # no word in common with the article

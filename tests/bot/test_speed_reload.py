@@ -15,7 +15,7 @@ from bot.index_holder import IndexHolder, Leases
 from index import Answer, SearchIndex, build_index
 from index.storage.reader import ClosedIndex
 from index.storage.store import CACHE_ENV
-from tests.discord_harness import WAIT_SECONDS
+from testkit.discord_harness import WAIT_SECONDS
 from tests.helpers import write_corpus
 
 

@@ -10,7 +10,7 @@ from index.storage import store
 from index.storage.bm25 import DEFAULT_PARAMS
 from index.storage.build import _build
 from index.storage.build_lock import build_lock, lock_path
-from tests.discord_harness import WAIT_SECONDS, seeds_folder
+from testkit.discord_harness import WAIT_SECONDS, seeds_folder
 
 
 class Waiting(logging.Handler):

@@ -19,7 +19,7 @@ from index import build_index
 from index.storage import store
 from index.storage.bm25 import Bm25Params
 from index.storage.store import CACHE_ENV, MAGIC, cache_folder, index_file
-from tests.discord_harness import WAIT_SECONDS
+from testkit.discord_harness import WAIT_SECONDS
 from tests.helpers import write_corpus
 
 

@@ -6,7 +6,7 @@ REST calls are captured at `discord.http.HTTPClient.request`, interaction traffi
 (API v10). Internals as of discord.py 2.7 (pinned in pyproject.toml).
 
 Each test module declares a `harness` fixture around `Harness` (see its docstring), importing it with
-`from tests.discord_harness import Harness`. `FakeDiscord.fail_paths` makes chosen webhook routes fail
+`from testkit.discord_harness import Harness`. `FakeDiscord.fail_paths` makes chosen webhook routes fail
 with 404 Unknown interaction; `reject_token` makes login fail with 401. `tests/discord_server.py` is the
 same fake Discord over real sockets.
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.formatting import cooldown_message
 from bot.questionlog.store import Turn
-from tests.discord_harness import (
+from testkit.discord_harness import (
     BOT_USER,
     MANAGE_GUILD,
     MEMBER_ID,
