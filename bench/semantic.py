@@ -121,8 +121,8 @@ def install() -> dict[str, float]:
         root = Path(spec.origin).parent
         total += sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
     probe = (
-        "import time, numpy; began = time.perf_counter(); from index.encoder import Encoder; "
-        "from index.store import cache_folder; Encoder(threads=1, cache=cache_folder()); "
+        "import time, numpy; began = time.perf_counter(); from index.meaning.encoder import Encoder; "
+        "from index.storage.store import cache_folder; Encoder(threads=1, cache=cache_folder()); "
         "print(time.perf_counter() - began)"
     )
     starts = [

@@ -3,7 +3,7 @@
     python bench/tune_short_answers.py PATH/squad-v1.1-dev.json.gz [--write] [--hits HITS.json]
 
 Each question is asked with sentence vectors (`SearchIndex.search`, two hits); its first hit's spans
-(`index.short_answers.spans`) are the examples. Two logistic regressions with soft labels (the
+(`index.answers.short_answers.spans`) are the examples. Two logistic regressions with soft labels (the
 span's SQuAD token F1) are fitted by gradient descent on the first TUNE_ARTICLES Wikipedia articles:
 the span model on questions whose first hit is a gold sentence, the show model on every question
 with a confident first hit that has a span. SHOW_THRESHOLD is the lowest estimate at which the

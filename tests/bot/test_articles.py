@@ -1,5 +1,5 @@
 """/article add, remove and show through the offline Discord: the attachment is downloaded by discord.py's own
-code from the harness's CDN, written by index.ingest, and the index reloads."""
+code from the harness's CDN, written by index.articles.ingest, and the index reloads."""
 
 from __future__ import annotations
 
