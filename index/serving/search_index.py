@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from index.answers.hits import hits as hits_of
 from index.answers.results import DEFAULT_HITS, MAX_HITS, Answer, Hit
@@ -32,9 +32,6 @@ from index.ranking.weights import rerank_scores
 from index.storage import store
 from index.storage.passages import PASSAGE_TOKENS
 from index.storage.reader import StoredIndex
-
-if TYPE_CHECKING:
-    import numpy.typing as npt
 
 
 class SearchIndex(StoredIndex):
