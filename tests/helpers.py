@@ -25,5 +25,6 @@ def write_articles(folder: Path, articles: dict[str, str]) -> Path:
 
 
 def build_worker_killed(messages: Any, *args: Any) -> None:
-    """Stands in for index.serving.build_worker._work (pickled by name into the spawned process): dies, as by the OOM killer."""
+    """Stands in for index.serving.build_worker._work (pickled by name into the spawned process): dies, as by
+    the OOM killer."""
     os.kill(os.getpid(), signal.SIGKILL)
