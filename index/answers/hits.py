@@ -6,7 +6,8 @@ import numpy as np
 import numpy.typing as npt
 
 from index.answers.results import Hit
-from index.ranking.answer_types import AnswerType, holds_answer_of
+from index.ranking.answer_types import holds_answer_of
+from index.ranking.asked import AnswerType
 from index.ranking.candidates import Candidates
 from index.ranking.confidence import is_confident
 from index.ranking.features import COVERAGE, NEAR

@@ -17,16 +17,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from index.answers.short_answer_weights import SHOW_THRESHOLD, SHOW_WEIGHTS, SPAN_WEIGHTS
-from index.articles.text import normalise, tokenize
-from index.ranking.answer_types import PLACE_BEFORE, AnswerType, candidates
+from index.articles.text import tokenize
+from index.ranking.answer_types import PLACE_BEFORE, candidates
+from index.ranking.asked import AnswerType, analyse
 
-_WH = re.compile(
-    r"\b(how many|how much|how long|how old|how far|how large|how big|when|who|whom|whose|where|which|what|why|how)\b"
-)
-# "What year …" asks for a date and "what percentage …" for a number, as surely as "when" and "how many".
-_DATE_NOUNS = frozenset("year years decade decades century centuries date day days month months era period".split())
-_COUNT_NOUNS = frozenset("percentage percent number amount population price cost age size rate total share".split())
-_AUXILIARIES = frozenset("is was are were did does do has have had can could will would should may might".split())
 _WORD = re.compile(r"[^\W_]+")
 _LOWER_NEXT = re.compile(r"\s[a-z]")
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -37,34 +31,11 @@ _CAP = 5.0
 
 
 def question_class(question: str) -> tuple[str, str | None]:
-    """What `question` asks for (count, measure, date, who, where, what_noun, what_verb, which_noun,
-    which_verb or other), and the first search token after its question word (often its verb or the
-    noun it asks about)."""
-    text = normalise(question)
-    match = _WH.search(text)
-    if match is None:
-        return "other", None
-    word = match.group(1)
-    following = text[match.end() :].split()
-    after = tokenize(text[match.end() :])
-    head = after[0] if after else None
-    if word in ("how many", "how much"):
-        return "count", head
-    if word.startswith("how "):  # how long, old, far, large, big
-        return "measure", head
-    if word == "when":
-        return "date", head
-    if word in ("who", "whom", "whose"):
-        return "who", head
-    if word in ("what", "which"):
-        if _DATE_NOUNS & set(following[:2]):
-            return "date", head
-        if _COUNT_NOUNS & set(following[:3]):
-            return "count", head
-        # "What did Blinken promise?" asks for a thing done or said, "what drama …" for a named one.
-        verb = bool(following) and following[0] in _AUXILIARIES
-        return f"{word}_{'verb' if verb else 'noun'}", head
-    return ("where", head) if word == "where" else ("other", head)
+    """What `question` asks for, as the span model's classes (count, measure, date, who, where, what_noun,
+    what_verb, which_noun, which_verb or other: asked.Question.short_class), and the first search token
+    after its question word (often its verb or the noun it asks about)."""
+    analysed = analyse(question)
+    return analysed.short_class, analysed.head
 
 
 @dataclass(frozen=True)

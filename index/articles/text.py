@@ -18,6 +18,7 @@ from itertools import chain
 import blingfire
 import Stemmer
 
+from index.articles.demonyms import DEMONYMS
 from index.articles.stopwords import QUESTION_WORDS, STOP_WORDS
 
 # A sentence longer than this is cut into pieces at word boundaries, so a file with no
@@ -25,7 +26,7 @@ from index.articles.stopwords import QUESTION_WORDS, STOP_WORDS
 # The saved index is reused while this and the other versions in storage/build.py's key hold: bump it with
 # any change to what sentences or search terms come out of a text (splitting, normalising, stop words,
 # stemming, the limits below), and pin the new output in tests/index/test_versions.py.
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2
 MAX_SENTENCE_CHARS = 1_000
 # Longer "words" (a base64 blob, a run of letters) are cut to this many characters before
 # stemming: they still match themselves, but cannot bloat the vocabulary or the stem cache.
@@ -99,14 +100,28 @@ def normalise(text: str) -> str:
     return text.translate(_QUOTE_MAP).lower()
 
 
+def stem_of(word: str) -> str:
+    """The search term of one normalised word (`normalise`), stop word or not."""
+    return _stem(word)
+
+
 def _stem(word: str) -> str:
     # Cut before the cache, so that neither the cache nor the vocabulary holds giant "words".
     return _stem_short(word[:MAX_TOKEN_CHARS])
 
 
+# A country's adjective and people are searched as the country ("Russian flags" answers a question about
+# Russia, "Nigeriens" one about Niger): their stems are one term, the country's.
+_COUNTRY_OF_STEM = {
+    str(_stemmer.stemWord(normalise(demonym))): str(_stemmer.stemWord(normalise(country)))
+    for demonym, country in DEMONYMS.items()
+}
+
+
 @lru_cache(maxsize=200_000)
 def _stem_short(word: str) -> str:
-    return str(_stemmer.stemWord(word))
+    stem = str(_stemmer.stemWord(word))
+    return _COUNTRY_OF_STEM.get(stem, stem)
 
 
 def _words_of_normalised(text: str) -> list[str]:

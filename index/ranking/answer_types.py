@@ -1,77 +1,18 @@
-"""What a question asks for, and the short answer of that type a sentence holds.
+"""Answers of a type (a number, a date, a name) in a sentence, and the short answer of the type a question asks.
 
-"How many/much" asks for a number, "when" (and "what year") for a date, "who" for a name.
-Candidates are found with patterns (digits and number words; years, months, weekdays and
-centuries; runs of capitalised words), and the one nearest the question's own words wins.
+What a question asks for is read once (index/ranking/asked.py). Candidates are found with patterns (digits and
+number words; years, months, weekdays and centuries; runs of capitalised words), and the one nearest the
+question's own words wins.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
 
 from index.articles.stopwords import STOP_WORDS
 from index.articles.text import normalise
-
-
-class AnswerType(Enum):
-    NUMBER = "number"
-    DATE = "date"
-    NAME = "name"
-
-
-# The questions a short answer is shown for: "how many/much", "when" (and "what year"), "who".
-_SHORT_ANSWER_PATTERNS = (
-    (AnswerType.NUMBER, re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|amount) of\b")),
-    (
-        AnswerType.DATE,
-        re.compile(r"\bwhen\b|\b(what|which) (year|decade|century|date|day|month)\b|\bin what (year|month)\b"),
-    ),
-    (AnswerType.NAME, re.compile(r"\bwho(m|se)?\b")),
-)
-# Questions whose answer is of a known type too, though too loosely for a short answer:
-# they only help ranking ("how long" wants a number, "where" a capitalised place).
-_RANKING_PATTERNS = (
-    *_SHORT_ANSWER_PATTERNS,
-    (AnswerType.NUMBER, re.compile(r"\bhow (long|old|far|large|big|tall|high|fast|often|heavy|wide|deep)\b")),
-    (AnswerType.NAME, re.compile(r"\bwhere\b")),
-)
-
-
-def _earliest(question: str, patterns: tuple[tuple[AnswerType, re.Pattern[str]], ...]) -> AnswerType | None:
-    text = normalise(question)
-    # The earliest question word decides: "Who was president when ...?" asks for a name.
-    found = [(m.start(), kind) for kind, pattern in patterns if (m := pattern.search(text))]
-    return min(found, key=lambda f: f[0])[1] if found else None
-
-
-def question_type(question: str) -> AnswerType | None:
-    """The kind of short answer `question` asks for: a number, a date or a name (or None)."""
-    return _earliest(question, _SHORT_ANSWER_PATTERNS)
-
-
-def expected_type(question: str) -> AnswerType | None:
-    """The kind of answer `question` expects, more loosely: what the re-ranker looks for."""
-    return _earliest(question, _RANKING_PATTERNS)
-
-
-# "What is the population of …?" asks for a number as surely as "how many" does.
-_QUANTITY = re.compile(
-    r"\bwhat(?:'s| is| was| are| were)? the (?:population|price|cost|number|percentage|rate|age|height|length|"
-    r"size|weight|area|distance|temperature|budget|salary|value|death toll|toll)\b"
-)
-
-
-def required_type(question: str) -> AnswerType | None:
-    """The kind of answer a sentence must hold to answer `question` confidently: a number or a date.
-
-    (A name is asked for too loosely for that: nearly every sentence holds a capitalised word.)
-    """
-    kind = expected_type(question)
-    if kind is None and _QUANTITY.search(normalise(question)):
-        kind = AnswerType.NUMBER
-    return kind if kind in (AnswerType.NUMBER, AnswerType.DATE) else None
+from index.ranking.asked import AnswerType, analyse
 
 
 def holds_answer_of(sentence: str, kind: AnswerType) -> bool:
@@ -164,7 +105,7 @@ class ShortAnswer:
 
 def find_short_answer(question: str, sentence: str) -> ShortAnswer | None:
     """The candidate of the asked type nearest the question's words in `sentence`, if any."""
-    kind = question_type(question)
+    kind = analyse(question).short_type
     if kind is None:
         return None
     asked = {w for w in _WORD.findall(normalise(question)) if w not in STOP_WORDS}

@@ -9,7 +9,7 @@ from typing import TypeAlias
 
 from index.articles.stopwords import QUESTION_WORDS, STOP_WORDS
 from index.articles.text import tokenize_question, words
-from index.ranking.answer_types import AnswerType, expected_type
+from index.ranking.asked import AnswerType, Question, analyse
 from index.storage.reader import StoredIndex
 
 # A search term: its stem, or its term id in an index (the index keeps each sentence's term ids,
@@ -29,24 +29,30 @@ CONTEXT_WEIGHT = 0.5
 
 @dataclass(frozen=True)
 class Query:
-    """A question as the re-ranker sees it."""
+    """A question as the re-ranker sees it: its analysis, and its search terms weighed in one index."""
 
     terms: tuple[Term, ...]  # search stems (or their term ids) in question order, each once
     idf: Mapping[Term, float]
-    kind: AnswerType | None
+    asked: Question  # what it asks for and names (asked.analyse), read once
     asked_words: frozenset[str]  # normalised words of the question
     mass: float  # the IDF of all its terms
+
+    @property
+    def kind(self) -> AnswerType | None:
+        """The kind of answer a sentence should hold: a number, a date or a name (None: no one kind)."""
+        return self.asked.expected
 
     @property
     def content_words(self) -> frozenset[str]:
         return self.asked_words - STOP_WORDS - QUESTION_WORDS
 
     @classmethod
-    def of(cls, question: str, idf: Mapping[Term, float]) -> Query:
+    def of(cls, question: str | Question, idf: Mapping[Term, float]) -> Query:
         """`idf` maps the question's search terms, in question order, to their IDF."""
+        analysed = analyse(question) if isinstance(question, str) else question
         terms = tuple(idf)
         mass = sum(idf[t] for t in terms)
-        return cls(terms, idf, expected_type(question), frozenset(words(question)), mass)
+        return cls(terms, idf, analysed, frozenset(words(analysed.text)), mass)
 
 
 def question_terms(question: str) -> list[str]:

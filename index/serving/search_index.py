@@ -21,7 +21,7 @@ from index.articles.text import words
 from index.meaning.stage import QuestionEncoder, SemanticStage, embedding_texts
 from index.meaning.vectors import FloatArray as VectorArray
 from index.meaning.vectors import VectorStore, article_key_of_blob
-from index.ranking.answer_types import required_type, short_answer
+from index.ranking.answer_types import short_answer
 from index.ranking.candidates import CANDIDATES, Candidates
 from index.ranking.candidates import candidates as candidates_of
 from index.ranking.features import FloatArray
@@ -171,7 +171,7 @@ class SearchIndex(StoredIndex):
         found = self.candidates(question, k, context, context_weight, lexical=lexical, article=article)
         # With vectors, a sentence that lacks an answer of the asked kind (no number for "what is the
         # population…") is not confident, however near its words and meaning: it is about something else.
-        required = required_type(question) if found.cosines is not None else None
+        required = found.query.asked.required if found.cosines is not None else None
         scores = rerank_scores(found.features)
         order = np.lexsort((found.docs, -scores))[:k]
         if not len(order):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.ranking.answer_types import AnswerType, Candidate, candidates, expected_type, question_type, short_answer
+from index.ranking.answer_types import Candidate, candidates, short_answer
+from index.ranking.asked import AnswerType, analyse
 
 SENTENCE = (
     "Benin’s President Patrice Talon met 3,000 protesters and four ministers on 26 July 2023 in Niamey, two years ago."
@@ -30,8 +31,8 @@ SENTENCE = (
     ],
 )
 def test_question_types(question: str, short: AnswerType | None, ranking: AnswerType | None) -> None:
-    assert question_type(question) is short
-    assert expected_type(question) is ranking
+    assert analyse(question).short_type is short
+    assert analyse(question).expected is ranking
 
 
 def test_number_candidates_skip_numbers_inside_dates() -> None:

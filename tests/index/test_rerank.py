@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import index.ranking.features as rerank
 import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 from index.articles.text import tokenize
-from index.ranking.answer_types import AnswerType
+from index.ranking.asked import AnswerType
 from index.ranking.features import (
     FEATURES,
     PROXIMITY_WINDOW,

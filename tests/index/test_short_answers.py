@@ -9,7 +9,7 @@ import pytest
 
 from index.answers.short_answer_weights import SHOW_THRESHOLD, SHOW_WEIGHTS, SPAN_WEIGHTS
 from index.answers.short_answers import choose, expected_f1, linear, question_class, spans, trusted_short_answer
-from index.ranking.answer_types import AnswerType
+from index.ranking.asked import AnswerType
 
 
 @pytest.mark.parametrize(
