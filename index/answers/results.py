@@ -22,8 +22,9 @@ class Hit:
     text: str
     passage: str  # the sentence with its neighbours, up to the passage budget
     score: float
-    confident: bool
+    confident: bool  # `confidence` is high enough to answer (index/ranking/confidence.py)
     offset: int  # where `text` starts in `passage` (the same words may occur earlier in it)
+    confidence: float = 0.0  # the probability that the sentence answers the question
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from index.meaning.stage import SemanticStage
-from index.ranking.features import COVERAGE, NEAR, features, semantic_features
+from index.ranking.features import COVERAGE, FEATURES, SEMANTIC_FEATURES, features, semantic_features
 from index.ranking.question import CONTEXT_WEIGHT, MAX_QUESTION_CHARS, Query, query, question_terms, weighted_terms
 from index.storage.reader import StoredIndex
 
@@ -26,11 +27,17 @@ class Candidates:
     query: Query
     docs: npt.NDArray[np.int64]
     bm25: npt.NDArray[np.float64]
-    features: npt.NDArray[np.float64]  # one row per candidate, columns in features.FEATURES order
-    # With a context: each candidate's evidence for the question's own words alone (see `search`).
-    own_evidence: npt.NDArray[np.float64] | None = None
+    features: npt.NDArray[np.float64]  # one row per candidate, columns named by `names`
+    by_words: int  # the first `by_words` candidates are BM25's; the others were found by meaning alone
+    # With a context: each candidate's features for the question's own words alone (see answers/hits.py).
+    alone: npt.NDArray[np.float64] | None = None
     # With the semantic stage: each candidate's cosine to the question (NaN: no vector yet), else None.
     cosines: npt.NDArray[np.float32] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The features' names, in column order: with or without the semantic ones."""
+        return SEMANTIC_FEATURES if self.features.shape[1] == len(SEMANTIC_FEATURES) else FEATURES
 
 
 def candidates(
@@ -41,6 +48,7 @@ def candidates(
     context: str | None = None,
     context_weight: float = CONTEXT_WEIGHT,
     within: tuple[int, int] | None = None,
+    excluding: tuple[int, int] | None = None,
 ) -> Candidates:
     """BM25's best CANDIDATES (or `at_least`) sentences for `question`, with their re-ranking features.
 
@@ -48,7 +56,9 @@ def candidates(
     semantic `stage` (None: words alone), the question's nearest sentences by vector join them, and each
     candidate gets the semantic features (features.SEMANTIC_FEATURES). `within` (first, end) keeps
     sentences first to end - 1 only (one article's): their postings and vector rows, scored as in the whole
-    index, so scores and confidence mean the same for one article as for all.
+    index, so scores and confidence mean the same for one article as for all. `excluding` (first, end) leaves
+    those sentences out, as if their article were not indexed: how the answer-quality benchmark asks a
+    question whose answer is gone (bench/trust.py).
     """
     asked = query(index, question, context, context_weight)
     wanted = max(at_least, CANDIDATES)
@@ -57,13 +67,16 @@ def candidates(
     else:
         weighted = weighted_terms(question, context, context_weight)
         terms, weights = list(weighted), list(weighted.values())
-    found = index.bm25.top(terms, wanted, weights, within)
-    docs, scores = found.docs, found.scores
+    left_out = 0 if excluding is None else excluding[1] - excluding[0]
+    found = index.bm25.top(terms, wanted + left_out, weights, within)
+    docs, scores = _without(found.docs, excluding, wanted), _without(found.scores, excluding, wanted, found.docs)
+    by_words = len(docs)
     view = stage.view if stage is not None else None
     vector = stage.encode(question[:MAX_QUESTION_CHARS]) if stage is not None and view and view.ready else None
     cosines = None
     if vector is not None and view is not None:
-        nearest, near = view.nearest(vector, wanted, within)
+        nearest, near = view.nearest(vector, wanted + left_out, within)
+        nearest, near = _without(nearest, excluding, wanted), _without(near, excluding, wanted, nearest)
         extra = nearest[~np.isin(nearest, docs) & (near >= NEAREST_COSINE)]
         if len(extra):  # found by meaning alone: their BM25 scores (often 0) still count
             docs = np.concatenate([docs, extra])
@@ -73,8 +86,19 @@ def candidates(
     if cosines is not None and vector is not None and view is not None and len(docs):
         semantic = semantic_features(index, lambda some: view.cosines(vector, some), docs, cosines, rows[:, COVERAGE])
         rows = np.hstack([rows, semantic])
-    evidence = None
+    alone = None
     if context is not None:  # the question's own words alone: how much of them each candidate holds
         alone = features(index, query(index, question), docs, scores)
-        evidence = alone[:, COVERAGE] + alone[:, NEAR]
-    return Candidates(asked, docs, scores, rows, evidence, cosines)
+        if rows.shape[1] > alone.shape[1]:
+            alone = np.hstack([alone, rows[:, alone.shape[1] :]])
+    return Candidates(asked, docs, scores, rows, by_words, alone, cosines)
+
+
+def _without(
+    values: npt.NDArray[Any], excluding: tuple[int, int] | None, keep: int, docs: npt.NDArray[Any] | None = None
+) -> npt.NDArray[Any]:
+    """`values` (one per doc of `docs`, or the docs themselves) but those of docs in `excluding`, the first `keep`."""
+    if excluding is None:
+        return values
+    of = values if docs is None else docs
+    return values[(of < excluding[0]) | (of >= excluding[1])][:keep]

@@ -1,33 +1,67 @@
-"""Whether a hit answers the question: enough of its words around the sentence, or near enough in meaning."""
+"""Whether a hit answers the question: a calibrated probability, and a threshold on it.
+
+A confident wrong answer is the worst thing the bot can do, so a hit is judged on what it covers of the
+question (index/ranking/coverage.py: its words, with the article's title and lead, the names it must hold
+whole), on how far it leads the next candidate, and, with sentence vectors, on how near it is in meaning.
+A logistic model over those (fitted by bench/tune_trust.py on SQuAD's tune questions: their first hits right
+and wrong, the same questions with their answer's paragraph removed, SQuAD 2.0's unanswerable questions and
+questions about other topics) gives the probability that the hit answers; the hit is confident at
+`trained.CONFIDENT_AT` or more. A question asking for a number or a date is never confidently answered by a
+sentence that holds none.
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping, Sequence
 
-# A hit is confident when the sentence and its two neighbours hold at least this share
-# of the question's IDF mass: a question whose rare words are absent is not answered.
-# On SQuAD (docs/quality.md) 0.55 keeps 99.9% of questions asked of the unrelated seed article
-# unconfident and makes 92.6% of right first answers confident.
-CONFIDENT_COVERAGE = 0.55
-# With sentence vectors, a hit is confident when its words are (CONFIDENT_COVERAGE) and its meaning is
-# not far (cosine ≥ WORDS_COSINE), or when its meaning is near (cosine ≥ MEANING_COSINE) and a little of
-# the question's rare words is there (MEANING_COVERAGE). Chosen on 2,500 questions of SQuAD's tune split
-# (confident when right: 97.8%, against 88.2% by words alone) with the same questions asked of the seed
-# article (99.8% not confident, as by words alone), and the seed questions of tests/data (34 of 37
-# answerable confident, none of the 10 unanswerable); `qa-bot eval squad` reports both shares. A meaning nearer
-# than SURE_COSINE is confident with no word in common (a paraphrase): no unanswerable question of those
-# sets came that near (0.48 at most), and none of their answerable ones needed it.
-WORDS_COSINE = 0.16
-MEANING_COSINE = 0.35
-MEANING_COVERAGE = 0.15
-SURE_COSINE = 0.5
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+# The model's inputs, read from a hit's ranking features (index/ranking/features.py) but for the first two.
+ANSWERABILITY_FEATURES = (
+    "score",  # the ranker's score
+    "margin",  # its lead over the next candidate's score (0 when it is the last)
+    "coverage",
+    "document",
+    "around",
+    "rarest_missing",
+    "names_missing",
+    "names_missing_article",
+    "numbers_missing",
+    "answer_type",
+)
+# With sentence vectors, two more: the hit's cosine to the question, and the best among the candidates'.
+SEMANTIC_ANSWERABILITY_FEATURES = (*ANSWERABILITY_FEATURES, "cosine_raw", "cosine_best")
 
 
-def is_confident(evidence: float, cosine: float | None) -> bool:
-    """Whether a hit answers the question, from `evidence` (the share of the question's IDF mass in and
-    around the sentence) and, when the sentence has a vector, its `cosine` to the question."""
-    if cosine is None or math.isnan(cosine):
-        return evidence >= CONFIDENT_COVERAGE - 1e-9
-    by_words = evidence >= CONFIDENT_COVERAGE - 1e-9 and cosine >= WORDS_COSINE
-    by_meaning = cosine >= MEANING_COSINE and evidence >= MEANING_COVERAGE - 1e-9
-    return by_words or by_meaning or cosine >= SURE_COSINE
+def answerability_features(
+    names: Sequence[str], rows: FloatArray, scores: FloatArray, order: npt.NDArray[np.int64]
+) -> FloatArray:
+    """The answerability inputs of the candidates at `order` (best first), one row each: their ranking
+    `rows` (columns named by `names`), final `scores`, and each one's lead over the one ranked after it."""
+    semantic = "cosine_raw" in names
+    wanted = SEMANTIC_ANSWERABILITY_FEATURES if semantic else ANSWERABILITY_FEATURES
+    ranked = scores[np.argsort(-scores, kind="stable")]
+    out = np.zeros((len(order), len(wanted)), dtype=np.float64)
+    for row, at in enumerate(order.tolist()):
+        place = int(np.searchsorted(-ranked, -scores[at], side="right")) - 1
+        following = ranked[place + 1] if place + 1 < len(ranked) else scores[at]
+        for column, name in enumerate(wanted):
+            if name == "score":
+                out[row, column] = scores[at]
+            elif name == "margin":
+                out[row, column] = scores[at] - following
+            elif name == "cosine_best":
+                out[row, column] = float(rows[:, names.index("cosine_raw")].max())
+            else:
+                out[row, column] = rows[at, names.index(name)]
+    return out
+
+
+def answerability(inputs: FloatArray, weights: Mapping[str, float], bias: float, names: Sequence[str]) -> FloatArray:
+    """The probability that each hit (a row of `answerability_features`) answers its question."""
+    vector = np.array([weights[name] for name in names], dtype=np.float64)
+    probability: FloatArray = 1.0 / (1.0 + np.exp(-(inputs @ vector + bias)))
+    return probability

@@ -20,12 +20,24 @@ import numpy.typing as npt
 
 from index.articles.text import normalise, words
 from index.ranking.answer_types import candidates
+from index.ranking.coverage import COVERAGE_FEATURES, coverage_features
 from index.ranking.question import Query, Term, by_id
 from index.storage.reader import StoredIndex
 
 FloatArray = npt.NDArray[np.float64]
 
-FEATURES = ("bm25", "coverage", "previous", "near", "context", "lead", "proximity", "answer_type", "answer_near")
+FEATURES = (
+    "bm25",
+    "coverage",
+    "previous",
+    "near",
+    "context",
+    "lead",
+    "proximity",
+    "answer_type",
+    "answer_near",
+    *COVERAGE_FEATURES,
+)
 # Neighbouring sentences, on each side, that count as the candidate's context.
 CONTEXT_SENTENCES = 4
 # A candidate answer this close (in characters) to a question word counts as near it.
@@ -129,8 +141,9 @@ def feature_row(
 # best-covered candidate holds: when a question is asked in words the articles do not use, its meaning
 # has to decide. Weights tuned on SQuAD's tune split (bench/tune_semantic.py), where questions reuse the
 # paragraph's words (the last one was first set by hand at 4: it cost 0.003 MRR@10 on SQuAD and put 6 of
-# the 24 seed questions of tests/data/seed_paraphrases.json right first instead of 4; tuning kept it).
-SEMANTIC_FEATURES = (*FEATURES, "cosine", "cosine_near", "cosine_context", "cosine_unmatched")
+# the 24 seed questions of tests/data/seed_paraphrases.json right first instead of 4; tuning kept it). The
+# fifth is the cosine itself, unshifted.
+SEMANTIC_FEATURES = (*FEATURES, "cosine", "cosine_near", "cosine_context", "cosine_unmatched", "cosine_raw")
 
 
 # Neighbour offsets, nearest first, before and after alternating (CONTEXT_SENTENCES on each side).
@@ -195,6 +208,11 @@ def features(
     if query.kind is not None:  # the text is read only when an answer type is sought in it
         for row, doc in enumerate(docs.tolist()):
             rows[row, 7:9] = answer_type_evidence(ids, index.sentence(doc), ())
+    # _AROUND starts with the sentence before, then the one after.
+    before_one, after_one = context[:, 0] & exists[:, :1], context[:, 1] & exists[:, 1:2]
+    whole_lead = holds[row_of[2 * n : 3 * n]]
+    held = (own, before_one, after_one, whole_lead)
+    rows[:, 9:] = coverage_features(index, query, weights, docs, held)
     return rows
 
 
@@ -219,5 +237,6 @@ def semantic_features(
     near = np.maximum(around[0], around[1])
     context = (around[0] + own + around[1]) / 3
     unmatched = 1.0 - float(coverage.max()) if len(coverage) else 1.0
-    columns = [own - own.max(), near - near.max(), context - context.max(), (own - own.max()) * unmatched]
+    # The last, the cosine itself, says how near the question the candidate is at all (answerability reads it).
+    columns = [own - own.max(), near - near.max(), context - context.max(), (own - own.max()) * unmatched, own]
     return np.column_stack(columns).astype(np.float64)

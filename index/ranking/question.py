@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TypeAlias
@@ -10,6 +9,7 @@ from typing import TypeAlias
 from index.articles.stopwords import QUESTION_WORDS, STOP_WORDS
 from index.articles.text import tokenize_question, words
 from index.ranking.asked import AnswerType, Question, analyse
+from index.ranking.salience import salience
 from index.storage.reader import StoredIndex
 
 # A search term: its stem, or its term id in an index (the index keeps each sentence's term ids,
@@ -67,14 +67,12 @@ def weighted_terms(question: str, context: str | None, weight: float = CONTEXT_W
     return terms
 
 
-def _unknown_idf(index: StoredIndex) -> float:
-    # A word found nowhere weighs as much as the rarest possible word.
-    return math.log((index.bm25.doc_count + 0.5) / 0.5)
-
-
 def _idf(index: StoredIndex, term: str) -> float:
-    row = index.bm25.vocabulary.get(term)
-    return float(index.bm25.idf[row]) if row is not None else _unknown_idf(index)
+    """The term's weight in coverage: its rarity in the archive, smoothed toward English (salience.py)."""
+    bm25 = index.bm25
+    row = bm25.vocabulary.get(term)
+    holding = 0 if row is None else int(bm25.indptr[row + 1] - bm25.indptr[row])
+    return salience(term, holding, bm25.doc_count)
 
 
 def query(
