@@ -26,18 +26,10 @@ from index.storage.reader import StoredIndex
 
 FloatArray = npt.NDArray[np.float64]
 
-FEATURES = (
-    "bm25",
-    "coverage",
-    "previous",
-    "near",
-    "context",
-    "lead",
-    "proximity",
-    "answer_type",
-    "answer_near",
-    *COVERAGE_FEATURES,
-)
+# What the question's words say of a candidate (`feature_row` computes them one candidate at a time), then
+# what it covers the way news is written (index/ranking/coverage.py).
+WORD_FEATURES = ("bm25", "coverage", "previous", "near", "context", "lead", "proximity", "answer_type", "answer_near")
+FEATURES = (*WORD_FEATURES, *COVERAGE_FEATURES)
 # Neighbouring sentences, on each side, that count as the candidate's context.
 CONTEXT_SENTENCES = 4
 # A candidate answer this close (in characters) to a question word counts as near it.
@@ -112,7 +104,7 @@ def feature_row(
     bm25: float,
     best_bm25: float,
 ) -> list[float]:
-    """The features of one candidate, in FEATURES order.
+    """The features of one candidate, in WORD_FEATURES order.
 
     `previous` is the preceding sentence's tokens (empty for an article's first);
     `neighbours` are the token lists of the sentences around it, nearest first

@@ -76,6 +76,7 @@ def answer_json(answer: Answer) -> str:
             "rank": rank,
             "score": round(hit.score, 6),
             "confident": hit.confident,
+            "confidence": hit.confidence,
             "article": hit.article,
             "title": hit.title,
             "date": hit.date,

@@ -9,7 +9,7 @@ import pytest
 from bot.cli import main
 from tests.helpers import REPO, SEEDS, write_articles
 
-ANSWER_KEYS = ["rank", "score", "confident", "article", "title", "date", "url", "sentence", "text", "passage"]
+ANSWER_KEYS = ["rank", "score", "confident", "confidence", "article", "title", "date", "url", "sentence", "text", "passage"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -18,6 +18,7 @@ from index.ranking.asked import AnswerType
 from index.ranking.features import (
     FEATURES,
     PROXIMITY_WINDOW,
+    WORD_FEATURES,
     answer_type_evidence,
     closest_gap,
     coverage,
@@ -79,7 +80,7 @@ def test_feature_row_reads_the_sentence_and_its_neighbours() -> None:
         "answer_type": 1.0,
         "answer_near": 1.0,
     }
-    assert dict(zip(FEATURES, row, strict=True)) == pytest.approx(expected)
+    assert dict(zip(WORD_FEATURES, row, strict=True)) == pytest.approx(expected)
 
 
 def test_rerank_scores_weigh_features() -> None:
