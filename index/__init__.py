@@ -5,6 +5,7 @@ then call `SearchIndex.search(question, k)` from any thread.
 """
 
 import logging
+import os
 
 from index.articles import Article, Skipped, parse_article
 from index.bm25 import Bm25, Bm25Params
@@ -19,6 +20,14 @@ from index.search import (
     index_articles,
     load_articles,
 )
+
+# Nothing about the host is collected or sent. onnxruntime 1.31's Linux and macOS builds record usage events
+# (OS, Python path, a device id) under ~/.cache/Microsoft/DeveloperTools and upload them. This variable, read
+# when onnxruntime is first imported, turns that off entirely: no uploader, no device id, no event file
+# (onnxruntime's pull request 27379; onnxruntime.disable_telemetry_events() does not: the first event is
+# written as it loads). Set when the core is first imported: its modules import onnxruntime only inside
+# functions, so always later. Forced: the README promises it.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 __all__ = [
     "DEFAULT_HITS",
