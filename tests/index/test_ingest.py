@@ -85,8 +85,10 @@ def test_file_names_are_made_from_the_title_never_taken_from_the_user(title, nam
     assert file_name(title, ".txt") == name
 
 
-def test_a_title_in_another_script_is_named_by_its_digest():
-    name = file_name("尼日尔政变", ".txt")
+def test_a_title_in_another_script_is_transliterated_and_one_of_symbols_named_by_its_digest():
+    assert file_name("尼日尔政变", ".txt") == "ni-ri-er-zheng-bian.txt"
+    assert file_name("Путин встретился с журналистами", ".md") == "putin-vstretilsia-s-zhurnalistami.md"
+    name = file_name("🙂 → 🙂", ".txt")
     assert name.startswith("article-") and name.endswith(".txt") and len(name) == len("article-") + 12 + 4
 
 
