@@ -60,9 +60,8 @@ def main() -> int:
             result = demo(rev)
             results[rev].append(result)
             load = os.getloadavg()[0]
-            print(
-                f"round {round_ + 1} {rev}: {result['seconds']:.1f} s, .venv {result['venv_mb']:.0f} MB (load {load:.1f})"
-            )
+            figures = f"{result['seconds']:.1f} s, .venv {result['venv_mb']:.0f} MB"
+            print(f"round {round_ + 1} {rev}: {figures} (load {load:.1f})", flush=True)
     print("\n| revision | `make demo` wall time (median) | .venv |\n|---|---:|---:|")
     for rev, runs in results.items():
         seconds = statistics.median(r["seconds"] for r in runs)
