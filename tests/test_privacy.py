@@ -77,6 +77,8 @@ def test_the_commands_and_the_bots_worker_write_nothing_outside_qa_bots_own_fold
 
     assert written_elsewhere(home) == []
     assert (home / ".cache" / "qa-bot").is_dir()  # the commands did write: where they should
+    # The model ships ready (index/models/): a first run makes no copy of it, quantised or not.
+    assert [path.name for path in home.rglob("*.onnx")] == []
 
 
 def test_onnxruntime_is_told_to_record_nothing_before_it_can_be_imported() -> None:
