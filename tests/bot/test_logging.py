@@ -13,11 +13,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.launch import _setup_logging
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
+from tests.helpers import Terminal
 
 
 @pytest.fixture

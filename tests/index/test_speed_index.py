@@ -289,10 +289,7 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_elsewhere(caplog: pytest.
     import io
 
     from index.progress import BarProgress, LogProgress, terminal_or_log
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+    from tests.helpers import Terminal
 
     terminal = Terminal()
     bar = terminal_or_log(terminal)

@@ -15,12 +15,7 @@ from bot.cli import main
 from index import Answer, Hit
 from index.terminal import TEXT_WIDTH, answer_text, bold, colour_allowed, text_width
 from index.text import counted
-from tests.helpers import REPO, SEEDS
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
+from tests.helpers import REPO, SEEDS, Terminal
 
 
 def answer(passage: str) -> Answer:
