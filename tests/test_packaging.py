@@ -93,3 +93,13 @@ def test_version_prints_the_installed_version() -> None:
 
     done = subprocess.run([sys.executable, "-m", "bot", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout == f"qa-bot {version('qa-bot')}\n"
+
+
+def test_make_demo_installs_from_the_runtime_lock_only() -> None:
+    # make's dry run (-n) of a build from nothing (-B): the commands `make demo` runs on a fresh clone.
+    done = subprocess.run(["make", "-n", "-B", "demo"], cwd=REPO, capture_output=True, text=True, check=True)
+    installs = [line for line in done.stdout.splitlines() if " pip install " in line]
+    assert installs == [
+        ".venv/bin/python -m pip install --quiet --no-compile --require-hashes -r requirements.lock",
+        ".venv/bin/python -m pip install --quiet --no-compile --no-deps -e .",
+    ]
