@@ -34,10 +34,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from index import SearchIndex, build_index, index_articles
-from index.encoder import DEFAULT_MODEL, Encoder, model_path
-from index.evaluation import attach_squad_vectors, load_squad
-from index.semantic import cores
-from index.vectors import VectorStore
+from index.evaluation.squad import attach_squad_vectors, load_squad
+from index.meaning.encoder import DEFAULT_MODEL, Encoder, model_path
+from index.meaning.stage import cores
+from index.meaning.vectors import VectorStore
 
 LIMITS = {"embed_ms": 2.5, "embed_64_ms": 2.5, "p50_ms": 20.0, "p99_ms": 60.0, "install_mb": 150.0, "start_s": 0.3}
 # The packages only the semantic stage needs (onnxruntime's own dependencies included).
@@ -121,7 +121,7 @@ def install() -> dict[str, float]:
         total += sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
     total += model_path(DEFAULT_MODEL).stat().st_size
     probe = (
-        "import time, numpy; began = time.perf_counter(); from index.encoder import Encoder; "
+        "import time, numpy; began = time.perf_counter(); from index.meaning.encoder import Encoder; "
         "Encoder(threads=1); "
         "print(time.perf_counter() - began)"
     )

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config import MAX_SHARDS, format_shard_ids
-from index.text import counted
+from index import counted
 
 log = logging.getLogger("bot.cluster")
 
@@ -189,7 +189,7 @@ async def _run(cluster: Cluster) -> int:
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     from bot.launch import _network_errors, _settings, _setup_logging, _unreachable
-    from index.terminal import UsageError
+    from index import UsageError
 
     settings = _settings(require_token=args.command is None)
     _setup_logging(settings)

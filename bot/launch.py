@@ -15,8 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings, discord_id, load_settings
-from index.terminal import UsageError, colour_allowed, emit
-from index.text import counted
+from index import UsageError, colour_allowed, counted, emit
 
 if TYPE_CHECKING:
     from bot.bot import QABot

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.store import CACHE_ENV
+from index.storage.store import CACHE_ENV
 from tests.helpers import REPO
 
 DOCUMENTS = sorted([REPO / "README.md", REPO / "tests" / "README.md", *(REPO / "docs").glob("*.md")])

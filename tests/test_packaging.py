@@ -56,7 +56,7 @@ def test_every_package_under_bot_and_index_goes_into_the_wheel() -> None:
 
 
 def test_the_model_file_is_package_data() -> None:
-    from index.encoder import DEFAULT_MODEL, model_path
+    from index.meaning.encoder import DEFAULT_MODEL, model_path
 
     patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["index"]
     relative = model_path(DEFAULT_MODEL).relative_to(REPO / "index")

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from bot.questionlog.store import Stats
-from index.store import cache_folder
+from index import cache_folder
 
 # matplotlib keeps its font list in ~/.cache/matplotlib unless told otherwise: in qa-bot's own cache folder
 # instead (a folder the user chose with MPLCONFIGDIR is kept), so the bot writes nowhere else.

@@ -13,8 +13,8 @@ import pytest
 
 from bot.cli import main
 from index import Answer, Hit
-from index.terminal import TEXT_WIDTH, answer_text, bold, colour_allowed, text_width
-from index.text import counted
+from index.articles.text import counted
+from index.shell.terminal import TEXT_WIDTH, answer_text, bold, colour_allowed, text_width
 from tests.helpers import REPO, SEEDS, Terminal
 
 
