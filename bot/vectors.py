@@ -56,7 +56,7 @@ class VectorFiller:
     def __init__(self, enabled: bool = True, make_pool: Callable[[], EmbeddingPool] | None = None) -> None:
         self.enabled = enabled
         self.unavailable: str | None = None if enabled else "turned off (SEMANTIC=off)"
-        self._make_pool = make_pool or (EmbeddingPool)
+        self._make_pool = make_pool or EmbeddingPool
         self._pool: EmbeddingPool | None = None
         self._questions: Encoder | None = None
         self._task: asyncio.Task[None] | None = None
