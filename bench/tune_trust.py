@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from index.ranking.confidence import (
     answerability,
     answerability_features,
 )
+from index.ranking.weights import TUNED_SEMANTIC_WEIGHTS, TUNED_WEIGHTS
 from index.serving.building import build_index
 from index.shell.commands import attach_vectors
 from index.storage.store import cache_folder
@@ -49,20 +50,23 @@ def standardised(rows: FloatArray) -> tuple[FloatArray, FloatArray]:
     return rows.mean(axis=0), rows.std(axis=0) + 1e-9
 
 
-def fit_ranker(groups: Sequence[Group]) -> dict[str, float]:
+def fit_ranker(groups: Sequence[Group], fixed: Mapping[str, float]) -> dict[str, float]:
     """Weights (by feature name) of a linear score whose softmax over each question's candidates puts the most
-    probability on its gold sentences, L2-regularised."""
+    probability on its gold sentences, L2-regularised; the `fixed` features keep their weights."""
     chosen = [g for g in groups if g.gold.any()]
     names = chosen[0].names
-    mean, scale = standardised(np.vstack([g.features for g in chosen]))
-    rows = (np.vstack([g.features for g in chosen]) - mean) / scale
+    free = [n for n, name in enumerate(names) if name not in fixed]
+    everything = np.vstack([g.features for g in chosen])
+    offset = everything @ np.array([fixed.get(name, 0.0) for name in names])
+    mean, scale = standardised(everything[:, free])
+    rows = (everything[:, free] - mean) / scale
     sizes = np.array([len(g.docs) for g in chosen])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     owner = np.repeat(np.arange(len(chosen)), sizes)
     target = np.concatenate([g.gold / g.gold.sum() for g in chosen])
 
     def loss(w: FloatArray) -> tuple[float, FloatArray]:
-        s = rows @ w
+        s = rows @ w + offset
         top = np.maximum.reduceat(s, starts)
         e = np.exp(s - top[owner])
         total = np.add.reduceat(e, starts)
@@ -71,7 +75,7 @@ def fit_ranker(groups: Sequence[Group]) -> dict[str, float]:
         return value / len(chosen), (rows.T @ (p - target) + 2 * RANKER_L2 * w) / len(chosen)
 
     fitted = minimize(loss, np.zeros(rows.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 1000})
-    return dict(zip(names, (fitted.x / scale).tolist(), strict=True))
+    return {names[n]: float(w) for n, w in zip(free, fitted.x / scale, strict=True)}
 
 
 # The direction each input may push the answerability, so that the model stays sensible on questions unlike
@@ -106,7 +110,7 @@ def fit_logistic(rows: FloatArray, labels: FloatArray, names: Sequence[str]) -> 
     return weights, float(fitted[-1] - weights @ mean)
 
 
-def top_inputs(groups: Sequence[Group], ranker: dict[str, float]) -> tuple[FloatArray, FloatArray]:
+def top_inputs(groups: Sequence[Group], ranker: Mapping[str, float]) -> tuple[FloatArray, FloatArray]:
     """Each group's first hit as the answerability model reads it, and whether that hit is gold."""
     rows, labels = [], []
     for g in groups:
@@ -129,8 +133,10 @@ def lowest_threshold(probability: FloatArray, right: FloatArray, precision: floa
 def fit(groups: Sequence[Group]) -> dict[str, object]:
     """The ranker, the answerability model and its threshold, from the tune groups."""
     tune = [g for g in groups if g.split == "tune" and len(g.docs)]
-    ranker = fit_ranker([g for g in tune if g.source in ("squad", "squad2")])
-    names = SEMANTIC_ANSWERABILITY_FEATURES if "cosine_raw" in tune[0].names else ANSWERABILITY_FEATURES
+    semantic = "cosine_raw" in tune[0].names
+    fixed = TUNED_SEMANTIC_WEIGHTS if semantic else TUNED_WEIGHTS
+    ranker = {**fixed, **fit_ranker([g for g in tune if g.source in ("squad", "squad2")], fixed)}
+    names = SEMANTIC_ANSWERABILITY_FEATURES if semantic else ANSWERABILITY_FEATURES
     rows, labels = top_inputs(tune, ranker)
     weights, bias = fit_logistic(rows, labels, names)
     model = dict(zip(names, weights.tolist(), strict=True))
@@ -209,6 +215,11 @@ def ablation(groups: Sequence[Group]) -> None:
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
 
 
+def new_weights(ranker: object, fixed: Mapping[str, float]) -> dict[str, float]:
+    assert isinstance(ranker, dict)
+    return {name: weight for name, weight in ranker.items() if name not in fixed}
+
+
 def module_text(semantic: dict[str, object], lexical: dict[str, object], command: str) -> str:
     def table(values: object) -> str:
         assert isinstance(values, dict)
@@ -223,10 +234,11 @@ Jia and Liang 2018), both CC BY-SA 4.0: these weights are derived from them. Wri
 Do not edit by hand: change the features or the script, and fit again.
 """
 
-# Words and meaning (sentence vectors): the ranker's weight of each feature (index/ranking/features.py).
-RANKER = {table(semantic["ranker"])}
+# Words and meaning (sentence vectors): the ranker's weights of the coverage features (index/ranking/coverage.py),
+# and of the cosine itself, fitted on top of the tuned weights of the others (index/ranking/weights.py).
+RANKER = {table(new_weights(semantic["ranker"], TUNED_SEMANTIC_WEIGHTS))}
 # Words alone.
-LEXICAL_RANKER = {table(lexical["ranker"])}
+LEXICAL_RANKER = {table(new_weights(lexical["ranker"], TUNED_WEIGHTS))}
 # The answerability model (index/ranking/confidence.py), with vectors and by words alone.
 ANSWERABILITY = {table(semantic["answerability"])}
 ANSWERABILITY_BIAS = {semantic["bias"]:.6g}

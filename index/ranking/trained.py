@@ -7,81 +7,60 @@ Jia and Liang 2018), both CC BY-SA 4.0: these weights are derived from them. Wri
 Do not edit by hand: change the features or the script, and fit again.
 """
 
-# Words and meaning (sentence vectors): the ranker's weight of each feature (index/ranking/features.py).
+# Words and meaning (sentence vectors): the ranker's weights of the coverage features (index/ranking/coverage.py),
+# and of the cosine itself, fitted on top of the tuned weights of the others (index/ranking/weights.py).
 RANKER = {
-    "bm25": 0.564296,
-    "coverage": 6.32459,
-    "previous": 0.989663,
-    "near": 1.08747,
-    "context": 2.76222,
-    "lead": 0.474248,
-    "proximity": 1.03863,
-    "answer_type": 1.30261,
-    "answer_near": 0.465739,
-    "title": 1.67569,
-    "document": 2.23278,
-    "around": 1.93064,
-    "rarest_missing": 1.13287,
-    "names_missing": 0.395679,
-    "names_missing_article": -1.01513,
-    "numbers_missing": -0.728058,
-    "reason_cue": 1.3909,
-    "cosine": 2.58653,
-    "cosine_near": 3.92446,
-    "cosine_context": 1.41461,
-    "cosine_unmatched": 12.226,
-    "cosine_raw": 2.45809,
+    "title": -0.049681,
+    "document": 1.50081,
+    "around": 4.17813,
+    "rarest_missing": 1.23723,
+    "names_missing": 0.758215,
+    "names_missing_article": -1.47166,
+    "numbers_missing": -1.00498,
+    "reason_cue": 1.4223,
+    "cosine_raw": 6.24551,
 }
 # Words alone.
 LEXICAL_RANKER = {
-    "bm25": 4.32339,
-    "coverage": 3.3043,
-    "previous": 1.17006,
-    "near": 1.69451,
-    "context": 3.18918,
-    "lead": -1.57158,
-    "proximity": 1.1577,
-    "answer_type": 1.29372,
-    "answer_near": 0.763228,
-    "title": 4.26381,
-    "document": 3.6343,
-    "around": 2.7788,
-    "rarest_missing": 1.72787,
-    "names_missing": -0.0305165,
-    "names_missing_article": -1.26906,
-    "numbers_missing": -0.0800362,
-    "reason_cue": 1.72355,
+    "title": -0.274322,
+    "document": 4.94648,
+    "around": 6.86695,
+    "rarest_missing": 3.29227,
+    "names_missing": 0.408782,
+    "names_missing_article": -1.82636,
+    "numbers_missing": -0.866444,
+    "reason_cue": 1.45792,
 }
 # The answerability model (index/ranking/confidence.py), with vectors and by words alone.
 ANSWERABILITY = {
-    "score": 0,
-    "margin": 0.586852,
-    "coverage": 1.09129,
-    "document": 1.36957,
-    "around": 0.851118,
+    "score": 0.197892,
+    "margin": 0.547394,
+    "coverage": 1.43849,
+    "document": 0.122494,
+    "around": 0,
     "rarest_missing": 0,
-    "names_missing": -0.348683,
+    "names_missing": -0.229526,
     "names_missing_article": 0,
-    "numbers_missing": -0.271844,
+    "numbers_missing": -0.221785,
     "answer_type": 0,
-    "cosine_raw": 5.33119,
-    "cosine_best": -2.21593,
+    "cosine_raw": 2.71652,
+    "cosine_best": -0.930463,
 }
-ANSWERABILITY_BIAS = -5.51055
+ANSWERABILITY_BIAS = -5.72823
 LEXICAL_ANSWERABILITY = {
-    "score": 0.0845523,
-    "margin": 0.539503,
-    "coverage": 1.52545,
-    "document": 1.45109,
-    "around": 0.181121,
+    "score": 0.246036,
+    "margin": 0.406677,
+    "coverage": 1.94796,
+    "document": 0,
+    "around": 0,
     "rarest_missing": 0,
-    "names_missing": -0.256592,
+    "names_missing": 0,
     "names_missing_article": 0,
-    "numbers_missing": -0.178549,
+    "numbers_missing": 0,
     "answer_type": 0,
 }
-LEXICAL_ANSWERABILITY_BIAS = -4.82417
+LEXICAL_ANSWERABILITY_BIAS = -5.45384
 # A hit is confident at this probability or more: the lowest at which tune's confident first hits were right
 # 92% of the time.
-CONFIDENT_AT = 0.52
-LEXICAL_CONFIDENT_AT = 0.52
+CONFIDENT_AT = 0.54
+LEXICAL_CONFIDENT_AT = 0.62

@@ -9,7 +9,9 @@ import pytest
 from bot.cli import main
 from tests.helpers import REPO, SEEDS, write_articles
 
-ANSWER_KEYS = ["rank", "score", "confident", "confidence", "article", "title", "date", "url", "sentence", "text", "passage"]
+ANSWER_KEYS = [
+    "rank", "score", "confident", "confidence", "article", "title", "date", "url", "sentence", "text", "passage"
+]  # fmt: skip
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
