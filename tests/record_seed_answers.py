@@ -2,8 +2,9 @@
 
     python -m tests.record_seed_answers > tests/data/seed_answers.json
 
-Recorded from commit efccb43 (before follow-up questions existed): a standalone question must
-still get exactly these answers, whatever conversation it is asked in.
+First recorded before follow-up questions existed, and again whenever the ranking or the answerability
+model changes (last: issue 24's): a standalone question must get exactly these answers, whatever
+conversation it is asked in.
 """
 
 from __future__ import annotations

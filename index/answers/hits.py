@@ -15,6 +15,7 @@ from index.ranking.confidence import (
     SEMANTIC_ANSWERABILITY_FEATURES,
     answerability,
     answerability_features,
+    names_covered,
 )
 from index.ranking.features import FloatArray
 from index.ranking.weights import rerank_scores
@@ -47,8 +48,7 @@ def hits(
         shown = sentences[start:end]
         text = shown[at - start]
         probability = float(confidence[len(found_hits)])
-        semantic = found.cosines is not None
-        confident = probability >= (trained.CONFIDENT_AT if semantic else trained.LEXICAL_CONFIDENT_AT)
+        confident = probability >= trained.CONFIDENT_AT
         if confident and required is not None and not holds_answer_of(text, required):
             confident = False
         found_hits.append(
@@ -70,15 +70,17 @@ def hits(
 
 
 def _answerability(found: Candidates, scores: npt.NDArray[np.float64], order: npt.NDArray[np.int64]) -> FloatArray:
-    """The probability that each hit answers the question (ranking/confidence.py). A follow-up's is the better
-    of its question with the context and its question alone: its own words may answer it without the context."""
+    """The probability that each hit answers the question (ranking/confidence.py), 0 when its passage leaves out
+    a name or number of the question. A follow-up's is the better of its question with the context and its
+    question alone: its own words may answer it without the context."""
     names = found.names
     semantic = found.cosines is not None
     inputs = SEMANTIC_ANSWERABILITY_FEATURES if semantic else ANSWERABILITY_FEATURES
     weights = trained.ANSWERABILITY if semantic else trained.LEXICAL_ANSWERABILITY
     bias = trained.ANSWERABILITY_BIAS if semantic else trained.LEXICAL_ANSWERABILITY_BIAS
-    probability = answerability(answerability_features(names, found.features, scores, order), weights, bias, inputs)
+    rows = answerability_features(names, found.features, scores, order)
+    probability = answerability(rows, weights, bias, inputs)
     if found.alone is not None:
         alone = answerability_features(names, found.alone, rerank_scores(found.alone), order)
         probability = np.maximum(probability, answerability(alone, weights, bias, inputs))
-    return probability
+    return np.where(names_covered(rows, inputs), probability, 0.0)

@@ -6,8 +6,8 @@ whole), on how far it leads the next candidate, and, with sentence vectors, on h
 A logistic model over those (fitted by bench/tune_trust.py on SQuAD's tune questions: their first hits right
 and wrong, the same questions with their answer's paragraph removed, SQuAD 2.0's unanswerable questions and
 questions about other topics) gives the probability that the hit answers; the hit is confident at
-`trained.CONFIDENT_AT` or more. A question asking for a number or a date is never confidently answered by a
-sentence that holds none.
+`trained.CONFIDENT_AT` or more, and holds every name and number of the question (`names_covered`). A question
+asking for a number or a date is never confidently answered by a sentence that holds none.
 """
 
 from __future__ import annotations
@@ -58,6 +58,15 @@ def answerability_features(
             else:
                 out[row, column] = rows[at, names.index(name)]
     return out
+
+
+def names_covered(inputs: FloatArray, names: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Whether each hit's passage (its sentence, the sentences either side, its article's title and lead) holds
+    every name and number of the question whole: a hit that leaves one out is never confident, however probable
+    the model finds it ("What did the African Union say?" is not answered by what the European Union said)."""
+    names_missing, numbers_missing = inputs[:, names.index("names_missing")], inputs[:, names.index("numbers_missing")]
+    covered: npt.NDArray[np.bool_] = (names_missing == 0) & (numbers_missing == 0)
+    return covered
 
 
 def answerability(inputs: FloatArray, weights: Mapping[str, float], bias: float, names: Sequence[str]) -> FloatArray:

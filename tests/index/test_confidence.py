@@ -15,6 +15,7 @@ from index.ranking.confidence import (
     answerability_features,
 )
 from index.ranking.features import FEATURES, SEMANTIC_FEATURES
+from index.ranking.weights import SEMANTIC_WEIGHTS, TUNED_SEMANTIC_WEIGHTS, TUNED_WEIGHTS, WEIGHTS
 
 
 def test_the_inputs_are_a_hit_s_features_its_score_and_its_lead_over_the_next() -> None:
@@ -39,8 +40,9 @@ def test_the_probability_is_logistic_in_the_weighted_inputs() -> None:
 
 
 def test_the_fitted_models_read_only_what_the_code_makes() -> None:
-    assert set(trained.RANKER) == set(SEMANTIC_FEATURES)
-    assert set(trained.LEXICAL_RANKER) == set(FEATURES)
+    assert set(SEMANTIC_WEIGHTS) == set(SEMANTIC_FEATURES) and set(WEIGHTS) == set(FEATURES)
+    assert set(trained.RANKER) == set(SEMANTIC_FEATURES) - set(TUNED_SEMANTIC_WEIGHTS)
+    assert set(trained.LEXICAL_RANKER) == set(FEATURES) - set(TUNED_WEIGHTS)
     assert set(trained.ANSWERABILITY) == set(SEMANTIC_ANSWERABILITY_FEATURES)
     assert set(trained.LEXICAL_ANSWERABILITY) == set(ANSWERABILITY_FEATURES)
-    assert 0.0 < trained.CONFIDENT_AT < 1.0 and 0.0 < trained.LEXICAL_CONFIDENT_AT < 1.0
+    assert 0.0 < trained.CONFIDENT_AT < 1.0
