@@ -54,7 +54,7 @@ LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-versio
 	--custom-compile-command "make lock"
 lock: $(STAMP)
 	$(LOCK) -o requirements.lock
-	$(LOCK) --extra model --extra test --extra bench -c requirements.lock -o requirements-dev.lock
+	$(LOCK) --extra model --extra test --extra bench --extra train -c requirements.lock -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -137,7 +137,7 @@ async def test_a_mistyped_article_does_not_cost_the_question(tmp_path, harness):
     assert refusal.body["data"]["content"].startswith("I have no article by that name")
     assert deferred.body["type"] == 5  # deferred: the question is searched, not refused as too soon
     names = [f["name"] for f in followup.body["embeds"][0]["fields"]]
-    assert names and all(name.endswith(". Orchard harvest breaks a record") for name in names)
+    assert names and all(name.endswith(" Orchard harvest breaks a record") for name in names)
 
 
 async def test_autocomplete_offers_matching_titles(tmp_path, harness):
@@ -180,7 +180,7 @@ async def test_an_article_typed_by_its_title_is_understood(tmp_path, harness):
     payload = events.command("ask", {"question": "apples", "article": "orchard harvest breaks a record"})
     _, followup = await harness.fake.wait_interaction(payload, 2)
     names = [f["name"] for f in followup.body["embeds"][0]["fields"]]
-    assert names and all(name.endswith(". Orchard harvest breaks a record") for name in names)
+    assert names and all(name.endswith(" Orchard harvest breaks a record") for name in names)
 
 
 async def test_search_runs_off_the_event_loop(tmp_path, harness, monkeypatch):

@@ -144,7 +144,9 @@ async def harness(monkeypatch):
         yield started
 
 
-async def test_ask_over_huge_articles_stays_within_the_limits(tmp_path, harness):
+async def test_ask_over_huge_articles_stays_within_the_limits(tmp_path, harness, monkeypatch):
+    # Every passage confident, so that five are shown (25 identical sentences tie: none leads, none is confident).
+    monkeypatch.setattr("index.ranking.trained.CONFIDENT_AT", 0.0)
     long_sentence = " ".join(["floodwater"] * 400) + "."
     huge = {
         f"huge{n}.txt": f"title: {'Very long headline ' * 30}\nurl: https://example.com/{n}\n\n"
