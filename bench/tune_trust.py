@@ -75,13 +75,17 @@ def fit_ranker(groups: Sequence[Group], fixed: Mapping[str, float]) -> dict[str,
         value = -(target * (s - top[owner] - np.log(total[owner]))).sum() + RANKER_L2 * (w @ w)
         return value / len(chosen), (rows.T @ (p - target) + 2 * RANKER_L2 * w) / len(chosen)
 
-    fitted = minimize(loss, np.zeros(rows.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    bounds = sign_bounds([names[n] for n in free])
+    fitted = minimize(
+        loss, np.zeros(rows.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 1000}
+    )
     return {names[n]: float(w) for n, w in zip(free, fitted.x / scale, strict=True)}
 
 
-# The direction each input may push the answerability, so that the model stays sensible on questions unlike
-# SQuAD's: more coverage or a larger lead never lowers the probability, a missing name never raises it.
-RAISES = ("score", "margin", "coverage", "document", "around", "answer_type", "cosine_raw")
+# The direction each input may push the answerability (and each coverage feature the ranker's score), so that
+# the models stay sensible on questions unlike SQuAD's: more coverage or a larger lead never lowers the
+# probability, a missing name never raises it.
+RAISES = ("score", "margin", "coverage", "title", "document", "around", "answer_type", "reason_cue", "cosine_raw")
 LOWERS = ("rarest_missing", "names_missing", "names_missing_article", "numbers_missing", "cosine_best")
 
 
