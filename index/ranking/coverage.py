@@ -64,7 +64,7 @@ def coverage_features(
 ) -> FloatArray:
     """The COVERAGE_FEATURES columns for candidates `docs`.
 
-    `weights` are the IDF of the question's terms; `held` says which of them (columns) each candidate's
+    `weights` are the salience of the question's terms; `held` says which of them (columns) each candidate's
     sentence, previous sentence, next sentence and article lead hold (rows: candidates).
     """
     own, before, after, lead = held

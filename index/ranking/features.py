@@ -204,7 +204,8 @@ def features(
     before_one, after_one = context[:, 0] & exists[:, :1], context[:, 1] & exists[:, 1:2]
     whole_lead = holds[row_of[2 * n : 3 * n]]
     held = (own, before_one, after_one, whole_lead)
-    rows[:, 9:] = coverage_features(index, query, weights, docs, held)
+    salience = np.array([ids.salience[t] for t in ids.terms], dtype=np.float64)
+    rows[:, 9:] = coverage_features(index, query, salience, docs, held)
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TypeAlias
@@ -32,10 +33,12 @@ class Query:
     """A question as the re-ranker sees it: its analysis, and its search terms weighed in one index."""
 
     terms: tuple[Term, ...]  # search stems (or their term ids) in question order, each once
-    idf: Mapping[Term, float]
+    idf: Mapping[Term, float]  # how well each term tells this archive's sentences apart (the ranking's weights)
     asked: Question  # what it asks for and names (asked.analyse), read once
     asked_words: frozenset[str]  # normalised words of the question
     mass: float  # the IDF of all its terms
+    # How much each term matters to the question (salience.py): what coverage of it weighs (coverage.py).
+    salience: Mapping[Term, float]
 
     @property
     def kind(self) -> AnswerType | None:
@@ -47,12 +50,15 @@ class Query:
         return self.asked_words - STOP_WORDS - QUESTION_WORDS
 
     @classmethod
-    def of(cls, question: str | Question, idf: Mapping[Term, float]) -> Query:
-        """`idf` maps the question's search terms, in question order, to their IDF."""
+    def of(
+        cls, question: str | Question, idf: Mapping[Term, float], salience: Mapping[Term, float] | None = None
+    ) -> Query:
+        """`idf` maps the question's search terms, in question order, to their IDF; `salience` (default: the
+        IDF) to how much each matters."""
         analysed = analyse(question) if isinstance(question, str) else question
         terms = tuple(idf)
         mass = sum(idf[t] for t in terms)
-        return cls(terms, idf, analysed, frozenset(words(analysed.text)), mass)
+        return cls(terms, idf, analysed, frozenset(words(analysed.text)), mass, salience or idf)
 
 
 def question_terms(question: str) -> list[str]:
@@ -67,8 +73,18 @@ def weighted_terms(question: str, context: str | None, weight: float = CONTEXT_W
     return terms
 
 
+def _unknown_idf(index: StoredIndex) -> float:
+    # A word found nowhere weighs as much as the rarest possible word.
+    return math.log((index.bm25.doc_count + 0.5) / 0.5)
+
+
 def _idf(index: StoredIndex, term: str) -> float:
-    """The term's weight in coverage: its rarity in the archive, smoothed toward English (salience.py)."""
+    row = index.bm25.vocabulary.get(term)
+    return float(index.bm25.idf[row]) if row is not None else _unknown_idf(index)
+
+
+def _salience(index: StoredIndex, term: str) -> float:
+    """How much the term matters: its rarity in the archive, smoothed toward English (salience.py)."""
     bm25 = index.bm25
     row = bm25.vocabulary.get(term)
     holding = 0 if row is None else int(bm25.indptr[row + 1] - bm25.indptr[row])
@@ -85,11 +101,12 @@ def query(
     """
     question = question[:MAX_QUESTION_CHARS]
     if context is None:
-        idf: dict[Term, float] = {t: _idf(index, t) for t in question_terms(question)}
-        return Query.of(question, idf)
+        terms = question_terms(question)
+        idf: dict[Term, float] = {t: _idf(index, t) for t in terms}
+        return Query.of(question, idf, {t: _salience(index, t) for t in terms})
     weights = weighted_terms(question, context, context_weight)
     weighted: dict[Term, float] = {t: w * _idf(index, t) for t, w in weights.items()}
-    found = Query.of(question, weighted)
+    found = Query.of(question, weighted, {t: w * _salience(index, t) for t, w in weights.items()})
     return replace(found, asked_words=found.asked_words | frozenset(words(context[:MAX_QUESTION_CHARS])))
 
 
@@ -101,4 +118,5 @@ def by_id(index: StoredIndex, query: Query) -> Query:
         found = index.term_id(term) if isinstance(term, str) else None
         ids.append(found if found is not None else -1 - n)
     idf = {new: query.idf[old] for new, old in zip(ids, query.terms, strict=True)}
-    return replace(query, terms=tuple(ids), idf=idf)
+    salient = {new: query.salience[old] for new, old in zip(ids, query.terms, strict=True)}
+    return replace(query, terms=tuple(ids), idf=idf, salience=salient)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from index.articles.article import Article
@@ -47,7 +46,7 @@ def row(index: SearchIndex, question: str, sentence: str) -> dict[str, float]:
 def test_the_title_covers_what_the_sentence_leaves_unsaid(index: SearchIndex) -> None:
     found = row(index, "How many coups has Niger had?", NIGER[1][1])
     assert found["coverage"] < 1.0  # the sentence says "the vast arid country", not Niger
-    assert found["title"] == pytest.approx(1.0 - found["coverage"])
+    assert 0.0 < found["title"] < 1.0  # Niger's share, weighed by salience (coverage is by the archive's IDF)
     assert found["document"] == pytest.approx(1.0)
     assert found["rarest_missing"] == 0.0
 
@@ -83,5 +82,4 @@ def test_a_word_no_article_holds_is_missing_at_its_full_weight(index: SearchInde
     found = row(index, "Were the soldiers paid in uranium?", NIGER[1][0])
     assert found["rarest_missing"] == pytest.approx(salience("uranium", 0, sentences) / salience("", 0, sentences))
     assert row(index, "Were the soldiers paid by Tinubu?", NIGER[1][0])["rarest_missing"] == pytest.approx(1.0)
-    assert 0.0 < found["around"] < 1.0
-    assert np.isclose(found["document"], found["coverage"])
+    assert 0.0 < found["document"] == found["around"] < 1.0  # the sentences either side do not hold it either
