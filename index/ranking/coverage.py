@@ -27,7 +27,7 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
 COVERAGE_FEATURES = (
-    "title",  # the share of the question's IDF mass the title adds to the sentence
+    "title",  # the share of the question (by salience) the title adds to the sentence
     "document",  # the share the sentence, its article's title and its lead hold together
     "around",  # the same with the sentences just before and after
     "rarest_missing",  # the weight of the rarest question word none of those hold, over the largest possible
