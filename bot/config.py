@@ -7,7 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from index.text import printable
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a member may ask: longer questions are refused by /ask and cut in messages (nobody asks a
@@ -55,26 +56,65 @@ class Secret:
         return bool(self._value)
 
 
-class PostgresURL:
-    """STATE_DB as a PostgreSQL URL; shown (repr, logs, messages) without its password and options."""
+UNREADABLE_POSTGRES_URL = (
+    "STATE_DB is not a PostgreSQL URL that can be read (what is wrong is not shown, as it may quote the "
+    "password): write it as postgresql://user:password@host:port/database, with any space, %, @, / or : in the "
+    "user name or password percent-encoded (a space as %20, % as %25) and an IPv6 host in brackets; fix it in .env."
+)
+# libpq's parameters that hold a secret: never shown, and cut out of any message that quotes them.
+SECRET_PARAMETERS = ("password", "sslpassword", "oauth_client_secret")
 
-    __slots__ = ("_url",)
+
+class PostgresURL:
+    """STATE_DB as a PostgreSQL URL, read with libpq's own parser when set (no connection is made).
+
+    Shown (str, repr, logs, messages) as user, host, port and database only; `redact` cuts its secrets out of
+    any text, such as a driver's message that quotes them.
+    """
+
+    __slots__ = ("_secrets", "_shown", "_url")
     SCHEMES = ("postgresql://", "postgres://")
 
     def __init__(self, url: str) -> None:
+        """Raises ConfigError, saying nothing of the URL itself, when libpq cannot read it."""
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            fields = conninfo_to_dict(url)
+        except (Error, UnicodeError, ValueError):
+            # libpq's message quotes the token it refused, which may be the password: it is not passed on.
+            raise ConfigError(UNREADABLE_POSTGRES_URL) from None
         self._url = url
+        found = {str(fields[name]) for name in SECRET_PARAMETERS if fields.get(name)}
+        # The password as written in the URL too (percent-encoded), since a message may quote either form.
+        userinfo = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
+        if ":" in userinfo:
+            found.add(userinfo.split(":", 1)[1])
+        self._secrets = tuple(sorted((s for s in found if s), key=len, reverse=True))
+        host = str(fields.get("host") or "")
+        if ":" in host and "," not in host and not host.startswith("/"):
+            host = f"[{host}]"  # an IPv6 address
+        port = f":{fields['port']}" if fields.get("port") else ""
+        user = f"{fields['user']}@" if fields.get("user") else ""
+        self._shown = printable(f"postgresql://{user}{host}{port}/{fields.get('dbname') or ''}")
+        for secret in self._secrets:  # a password that is also the user name or database is not shown either
+            self._shown = self._shown.replace(secret, "********")
 
     def reveal(self) -> str:
         return self._url
 
+    def redact(self, text: str) -> str:
+        """`text` with every secret of this URL replaced by asterisks."""
+        for secret in self._secrets:
+            text = text.replace(secret, "********")
+        return text
+
     def __str__(self) -> str:
-        parts = urlsplit(self._url)
-        where = parts.netloc.rpartition("@")[2]  # host and port, without user and password
-        user = f"{parts.username}@" if parts.username else ""
-        return f"{parts.scheme}://{user}{where}{parts.path}"
+        return self._shown
 
     def __repr__(self) -> str:
-        return f"PostgresURL({str(self)!r})"
+        return f"PostgresURL({self._shown!r})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PostgresURL) and other._url == self._url
@@ -221,7 +261,7 @@ def _state_db(raw: str) -> Path | PostgresURL | None:
     if not raw:
         return default_state_db()
     if raw.lower().startswith(PostgresURL.SCHEMES):
-        return PostgresURL(raw)  # libpq reads it when the bot connects, and names what is wrong with it
+        return PostgresURL(raw)
     if "://" in raw:
         raise ConfigError(
             "STATE_DB must be a file path (SQLite), a postgresql:// URL or off "

@@ -24,6 +24,13 @@ DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
 
 BUSY_TIMEOUT_MS = 1000  # SQLite: a write waits this long for another process's lock, then counts as failed
 CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL: an unreachable server is reported after this long
+# PostgreSQL: a statement waits this long for a lock another connection holds (a migration's, a table lock),
+# then fails; and no statement runs longer than STATEMENT_TIMEOUT_MS. So the log's thread is never stuck,
+# and a vote or a cooldown is decided (or refused) within Discord's 3 s.
+LOCK_TIMEOUT_MS = 1000
+STATEMENT_TIMEOUT_MS = 10_000
+# What libpq says when the server refuses the login (the server's own words, in English by default).
+REFUSED_LOGIN = ("password authentication failed", "no password supplied", "authentication failed")
 # PostgreSQL: the key of the advisory lock that serialises migrations and exclusive writes across processes.
 EXCLUSIVE_LOCK_KEY = 0x7161_626F_7400  # "qabot\0"
 
@@ -230,6 +237,23 @@ def connect(location: StateLocation, *, create: bool = True) -> StateDatabase:
     return SQLiteDatabase(location, create=create)
 
 
-def describe(error: BaseException) -> str:
-    """The error on one line: PostgreSQL's messages run over several, with hints indented below."""
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+def describe(error: BaseException, location: StateLocation | None = None, connected: bool = True) -> str:
+    """Why the state database failed, in a clause on one line, with no secret of STATE_DB in it; a PostgreSQL
+    server that could not be reached, or that refused the login, says what to do."""
+    reason = " ".join(str(error).split())  # PostgreSQL's messages run over several lines, hints indented
+    if isinstance(location, PostgresURL):
+        reason = location.redact(reason)
+        if not connected and isinstance(error, psycopg.OperationalError):
+            if any(words in reason for words in REFUSED_LOGIN):
+                return f"the PostgreSQL server refused the user name or password in STATE_DB ({reason}): check them"
+            if "does not exist" in reason:
+                return f"the PostgreSQL server has no such database or user ({reason}): fix STATE_DB, or create it"
+            return (
+                f"cannot reach the PostgreSQL server of STATE_DB ({reason}): start it, or set STATE_DB "
+                "to a server that runs"
+            )
+    if isinstance(error, psycopg.errors.LockNotAvailable):
+        return f"another connection held a lock on the shared state for over {LOCK_TIMEOUT_MS / 1000:g} s"
+    if isinstance(error, psycopg.errors.QueryCanceled):
+        return f"the shared state took over {STATEMENT_TIMEOUT_MS / 1000:g} s to answer"
+    return f"{type(error).__name__}: {reason}"

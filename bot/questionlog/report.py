@@ -67,9 +67,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     from bot.config import ConfigError, load_settings
     from bot.questionlog.chart import render_chart
-    from bot.questionlog.database import DATABASE_ERRORS, MissingLog, StateLocation
+    from bot.questionlog.database import DATABASE_ERRORS, MissingLog, StateLocation, describe
     from bot.questionlog.schema import SchemaTooNew, open_database
-    from bot.questionlog.service import describe
 
     if not 1 <= args.days <= MAX_DAYS:
         raise UsageError(f"--days must be from 1 to {MAX_DAYS} (got {args.days}).")

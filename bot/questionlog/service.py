@@ -21,9 +21,8 @@ from typing import TypeVar, cast
 
 import psycopg
 
-from bot.config import MAX_COOLDOWN_SECONDS, PostgresURL
-from bot.questionlog.database import DATABASE_ERRORS, StateLocation
-from bot.questionlog.database import describe as describe_error
+from bot.config import MAX_COOLDOWN_SECONDS
+from bot.questionlog.database import DATABASE_ERRORS, StateLocation, describe
 from bot.questionlog.schema import SchemaTooNew, open_database
 from bot.questionlog.store import AnswerRecord, LogStore, Stats, Turn, VoteOutcome, day_of
 
@@ -62,17 +61,6 @@ class LogUnavailable(Exception):
 
 class Unreachable(Exception):
     """The PostgreSQL server was out of reach a moment ago: not tried again yet (see RECONNECT_SECONDS)."""
-
-
-def describe(error: BaseException, location: StateLocation | None = None, connected: bool = True) -> str:
-    """Why the log is unavailable, in a clause; a PostgreSQL server not reached says what to do."""
-    if isinstance(location, PostgresURL) and not connected and isinstance(error, psycopg.OperationalError):
-        reason = " ".join(str(error).split())
-        return (
-            f"cannot reach the PostgreSQL server of STATE_DB ({reason}): start it, or set STATE_DB "
-            "to a server that runs"
-        )
-    return describe_error(error)
 
 
 class QuestionLog:
