@@ -211,8 +211,10 @@ class QABot(commands.AutoShardedBot):
 
         Every answer (/ask, mentions, DMs, threads) is sent through here.
         """
-        if self.question_log.enabled:
-            await send(embed=reply.embed, view=feedback_view(reply.answer_id))
+        # Buttons signed for this answer in this server; none while the log has never opened (no key to sign).
+        signature = self.question_log.signature(reply.answer_id, guild_id or 0) if self.question_log.enabled else None
+        if signature is not None:
+            await send(embed=reply.embed, view=feedback_view(reply.answer_id, signature))
         else:
             await send(embed=reply.embed)
         first = reply.answer.hits[0] if reply.answer.hits else None
