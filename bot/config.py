@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.terminal import env_flag
 from index.text import printable
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -23,6 +24,7 @@ STATE_DB_OFF = "off"
 MAX_SHARDS = 65_536  # far past any real bot (Discord asks for a shard per 1,000 to 2,500 servers)
 IDENTIFY_SECONDS = 5.0  # Discord's session start window: max_concurrency IDENTIFYs per 5 s
 MAX_IDENTIFY_CONCURRENCY = 1024  # Discord gives 1; very large bots 16 or a multiple of it
+MAX_DISCORD_ID = (1 << 63) - 1  # snowflakes are 64-bit; Discord's fit a signed one until the year 2084
 
 
 def default_state_db() -> Path:
@@ -170,9 +172,10 @@ class Settings:
 def discord_id(text: str) -> int | None:
     """`text` as a Discord id (a snowflake), or None when it is not one.
 
-    ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses.
+    ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses. At most MAX_DISCORD_ID,
+    so that every id fits the databases' 64-bit integers.
     """
-    if text.isascii() and text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 20 and int(text) <= MAX_DISCORD_ID:
         return int(text)
     return None
 
@@ -270,16 +273,11 @@ def _state_db(raw: str) -> Path | PostgresURL | None:
     return Path(raw).expanduser()
 
 
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE or raw in _FALSE:
-        return raw in _TRUE
-    raise ConfigError(f"{name} must be true or false (got {raw!r}); fix it in .env.")
+    try:
+        return env_flag(name, env.get(name, ""), default)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:

@@ -20,7 +20,7 @@ from index.progress import Progress, terminal_or_log
 from index.search import DEFAULT_HITS, BuildReport, EmptyIndexError, SearchIndex, build_index
 from index.semantic import cannot_write, cores, fill, open_vectors, store_folder
 from index.store import CACHE_ENV, cache_folder
-from index.terminal import UsageError, answer_json, answer_text, emit
+from index.terminal import UsageError, answer_json, answer_text, emit, env_flag
 from index.text import clean_text, printable
 
 
@@ -48,7 +48,10 @@ def semantic_wanted(args: argparse.Namespace | None) -> bool:
     """Sentence vectors are used unless `--lexical` or SEMANTIC=off (for comparison, or where the model cannot run)."""
     if getattr(args, "lexical", False):
         return False
-    return os.environ.get("SEMANTIC", "on").strip().lower() not in ("off", "0", "false", "no")
+    try:
+        return env_flag("SEMANTIC", os.environ.get("SEMANTIC", ""), True)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 _scratch: list[tempfile.TemporaryDirectory[str]] = []  # --no-cache: vectors live until the command ends
@@ -94,6 +97,7 @@ def _load(
 ) -> tuple[SearchIndex, BuildReport, VectorsReport | None]:
     cache_dir = getattr(args, "cache_dir", None)
     use_cache = not getattr(args, "no_cache", False)
+    semantic = semantic_wanted(args)  # a mistake in SEMANTIC is told before the build, not after it
     try:
         index, report = build_index(
             folder, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=use_cache, progress=progress
@@ -101,7 +105,7 @@ def _load(
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
     given = Path(cache_dir) if cache_dir else None
-    vectors = attach_vectors(index, report, progress, given) if semantic_wanted(args) else None
+    vectors = attach_vectors(index, report, progress, given) if semantic else None
     return index, report, vectors
 
 
@@ -286,7 +290,11 @@ def cmd_eval_dialogues(args: argparse.Namespace) -> int:
     ]
     for name, part in parts:
         if part:
-            emit(f"{name} ({len(part)} dialogues):\n{evaluate_dialogues(index, part).table()}")
+            try:
+                report = evaluate_dialogues(index, part)
+            except ValueError as error:  # a dialogue whose evidence its article does not hold
+                raise UsageError(f"{path} is not a dialogue file ({error}); see tests/data/dialogues.json") from None
+            emit(f"{name} ({len(part)} dialogues):\n{report.table()}")
     return 0
 
 

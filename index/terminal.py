@@ -22,6 +22,22 @@ class UsageError(Exception):
     """A mistake the user can fix; the message says how."""
 
 
+FLAG_VALUES = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def env_flag(name: str, raw: str, default: bool) -> bool:
+    """An on/off setting from the environment, read alike by every command (the bot's and the core's).
+
+    Raises ValueError, saying what to do, for anything but the words of FLAG_VALUES (any case) or nothing.
+    """
+    value = raw.strip().lower()
+    if not value:
+        return default
+    if value not in FLAG_VALUES:
+        raise ValueError(f"{name} must be true or false (got {value!r}); fix it in .env.")
+    return FLAG_VALUES[value]
+
+
 class OutputError(Exception):
     """Standard output could not be written (a full disk, a failing device); the message is the system's."""
 

@@ -65,7 +65,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """`qa-bot stats`: the same numbers from a shell, read from STATE_DB (never created here)."""
     import time
 
-    from bot.config import ConfigError, load_settings
+    from bot.config import ConfigError, discord_id, load_settings
     from bot.questionlog.chart import render_chart
     from bot.questionlog.database import DATABASE_ERRORS, ForeignDatabase, MissingLog, StateLocation, describe
     from bot.questionlog.schema import SchemaTooNew, SchemaTooOld, open_for_reading
@@ -77,8 +77,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.guild is not None:
         if args.guild.lower() == "dm":
             guild_ids, where = [0], "direct messages"
-        elif args.guild.isascii() and args.guild.isdigit():
-            guild_ids, where = [int(args.guild)], f"server {args.guild}"
+        elif (guild_id := discord_id(args.guild)) is not None:
+            guild_ids, where = [guild_id], f"server {guild_id}"
         else:
             raise UsageError(f"--guild takes a numeric server id, or dm (got {args.guild!r}).")
     try:

@@ -112,6 +112,16 @@ def test_user_errors_are_one_line_and_a_nonzero_status(
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize(("argv", "status"), [(["ask", "x"], 2), (["index"], 1), (["stats"], 2), (["run"], 2)])
+def test_a_malformed_semantic_setting_is_refused_alike_by_every_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], status: int
+) -> None:
+    monkeypatch.setenv("SEMANTIC", "abc")
+    monkeypatch.setenv("DISCORD_TOKEN", "MTEx.not-a-real.token")
+    got, out, err = run(capsys, *argv)  # `index` fails with 1 as for any build it cannot make
+    assert (got, out, err) == (status, "", "qa-bot: SEMANTIC must be true or false (got 'abc'); fix it in .env.\n")
+
+
 def test_the_installed_command_runs_without_a_traceback(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bot", "ask", "--seeds", str(tmp_path / "nope"), "x"],
