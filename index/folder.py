@@ -50,8 +50,8 @@ def _is_article_name(name: str) -> bool:
     return name.lower().endswith(ARTICLE_SUFFIXES)
 
 
-def _descend(root_fd: int, folders: Sequence[str]) -> int:
-    """A new descriptor of root/folders[0]/…, refusing a link at every step."""
+def descend(root_fd: int, folders: Sequence[str]) -> int:
+    """A new descriptor of root/folders[0]/…, refusing a link at every step (OSError ELOOP or ENOTDIR)."""
     fd = os.dup(root_fd)
     for part in folders:
         try:
@@ -64,7 +64,7 @@ def _descend(root_fd: int, folders: Sequence[str]) -> int:
 
 def _open_beneath(root_fd: int, parts: Sequence[str]) -> int:
     """A descriptor of the file root/parts[0]/…/parts[-1], refusing a link at every step."""
-    folder = _descend(root_fd, parts[:-1])
+    folder = descend(root_fd, parts[:-1])
     try:
         return os.open(parts[-1], _FILE_FLAGS, dir_fd=folder)
     finally:
@@ -120,7 +120,7 @@ class _Listing:
         return found
 
     def _list(self, folder: tuple[str, ...], found: list[_Candidate]) -> list[tuple[str, ...]]:
-        fd = _descend(self.root_fd, folder)
+        fd = descend(self.root_fd, folder)
         try:
             entries = []
             with os.scandir(fd) as scan:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from index.articles import Article, UnusableArticle, parse_article
-from index.folder import MAX_ARTICLE_BYTES
+from index.folder import MAX_ARTICLE_BYTES, descend
 
 # Uploads and files are held to the same limit as articles in the seeds folder.
 MAX_FILE_BYTES = MAX_ARTICLE_BYTES
@@ -354,28 +354,45 @@ def add_article(
 def remove_article(folder: Path, article_id: str) -> Path:
     """Move the article `article_id` (its path in the folder, with "/") into `.removed/`; its new path.
 
-    A file of the same name already in `.removed/` is kept: the new one gets a numbered name.
+    A file of the same name already in `.removed/` is kept: the new one gets a numbered name. Every step goes
+    through directory descriptors opened with O_NOFOLLOW, so a folder on the article's path swapped for a
+    link after the index was built is refused, never followed out of the seeds folder. An article that is a
+    link is moved as the link, its target untouched.
     """
     parts = article_id.split("/")
     if not article_id or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         raise IngestError(f"{article_id!r} is not an article of the seeds folder: pick one from the list.")
-    source = folder.joinpath(*parts)
-    removed = folder / REMOVED_FOLDER
-    if removed.is_symlink():
-        raise IngestError(f"{removed} is a link: make it a plain folder, then try again.")
+    name = parts[-1]
+    stem, suffix = os.path.splitext(name)
+    descriptors: list[int] = []
     try:
-        removed.mkdir(exist_ok=True)
-        stem, suffix = os.path.splitext(parts[-1])
+        root_fd = os.open(folder, _DIR_FLAGS)
+        descriptors.append(root_fd)
+        parent_fd = descend(root_fd, parts[:-1])
+        descriptors.append(parent_fd)
+        os.stat(name, dir_fd=parent_fd, follow_symlinks=False)  # the article is there (FileNotFoundError if not)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(REMOVED_FOLDER, 0o755, dir_fd=root_fd)
+        removed_fd = descend(root_fd, [REMOVED_FOLDER])
+        descriptors.append(removed_fd)
         for n in range(1, 1000):
-            target = removed / (parts[-1] if n == 1 else f"{stem}-{n}{suffix}")
+            target = name if n == 1 else f"{stem}-{n}{suffix}"
             try:
-                os.link(source, target, follow_symlinks=False)
+                os.link(name, target, src_dir_fd=parent_fd, dst_dir_fd=removed_fd, follow_symlinks=False)
             except FileExistsError:
                 continue
-            os.unlink(source)
-            return target
+            os.unlink(name, dir_fd=parent_fd)
+            return folder / REMOVED_FOLDER / target
     except FileNotFoundError:
         raise IngestError(f"The article file {article_id} is no longer in the seeds folder: run /reload.") from None
     except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise IngestError(
+                f"A folder on the way to {article_id} (or {REMOVED_FOLDER}/) is now a link, which is never "
+                "followed: make it a plain folder again, then run /reload."
+            ) from None
         raise _os_error(error, folder) from None
-    raise IngestError(f"{REMOVED_FOLDER}/ holds too many files named {parts[-1]}: empty it, then try again.")
+    finally:
+        for fd in descriptors:
+            os.close(fd)
+    raise IngestError(f"{REMOVED_FOLDER}/ holds too many files named {name}: empty it, then try again.")

@@ -217,6 +217,39 @@ def test_remove_refuses_anything_but_an_article_path(tmp_path, article_id):
         remove_article(tmp_path, article_id)
 
 
+@pytest.mark.parametrize("swapped", ["news", "news/deep", ".removed"])
+def test_remove_never_follows_a_folder_swapped_for_a_link_out_of_the_seeds_folder(tmp_path, swapped):
+    """Issue 23, finding 4: a folder on the article's path (or .removed/) replaced by a link after the build."""
+    seeds, outside = tmp_path / "seeds", tmp_path / "outside"
+    (seeds / "news" / "deep").mkdir(parents=True)
+    (seeds / "news" / "deep" / "a.txt").write_text("Indexed.")
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "a.txt").write_text("Not an article of the seeds folder.")
+    (outside / "a.txt").write_text("Not an article of the seeds folder either.")
+    moved = seeds / swapped
+    if moved.exists():
+        moved.rename(tmp_path / "set-aside")
+    moved.symlink_to(outside / "deep" if swapped == "news/deep" else outside, target_is_directory=True)
+    before = sorted(str(p.relative_to(outside)) for p in outside.rglob("*"))
+
+    with pytest.raises(IngestError) as raised:
+        remove_article(seeds, "news/deep/a.txt")
+    assert str(raised.value) == (
+        "A folder on the way to news/deep/a.txt (or .removed/) is now a link, which is never followed: "
+        "make it a plain folder again, then run /reload."
+    )
+    assert sorted(str(p.relative_to(outside)) for p in outside.rglob("*")) == before  # nothing moved or made
+    assert (outside / "deep" / "a.txt").read_text() == "Not an article of the seeds folder."
+
+
+def test_remove_moves_an_article_that_is_a_link_as_the_link(tmp_path):
+    (tmp_path / "a.txt").write_text("The article.")
+    (tmp_path / "b.txt").symlink_to("a.txt")
+    assert remove_article(tmp_path, "b.txt") == tmp_path / ".removed" / "b.txt"
+    assert (tmp_path / ".removed" / "b.txt").is_symlink()
+    assert (tmp_path / "a.txt").read_text() == "The article."
+
+
 def test_remove_of_a_vanished_file_says_so(tmp_path):
     with pytest.raises(IngestError, match="no longer in the seeds folder"):
         remove_article(tmp_path, "gone.txt")
