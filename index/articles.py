@@ -169,6 +169,17 @@ def _clean_url(value: str | None) -> str | None:
     return None
 
 
+def split_metadata(text: str) -> tuple[dict[str, str], str, list[str]]:
+    """A file's own metadata (YAML front matter, or "name: value" header lines), the text after it with "\\n"
+    line ends, and what was wrong with the front matter (one line each)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if front_matter := _split_front_matter(text):
+        fields, problems = _front_matter_fields(front_matter[0])
+        return fields, front_matter[1], problems
+    fields, lines = _headers(text.split("\n"))
+    return fields, "\n".join(lines), []
+
+
 def parse_article(article_id: str, data: bytes) -> Article:
     """Parse one file's bytes. Raises UnusableArticle with the reason it cannot be used;
     logs what was wrong with its metadata (which is then ignored)."""
@@ -193,13 +204,8 @@ def read_article(article_id: str, data: bytes) -> tuple[Article, list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise UnusableArticle(f"not UTF-8 text (bad byte at offset {error.start}): save it as UTF-8") from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    problems: list[str] = []
-    if front_matter := _split_front_matter(text):
-        fields, problems = _front_matter_fields(front_matter[0])
-        lines = front_matter[1].split("\n")
-    else:
-        fields, lines = _headers(text.split("\n"))
+    fields, body, problems = split_metadata(text)
+    lines = body.split("\n")
     headline, lines = (None, lines) if "title" in fields else _headline(lines)
     body = "\n".join(lines)
     if "date" not in fields and (match := _LEADING_DATE.match(body)):

@@ -20,8 +20,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from index.articles import Article, UnusableArticle, parse_article
-from index.folder import MAX_ARTICLE_BYTES, descend
+from index.articles import Article, UnusableArticle, parse_article, split_metadata
+from index.folder import MAX_ARTICLE_BYTES, SeedsFolder, descend, duplicate_key, without_line_ends
+from index.text import printable
 
 # Uploads and files are held to the same limit as articles in the seeds folder.
 MAX_FILE_BYTES = MAX_ARTICLE_BYTES
@@ -31,8 +32,6 @@ ACCEPTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES
 REMOVED_FOLDER = ".removed"
 NAME_CHARS = 60  # the title's part of a file name
 MAX_URL_CHARS = 2_000
-# A header line the article parser reads (index.articles): "title: …" up to the first blank line.
-_HEADER_LINE = re.compile(r"^(title|date|url|source)[ \t]*:", re.IGNORECASE)
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 
@@ -127,20 +126,6 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
-def _without_headers(text: str) -> tuple[dict[str, str], str]:
-    """The file's own header lines (as the article parser reads them) and the text after them."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    fields: dict[str, str] = {}
-    for n, line in enumerate(lines):
-        if not line.strip():
-            return (fields, "\n".join(lines[n + 1 :])) if fields else ({}, "\n".join(lines))
-        match = _HEADER_LINE.match(line)
-        if not match:
-            break
-        fields[match.group(1).lower()] = line[match.end() :].strip()
-    return {}, "\n".join(lines)
-
-
 @dataclass(frozen=True)
 class _Page:
     text: str
@@ -217,7 +202,10 @@ def prepare(
         text = _decode(data)
         if title is None and date is None and url is None:
             return _parsed(data, suffix)  # kept byte for byte: nothing to change
-        own, body = _without_headers(text)
+        # The file's own metadata, read as the indexer reads it (front matter or header lines), is kept where
+        # the options do not replace it; the body follows the header lines written below.
+        own, body, _ = split_metadata(text)
+        body = body.lstrip("\n")  # the line end of front matter's closing line
         fields = {
             "title": own.get("title"),
             "date": own.get("date"),
@@ -347,8 +335,38 @@ def add_article(
     url: str | None = None,
     replace: bool = False,
 ) -> Added:
-    """Convert and write one file into the seeds folder (see `prepare` and `write_article`)."""
-    return write_article(folder, prepare(filename, data, title=title, date=date, url=url), replace=replace)
+    """Convert and write one file into the seeds folder (see `prepare` and `write_article`).
+
+    Refused when another article file already holds the same text (the build indexes one of two copies).
+    """
+    prepared = prepare(filename, data, title=title, date=date, url=url)
+    try:
+        copy_of = same_article(folder, prepared.data, prepared.name)
+    except OSError as error:
+        raise _os_error(error, folder) from None
+    if copy_of is not None:
+        raise IngestError(
+            f"This article is already in the seeds folder as {printable(copy_of)}, so nothing was added: "
+            "remove that one first to add it under another name."
+        )
+    return write_article(folder, prepared, replace=replace)
+
+
+def same_article(folder: Path, data: bytes, name: str) -> str | None:
+    """The article file in `folder`, other than `name`, that a build would take as the same as `data` (the same
+    bytes up to line ends and a byte-order mark); None when there is none. Reads only files of a size that
+    could match, through index.folder's safe reads."""
+    key, length = duplicate_key(data), len(without_line_ends(data))
+    with SeedsFolder(folder, quiet=True) as seeds:
+        for article_id in seeds.candidates():
+            size = seeds.size(article_id)
+            # A copy has at most a byte-order mark and a "\r" per line more.
+            if article_id == name or size is None or not length <= size <= 2 * length + 3:
+                continue
+            other = seeds.read(article_id)
+            if other is not None and duplicate_key(other) == key:
+                return article_id
+    return None
 
 
 def remove_article(folder: Path, article_id: str) -> Path:

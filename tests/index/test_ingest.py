@@ -281,3 +281,59 @@ def test_the_command_line_adds_files_and_reports_each(tmp_path, capsys):
 def test_the_command_line_refuses_metadata_options_for_several_files(tmp_path, capsys):
     assert main(["add", "--seeds", str(tmp_path), "--title", "T", "a.txt", "b.txt"]) == 2
     assert "one at a time" in capsys.readouterr().err
+
+
+POST = """---
+title: Harbour reopens
+date: 2024-03-02
+url: https://example.com/harbour
+source: The Gazette
+---
+The harbour reopened on Monday. Ships came back at once.
+"""
+
+
+def test_a_new_title_keeps_the_front_matters_date_url_and_source_and_none_of_it_becomes_text(tmp_path, capsys):
+    """Issue 23, finding 7: `--title` on a file with YAML front matter."""
+    (tmp_path / "post.md").write_text(POST)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    assert main(["add", "--seeds", str(seeds), "--title", "Storm over, harbour open", str(tmp_path / "post.md")]) == 0
+    written = (seeds / "storm-over-harbour-open.md").read_text("utf-8")
+    assert written == (
+        "title: Storm over, harbour open\ndate: 2024-03-02\nurl: https://example.com/harbour\nsource: The Gazette\n\n"
+        "The harbour reopened on Monday. Ships came back at once.\n"
+    )
+    index, _ = build_index(seeds, use_cache=False)
+    [article] = index.articles
+    assert (article.title, article.date, article.url, article.source) == (
+        "Storm over, harbour open",
+        "2024-03-02",
+        "https://example.com/harbour",
+        "The Gazette",
+    )
+    assert list(article.sentences) == ["The harbour reopened on Monday.", "Ships came back at once."]
+    assert "Storm over, harbour open" in capsys.readouterr().out
+
+
+def test_adding_a_copy_of_an_article_under_another_name_is_refused_and_the_original_stays_indexed(tmp_path, capsys):
+    seeds = tmp_path / "seeds"
+    (seeds / "news").mkdir(parents=True)
+    (seeds / "news" / "zz-original.md").write_text(POST)
+    copy = tmp_path / "a-copy.md"
+    copy.write_bytes(POST.replace("\n", "\r\n").encode("utf-8-sig"))  # the same text, saved on another system
+    assert main(["add", "--seeds", str(seeds), str(copy)]) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"qa-bot: {copy}: This article is already in the seeds folder as news/zz-original.md, so nothing was "
+        "added: remove that one first to add it under another name.\n",
+    )
+    assert listing(seeds) == ["news", "news/zz-original.md"]
+    index, report = build_index(seeds, use_cache=False)
+    assert [a.id for a in index.articles] == ["news/zz-original.md"]
+    assert report.skipped == ()
+    # Another article is added as before, and replaced by itself under its own name.
+    (tmp_path / "other.md").write_text(POST.replace("Ships came back", "Boats came back"))
+    assert main(["add", "--seeds", str(seeds), str(tmp_path / "other.md")]) == 0
+    assert main(["add", "--seeds", str(seeds), "--replace", str(tmp_path / "other.md")]) == 0
+    assert capsys.readouterr().out.count("Replaced") == 1
