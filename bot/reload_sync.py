@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from index.build_lock import build_lock
+from index.files import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(read_regular(path).decode("utf-8"))  # a FIFO put there is refused, not waited on
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None

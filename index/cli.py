@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -88,7 +89,14 @@ def attach_vectors(
     except ModelUnavailable as error:
         print(f"qa-bot: answering by words only: {error}.", file=sys.stderr)
         return VectorsReport(0, index.sentence_count, 0, str(error))
-    computed = fill(stage, index.embedding_texts, encoder.embed, progress or terminal_or_log())
+    try:
+        computed = fill(stage, index.embedding_texts, encoder.embed, progress or terminal_or_log())
+    except OSError as error:  # a full disk, a read-only or vanished cache folder: the answers need no vectors
+        index.semantic = None  # by words alone, not by words for some articles and meaning for others
+        why = f"sentence vectors could not be saved ({error.strerror or error})"
+        hint = "free some space in the cache folder" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "check it"
+        print(f"qa-bot: {why}: answering by words only; {hint}.", file=sys.stderr)
+        return VectorsReport(0, index.sentence_count, 0, why)
     return VectorsReport(stage.view.ready, stage.sentences, computed)
 
 

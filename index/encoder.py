@@ -30,6 +30,8 @@ import blingfire
 import numpy as np
 import numpy.typing as npt
 
+from index.files import read_regular
+
 FloatMatrix = npt.NDArray[np.float32]
 MODEL_CACHE_ENV = "MODEL_CACHE_DIR"
 log = logging.getLogger("index.encoder")
@@ -94,7 +96,7 @@ def verified_weights(model: EmbeddingModel, path: Path | None = None) -> bytes:
     """The weights file's bytes, once their SHA-256 is the pinned one (the same bytes are then run)."""
     path = path or weights_path(model)
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as error:
         raise ModelUnavailable(f"cannot read the {model.name} weights at {path} ({error.strerror or error})") from None
     found = hashlib.sha256(data).hexdigest()
@@ -115,7 +117,7 @@ def quantised(model: EmbeddingModel, data: bytes, cache: Path) -> bytes:
     # Named by the pinned hash of what is made: checkouts of different versions sharing a cache keep one each.
     path = cache / f"{model.name}-{(model.quantised_sha256 or model.sha256)[:12]}-int8.onnx"
     try:
-        made = path.read_bytes()
+        made = read_regular(path)  # a FIFO put there is refused, not waited on, and replaced below
         if hashlib.sha256(made).hexdigest() == model.quantised_sha256:
             return made
     except OSError:
