@@ -134,6 +134,18 @@ class QABot(commands.AutoShardedBot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
 
+    async def launch_shard(self, gateway: Any, shard_id: int, *, initial: bool = False) -> None:
+        # discord.py's AutoShardedClient connects each shard here, and calls it again to retry a failed
+        # connection (every 5 s, for ever): a bot stopped meanwhile (SIGTERM, Ctrl-C) must stop retrying.
+        if self.is_closed():
+            return
+        # The IDENTIFY turn is waited for before the socket opens, not in the hook with the socket unread.
+        await self.identify_gate.take_turn(shard_id, initial=initial)
+        if self.is_closed():
+            self.identify_gate.drop_turn(shard_id)
+            return
+        await super().launch_shard(gateway, shard_id, initial=initial)
+
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         # Replaces discord.py's 5 s sleep (which spaces this process's shards only) with the machine's turns.
         await self.identify_gate.before_identify(shard_id, initial=initial)

@@ -39,7 +39,7 @@ NO_SERVER = PostgresURL("postgresql://qa:secret@127.0.0.1:1/qa")  # nothing list
 async def test_a_member_asking_through_two_bots_within_the_cooldown_gets_one_answer_and_one_refusal(
     tmp_path, monkeypatch, state_location
 ):
-    monkeypatch.setattr(QABot, "before_identify_hook", no_identify_wait)
+    no_identify_wait(monkeypatch)
     guilds = [guild_on_shard(shard, 2) for shard in range(2)]
     server = FakeDiscordServer(guilds=guilds)
     await server.start(monkeypatch)
