@@ -1,3 +1,4 @@
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -5,6 +6,17 @@ import pytest
 import tests.hypothesis_profile  # noqa: F401  (every hypothesis test: no deadline, bounded examples)
 
 pytest_plugins = ["tests.state_backends"]  # new_state, state_location: SQLite and PostgreSQL
+
+
+@pytest.fixture(autouse=True)
+def _private_temporary_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the code makes with `tempfile` (a build's index mapped from a temporary file, vectors kept for one
+    # run, the quantising's work folder) goes to a folder of this test's own, in this process and in the
+    # worker processes it spawns (TMPDIR), never the system's: another test run on the machine can neither
+    # see it nor put anything there.
+    folder = tmp_path_factory.mktemp("tmp")
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
 
 
 @pytest.fixture(autouse=True)

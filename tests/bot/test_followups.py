@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -34,7 +33,7 @@ async def harness(monkeypatch):
 
 async def replies(harness, count: int) -> list:
     await harness.fake.wait_for(lambda: len(harness.fake.of("rest", MESSAGES)) >= count)
-    await asyncio.sleep(0.05)  # room for an unexpected extra reply to show up
+    await harness.fake.settled()  # every handler has finished: an unexpected extra reply would be there now
     return harness.fake.of("rest", MESSAGES)
 
 
@@ -146,7 +145,7 @@ async def test_a_thread_someone_else_started_is_not_answered_without_a_mention(t
     events.guild_create(bot_permissions=THREAD_PERMISSIONS)
     events.thread_create(thread_channel(1_100_000_000_000_000_099, "chat", owner_id=SECOND_MEMBER_ID))
     events.message("how many coups?", in_dm=False, channel_id=1_100_000_000_000_000_099)
-    await asyncio.sleep(0.2)
+    await harness.fake.settled()  # the message's handlers have run to the end
     assert harness.fake.of("rest", MESSAGES) == []
 
 
