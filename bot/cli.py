@@ -13,8 +13,8 @@ from dotenv import find_dotenv, load_dotenv
 from bot.cluster import add_command as add_cluster_command
 from bot.launch import add_commands as add_bot_commands
 from bot.questionlog.report import add_command as add_stats_command
-from index.cli import add_commands as add_core_commands
-from index.terminal import run
+from index import add_commands as add_core_commands
+from index import run_command as run
 
 
 def parser() -> argparse.ArgumentParser:

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.terminal import env_flag
-from index.text import printable
+from index import env_flag, printable
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a member may ask: longer questions are refused by /ask and cut in messages (nobody asks a

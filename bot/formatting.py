@@ -14,9 +14,7 @@ import discord
 
 from bot.config import MAX_PASSAGES
 from bot.index_holder import ReloadReport
-from index import Answer, Article, Hit
-from index.ingest import Added
-from index.text import UNSAFE_CHARS, clean_text
+from index import UNSAFE_CHARS, Added, Answer, Article, Hit, clean_text
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -48,9 +46,11 @@ NOTHING_MATCHES = (
 # discord.py's escape_markdown leaves alone whatever its pattern takes for a URL, brackets included, so
 # "https://a/[x](https://evil)" would still show as a masked link. Brackets inside such URLs are
 # percent-encoded (the same address for a browser); everywhere else every "[" is escaped (escape_markdown
-# escapes only the first of a run of links, its pattern being greedy). Its own pattern is used, so that
-# both passes agree on what is a URL.
-_URL_LIKE = re.compile(discord.utils._URL_REGEX)
+# escapes only the first of a run of links, its pattern being greedy). Its pattern is copied here (it is
+# private to discord.py: `discord.utils._URL_REGEX` in 2.7.1), so that both passes agree on what is a URL;
+# tests/bot/test_formatting.py fails if an upgrade changes it.
+URL_PATTERN = r"""(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"""
+_URL_LIKE = re.compile(URL_PATTERN)
 # A "[" after an even run of backslashes (escaped backslashes, or none) could still open a link.
 _OPEN_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)\[")
 

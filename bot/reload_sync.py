@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.build_lock import build_lock
-from index.files import read_regular
+from index import build_lock, read_regular
 
 log = logging.getLogger(__name__)
 

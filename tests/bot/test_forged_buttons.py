@@ -15,10 +15,10 @@ import pytest
 from bot.feedback import REPLIES
 from bot.questionlog.service import answer_id_at
 from bot.questionlog.store import VoteOutcome
+from testkit.discord_harness import EPHEMERAL, Harness, interaction_payload, seeds_folder, settings_for
 from tests.bot.test_feedback import ask, buttons, press
 from tests.bot.test_question_log import START, FakeClock, logged
 from tests.bot.test_stats import in_other_server, other_server_command
-from tests.discord_harness import EPHEMERAL, Harness, interaction_payload, seeds_folder, settings_for
 
 REFUSED = REPLIES[VoteOutcome.NOT_OURS]
 

@@ -17,7 +17,7 @@ from bot.formatting import (
 )
 from bot.index_holder import ArticleChanges, ReloadReport
 from index import Answer, Hit, Skipped
-from tests.discord_harness import Harness, limit_violations, seeds_folder, settings_for
+from testkit.discord_harness import Harness, limit_violations, seeds_folder, settings_for
 
 
 def hit(text: str, before: str = "", after: str = "", **overrides) -> Hit:
@@ -166,3 +166,12 @@ def test_the_sources_footer_says_how_far_the_sentence_vectors_are() -> None:
     assert vectors_line(None) == "answers by words only"
     assert vectors_line((1_234, 10_000)) == "meaning for 1,234 of 10,000 sentences so far"
     assert vectors_line((10_000, 10_000)) == "answers by words and meaning"
+
+
+def test_the_url_pattern_is_discord_pys_own() -> None:
+    """escape_markdown and our bracket encoding must agree on what a URL is (bot/formatting.py)."""
+    import discord.utils
+
+    from bot.formatting import URL_PATTERN
+
+    assert URL_PATTERN == discord.utils._URL_REGEX

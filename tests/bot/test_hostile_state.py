@@ -21,9 +21,9 @@ from bot.questionlog.database import APPLICATION_ID, EXCLUSIVE_LOCK_KEY, Foreign
 from bot.questionlog.schema import LATEST, migrate, open_database
 from bot.questionlog.service import LogUnavailable, QuestionLog, answer_id_at
 from bot.questionlog.store import LogStore, VoteOutcome, day_of
+from testkit.discord_harness import EPHEMERAL, MANAGE_GUILD, WAIT_SECONDS, Harness, seeds_folder, settings_for
 from tests.bot.test_question_log import START, FakeClock
 from tests.bot.test_stats_cli import GUILD, fill
-from tests.discord_harness import EPHEMERAL, MANAGE_GUILD, WAIT_SECONDS, Harness, seeds_folder, settings_for
 from tests.state_backends import postgres_server
 
 SECRET = "hunter2"

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from bot.reload_sync import InStep, PeerStatus, ReloadSync
-from tests.discord_harness import MANAGE_GUILD, WAIT_SECONDS, Harness, seeds_folder, settings_for
+from testkit.discord_harness import MANAGE_GUILD, WAIT_SECONDS, Harness, seeds_folder, settings_for
 
 NEW_ARTICLE = (
     "title: Ferry timetable changes\ndate: 2024-05-01\n\n"

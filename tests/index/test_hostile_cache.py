@@ -20,10 +20,11 @@ import pytest
 
 from bot.cli import main
 from bot.reload_sync import ReloadSync
-from index import build_index, encoder, vectors
-from index.encoder import DEFAULT_MODEL, MODEL_CACHE_ENV, quantised, verified_weights
-from index.semantic import fill
-from index.vectors import VectorStore
+from index import build_index
+from index.meaning import encoder, vectors
+from index.meaning.encoder import DEFAULT_MODEL, MODEL_CACHE_ENV, quantised, verified_weights
+from index.meaning.stage import fill
+from index.meaning.vectors import VectorStore
 from tests.helpers import write_articles
 
 BOUND_SECONDS = 60.0  # a call that has not returned by then is waiting for a writer that never comes
@@ -140,13 +141,17 @@ def test_a_catalog_of_the_wrong_shape_is_one_warning_and_the_vectors_are_compute
     assert fill(stage, index.embedding_texts, fake_embed) == 4
     (folder / "catalog.json").write_text(json.dumps(catalog))
 
+    index.close()
+
+    restarted, _ = build_index(seeds, use_cache=False)  # the next run, reading the catalog
     with caplog.at_level(logging.WARNING, logger="index.vectors"):
-        stage = index.attach_vectors(VectorStore(folder, "model", DIMENSION), fake_embed)
+        stage = restarted.attach_vectors(VectorStore(folder, "model", DIMENSION), fake_embed)
         assert stage.view.ready == 0
-        assert fill(stage, index.embedding_texts, fake_embed) == 4  # all of them, again
+        assert fill(stage, restarted.embedding_texts, fake_embed) == 4  # all of them, again
     assert stage.complete
-    assert caplog.messages[0] == (f"The stored vectors in {folder} are unusable ({why}); they will be computed again.")
-    assert index.ask("When did the harbour reopen?", 1).hits[0].article == "a.txt"
+    assert caplog.messages[0] == f"The stored vectors in {folder} are unusable ({why}); they will be computed again."
+    assert restarted.ask("When did the harbour reopen?", 1).hits[0].article == "a.txt"
+    restarted.close()
 
 
 # -- A full disk while vectors are saved (finding 13)
@@ -158,7 +163,7 @@ def test_a_full_disk_while_saving_vectors_answers_by_words_and_says_so(tmp_path,
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    # The vectors' own files only: `os` as index.vectors sees it, with fsync failing as a full disk makes it.
+    # The vectors' own files only: `os` as index.meaning.vectors sees it, with fsync failing as a full disk makes it.
     monkeypatch.setattr(vectors, "os", SimpleNamespace(**{**vars(os), "fsync": no_space}))
     status = main(
         ["ask", "--seeds", str(seeds), "--cache-dir", str(tmp_path / "cache"), "When did the harbour reopen?"]
@@ -170,3 +175,5 @@ def test_a_full_disk_while_saving_vectors_answers_by_words_and_says_so(tmp_path,
         "free some space in the cache folder.\n"
     )
     assert "The harbour reopened on Monday." in out
+    assert main(["ask", "--seeds", str(seeds), "--lexical", "When did the harbour reopen?"]) == 0
+    assert capsys.readouterr().out == out  # answered by words alone

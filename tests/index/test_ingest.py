@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli import main
 from index import build_index
-from index.ingest import (
+from index.articles.ingest import (
     MAX_FILE_BYTES,
     ArticleExists,
     IngestError,
