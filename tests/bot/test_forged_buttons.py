@@ -12,15 +12,16 @@ import sqlite3
 
 import pytest
 
-from bot.feedback import REPLIES
 from bot.questionlog.service import answer_id_at
-from bot.questionlog.store import VoteOutcome
 from testkit.discord_harness import EPHEMERAL, Harness, interaction_payload, seeds_folder, settings_for
 from tests.bot.test_feedback import ask, buttons, press
 from tests.bot.test_question_log import START, FakeClock, logged
 from tests.bot.test_stats import in_other_server, other_server_command
 
-REFUSED = REPLIES[VoteOutcome.NOT_OURS]
+REFUSED = (
+    "Sorry, I can't count this vote: the button is not one I made for an answer here; "
+    "ask me again to rate a fresh answer."
+)
 
 
 @pytest.fixture

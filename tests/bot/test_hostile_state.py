@@ -10,14 +10,15 @@ import asyncio
 import logging
 import re
 import sqlite3
+import threading
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from bot.cli import main
-from bot.config import UNREADABLE_POSTGRES_URL, ConfigError, PostgresURL, load_settings
-from bot.questionlog.database import APPLICATION_ID, EXCLUSIVE_LOCK_KEY, ForeignDatabase, StateLocation, connect
+from bot.config import ConfigError, PostgresURL, load_settings
+from bot.questionlog.database import EXCLUSIVE_LOCK_KEY, StateLocation, connect
 from bot.questionlog.schema import LATEST, migrate, open_database
 from bot.questionlog.service import LogUnavailable, QuestionLog, answer_id_at
 from bot.questionlog.store import LogStore, VoteOutcome, day_of
@@ -27,6 +28,12 @@ from tests.bot.test_stats_cli import GUILD, fill
 from tests.state_backends import postgres_server
 
 SECRET = "hunter2"
+UNREADABLE_POSTGRES_URL = (
+    "STATE_DB is not a PostgreSQL URL that can be read (what is wrong is not shown, as it may quote the "
+    "password): write it as postgresql://user:password@host:port/database, with any space, %, @, / or : in the "
+    "user name or password percent-encoded (a space as %20, % as %25) and an IPv6 host in brackets; fix it in .env."
+)
+QA_BOT_APPLICATION_ID = 0x5141_6274  # "QAbt", in the SQLite file's header
 # URLs libpq cannot read, each holding the password: its parser's message quotes the token it refuses.
 UNREADABLE = [
     f"postgresql://bob:{SECRET} secret@127.0.0.1:1/qa",  # an un-encoded space
@@ -221,12 +228,14 @@ def test_an_empty_file_and_an_older_qa_bot_log_are_taken_as_ours(tmp_path):
     db.close()
     for path in (empty, older):
         db = open_database(path)
-        assert db.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
+        assert db.execute("PRAGMA application_id").fetchone() == (QA_BOT_APPLICATION_ID,)
         assert db.version() == LATEST
         db.close()
 
 
 def test_the_bot_refuses_postgresql_tables_of_its_names_that_it_did_not_make(postgres_state):
+    from bot.questionlog.database import ForeignDatabase
+
     with psycopg.connect(postgres_state.reveal(), autocommit=True) as theirs:
         theirs.execute("CREATE TABLE votes (id INTEGER, body TEXT)")
     with pytest.raises(ForeignDatabase) as raised:
@@ -286,11 +295,16 @@ def hold_advisory_lock(url: PostgresURL) -> psycopg.Connection:
 def test_stats_reads_while_another_session_holds_the_migration_lock(postgres_state, monkeypatch, capsys):
     fill(postgres_state)
     other = hold_advisory_lock(postgres_state)
+    monkeypatch.setenv("STATE_DB", postgres_state.reveal())
+    status: list[int] = []
+    reading = threading.Thread(target=lambda: status.append(main(["stats", "--guild", str(GUILD)])), daemon=True)
     try:
-        monkeypatch.setenv("STATE_DB", postgres_state.reveal())
-        assert main(["stats", "--guild", str(GUILD)]) == 0
+        reading.start()
+        reading.join(WAIT_SECONDS)  # returns at once unless it waits for the lock, which is held until below
+        assert status == [0]
     finally:
         other.close()
+        reading.join(WAIT_SECONDS)
     assert "  3 questions, 33% answered confidently (1).\n" in capsys.readouterr().out
 
 
