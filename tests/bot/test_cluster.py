@@ -232,7 +232,7 @@ async def test_four_shards_in_two_real_processes_answer_reload_in_step_and_resta
 @pytest.mark.slow
 async def test_a_bot_that_cannot_reach_the_gateway_stops_on_sigterm(tmp_path):
     """Issue 23, finding 11: discord.py retries a failed connection every 5 s for ever; SIGTERM must end it."""
-    from tests.discord_harness import seeds_folder
+    from testkit.discord_harness import seeds_folder
     from tests.discord_server import FakeDiscordServer
 
     server = FakeDiscordServer(gateway_down=True)
