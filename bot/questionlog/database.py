@@ -34,7 +34,7 @@ CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL: an unreachable server is reported aft
 LOCK_TIMEOUT_MS = 1000
 STATEMENT_TIMEOUT_MS = 10_000
 # What libpq says when the server refuses the login (the server's own words, in English by default).
-REFUSED_LOGIN = ("password authentication failed", "no password supplied", "authentication failed")
+REFUSED_LOGIN = ("authentication failed", "no password supplied")
 # PostgreSQL: the key of the advisory lock that serialises migrations and exclusive writes across processes.
 EXCLUSIVE_LOCK_KEY = 0x7161_626F_7400  # "qabot\0"
 
@@ -254,16 +254,8 @@ class PostgresDatabase(StateDatabase):
     def _check_ours(self) -> None:
         """Without qa-bot's schema table, no table of qa-bot's names may exist: they would be another's."""
         names = sorted(ALL_OWN_TABLES)
-        found = [
-            name
-            for name, regclass in zip(
-                names,
-                self.connection.execute("SELECT " + ", ".join(f"to_regclass('{name}')" for name in names)).fetchone()
-                or (),
-                strict=True,
-            )
-            if regclass is not None
-        ]
+        row = self.connection.execute("SELECT " + ", ".join(f"to_regclass('{name}')" for name in names)).fetchone()
+        found = [name for name, regclass in zip(names, row or (), strict=True) if regclass is not None]
         if found:
             raise ForeignDatabase(
                 f"the PostgreSQL database of STATE_DB already has tables that qa-bot did not make "
