@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,15 +29,15 @@ DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
 
 BUSY_TIMEOUT_MS = 1000  # SQLite: a write waits this long for another process's lock, then counts as failed
 CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL: an unreachable server is reported after this long
-# PostgreSQL: a statement waits this long for a lock another connection holds (a migration's, a table lock),
-# then fails; and no statement runs longer than STATEMENT_TIMEOUT_MS. So the log's thread is never stuck,
-# and a vote or a cooldown is decided (or refused) within Discord's 3 s.
+# PostgreSQL: a statement waits this long for a lock another connection holds (an exclusive write's, a table
+# lock), then fails; and no statement runs longer than STATEMENT_TIMEOUT_MS. So the log's thread is never
+# stuck, and a vote or a cooldown is decided (or refused) within Discord's 3 s. A migration, at start, may wait
+# longer for another process's migration of the same log (MIGRATION_LOCK_TIMEOUT_MS).
 LOCK_TIMEOUT_MS = 1000
+MIGRATION_LOCK_TIMEOUT_MS = 15_000
 STATEMENT_TIMEOUT_MS = 10_000
 # What libpq says when the server refuses the login (the server's own words, in English by default).
 REFUSED_LOGIN = ("authentication failed", "no password supplied")
-# PostgreSQL: the key of the advisory lock that serialises migrations and exclusive writes across processes.
-EXCLUSIVE_LOCK_KEY = 0x7161_626F_7400  # "qabot\0"
 
 
 class Rows(Protocol):
@@ -86,12 +87,13 @@ class StateDatabase:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
+    def transaction(self, *, exclusive: bool = False, migrating: bool = False) -> Iterator[None]:
         """A write transaction, committed at the end or rolled back on any error.
 
         `exclusive`: no other process writes meanwhile (for a read-then-write such as a changed vote).
+        `migrating` (with `exclusive`): a migration, which may wait longer for another process's.
         """
-        self.execute(self._begin_write(exclusive))
+        self.execute(self._begin_write(exclusive, migrating))
         try:
             yield
         except BaseException:
@@ -130,7 +132,7 @@ class StateDatabase:
     def close(self) -> None:
         raise NotImplementedError
 
-    def _begin_write(self, exclusive: bool) -> str:
+    def _begin_write(self, exclusive: bool, migrating: bool) -> str:
         raise NotImplementedError
 
     def _begin_read(self) -> str:
@@ -208,7 +210,7 @@ class SQLiteDatabase(StateDatabase):
     def close(self) -> None:
         self.connection.close()
 
-    def _begin_write(self, exclusive: bool) -> str:
+    def _begin_write(self, exclusive: bool, migrating: bool) -> str:
         return "BEGIN IMMEDIATE"  # SQLite has one writer at a time: every write transaction is exclusive
 
     def _begin_read(self) -> str:
@@ -242,6 +244,7 @@ class PostgresDatabase(StateDatabase):
             self.connection.execute("SET synchronous_commit = off")
             if not writable:
                 self.connection.execute("SET default_transaction_read_only = on")
+            self.lock_key = exclusive_lock_key(self.connection)
             version = self.version()
             if version == 0:
                 self._check_ours()
@@ -285,10 +288,13 @@ class PostgresDatabase(StateDatabase):
     def close(self) -> None:
         self.connection.close()
 
-    def _begin_write(self, exclusive: bool) -> str:
+    def _begin_write(self, exclusive: bool, migrating: bool) -> str:
         # Single statements (upserts, deletes) are atomic by themselves; an exclusive transaction also holds
         # an advisory lock until it ends, so read-then-write transactions of other processes wait their turn.
-        return f"BEGIN; SELECT pg_advisory_xact_lock({EXCLUSIVE_LOCK_KEY})" if exclusive else "BEGIN"
+        if not exclusive:
+            return "BEGIN"
+        wait = f"SET LOCAL lock_timeout = {MIGRATION_LOCK_TIMEOUT_MS}; " if migrating else ""
+        return f"BEGIN; {wait}SELECT pg_advisory_xact_lock({self.lock_key})"
 
     def _begin_read(self) -> str:
         return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -315,6 +321,15 @@ def connect(location: StateLocation, *, writable: bool = True) -> StateDatabase:
     return SQLiteDatabase(location, writable=writable)
 
 
+def exclusive_lock_key(connection: psycopg.Connection[Any]) -> int:
+    """The key of the advisory lock that serialises migrations and exclusive writes across processes: one per
+    log (its database and schema), since PostgreSQL's advisory locks are the whole server's, so logs in other
+    schemas or databases (another bot's, another test run's) never wait for each other."""
+    row = connection.execute("SELECT current_database(), current_schema()").fetchone()
+    where = "\0".join(str(part) for part in row or ())
+    return int.from_bytes(hashlib.sha256(f"qa-bot\0{where}".encode()).digest()[:8], "big", signed=True)
+
+
 def is_connection_failure(error: BaseException) -> bool:
     """A PostgreSQL server not reached, or refusing the login: libpq's errors, which carry no SQLSTATE."""
     return isinstance(error, psycopg.OperationalError) and error.sqlstate is None
@@ -327,7 +342,7 @@ def describe(error: BaseException, location: StateLocation | None = None, connec
         return str(error)
     reason = " ".join(str(error).split())  # PostgreSQL's messages run over several lines, hints indented
     if isinstance(error, psycopg.errors.LockNotAvailable):
-        return f"another connection held a lock on the shared state for over {LOCK_TIMEOUT_MS / 1000:g} s"
+        return "another connection held a lock on the shared state for too long"
     if isinstance(error, psycopg.errors.QueryCanceled):
         return f"the shared state took over {STATEMENT_TIMEOUT_MS / 1000:g} s to answer"
     if isinstance(location, PostgresURL):

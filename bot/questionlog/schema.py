@@ -132,7 +132,7 @@ def migrate(db: StateDatabase, target: int = LATEST) -> int:
     if first >= target:  # up to date: no lock to take (another process may hold it for long)
         return first
     while True:
-        with db.transaction(exclusive=True):
+        with db.transaction(exclusive=True, migrating=True):
             found = db.version()  # again, inside the lock: another process may have migrated meanwhile
             if found > LATEST:
                 raise _too_new(found)
