@@ -156,11 +156,9 @@ def main() -> int:
         encoder = Encoder(threads=cores(), cache=cache_folder())
         model = encoder.model
         folder = args.outdir / "squad-vectors"
-        attach_squad_vectors(index, folder, model.identity, model.dimension, encoder.embed)
         # Questions are embedded one at a time with one thread, as the bot does.
-        index.attach_vectors(
-            VectorStore(folder, model.identity, model.dimension), Encoder(threads=1, cache=cache_folder()).embed
-        )
+        questions = Encoder(threads=1, cache=cache_folder()).embed
+        attach_squad_vectors(index, folder, model.identity, model.dimension, encoder.embed, questions=questions)
         rng = np.random.default_rng(1)
         asked = [squad.questions[int(n)].text for n in rng.choice(len(squad.questions), args.questions)]
         rows["SQuAD dev, 10,258 real sentences and vectors"] = answers(index, asked)

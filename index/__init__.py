@@ -19,29 +19,65 @@ A SearchIndex is safe to ask from many threads at once. Everything not named her
 from its subpackage only inside index/, in tests of that subpackage, or in bench/.
 """
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from index.answers.followup import ConversationAnswer, ask_in_conversation, leans_on_previous
 from index.answers.results import DEFAULT_HITS, MAX_HITS, Answer, Hit
 from index.articles.article import Article, Skipped, UnusableArticle, parse_article
 from index.articles.files import NotRegularFile, read_regular
-from index.articles.ingest import Added, ArticleExists, IngestError, add_article, check_upload, remove_article
 from index.articles.text import UNSAFE_CHARS, clean_text, normalise, printable, tokenize
-from index.meaning.embedding_pool import EmbeddingPool
 from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.meaning.stage import SemanticStage, cannot_write, fill, store_folder
 from index.meaning.vectors import FloatArray, VectorStore
 from index.progress import LogProgress, Progress
-from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
 from index.serving.building import BuildReport, EmptyIndexError, build_index, index_articles, load_articles
 from index.serving.search_index import SearchIndex
-from index.shell.commands import add_commands
-from index.shell.terminal import UsageError, emit, env_flag
-from index.shell.terminal import run as run_command
 from index.storage.bm25 import Bm25, Bm25Params
 from index.storage.build_lock import build_lock
 from index.storage.reader import ClosedIndex, UnknownArticle
 from index.storage.store import cache_folder, index_file
+
+# Loaded on first use: a process that only opens an index and answers (the bot's answering, a start from the
+# saved index) never imports the command line, ingestion, the build's worker process or the embedding pool.
+# importlib's import lock makes a first use from several threads at once safe.
+_LAZY = {
+    "Added": "index.articles.ingest",
+    "ArticleExists": "index.articles.ingest",
+    "IngestError": "index.articles.ingest",
+    "add_article": "index.articles.ingest",
+    "check_upload": "index.articles.ingest",
+    "remove_article": "index.articles.ingest",
+    "EmbeddingPool": "index.meaning.embedding_pool",
+    "BuildFailed": "index.serving.build_worker",
+    "article_bytes": "index.serving.build_worker",
+    "build_in_worker": "index.serving.build_worker",
+    "add_commands": "index.shell.commands",
+    "UsageError": "index.shell.terminal",
+    "emit": "index.shell.terminal",
+    "env_flag": "index.shell.terminal",
+    "run_command": "index.shell.terminal",
+}
+_RENAMED = {"run_command": "run"}
+
+if TYPE_CHECKING:
+    from index.articles.ingest import Added, ArticleExists, IngestError, add_article, check_upload, remove_article
+    from index.meaning.embedding_pool import EmbeddingPool
+    from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
+    from index.shell.commands import add_commands
+    from index.shell.terminal import UsageError, emit, env_flag
+    from index.shell.terminal import run as run_command
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'index' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
 
 __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     # Opening an index and asking it
