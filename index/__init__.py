@@ -21,13 +21,22 @@ from its subpackage only inside index/, in tests of that subpackage, or in bench
 
 import importlib
 import logging
+import os
 from typing import TYPE_CHECKING, Any
+
+# Nothing about the host is collected or sent. onnxruntime 1.31's Linux and macOS builds record usage events
+# (OS, Python path, a device id) under ~/.cache/Microsoft/DeveloperTools and upload them. This variable, read
+# when onnxruntime is first imported, turns that off entirely: no uploader, no device id, no event file
+# (onnxruntime's pull request 27379; onnxruntime.disable_telemetry_events() does not: the first event is
+# written as it loads). Set before any module of the core is imported, whatever it imports; forced: the README
+# promises it.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 from index.answers.followup import ConversationAnswer, ask_in_conversation, leans_on_previous
 from index.answers.results import DEFAULT_HITS, MAX_HITS, Answer, Hit
 from index.articles.article import Article, Skipped, UnusableArticle, parse_article
 from index.articles.files import NotRegularFile, read_regular
-from index.articles.text import UNSAFE_CHARS, clean_text, normalise, printable, tokenize
+from index.articles.text import UNSAFE_CHARS, clean_text, counted, normalise, printable, tokenize
 from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.meaning.stage import SemanticStage, cannot_write, fill, store_folder
 from index.meaning.vectors import FloatArray, VectorStore
@@ -55,6 +64,7 @@ _LAZY = {
     "build_in_worker": "index.serving.build_worker",
     "add_commands": "index.shell.commands",
     "UsageError": "index.shell.terminal",
+    "colour_allowed": "index.shell.terminal",
     "emit": "index.shell.terminal",
     "env_flag": "index.shell.terminal",
     "run_command": "index.shell.terminal",
@@ -66,7 +76,7 @@ if TYPE_CHECKING:
     from index.meaning.embedding_pool import EmbeddingPool
     from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
     from index.shell.commands import add_commands
-    from index.shell.terminal import UsageError, emit, env_flag
+    from index.shell.terminal import UsageError, colour_allowed, emit, env_flag
     from index.shell.terminal import run as run_command
 
 
@@ -112,6 +122,7 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "Skipped",
     "UnusableArticle",
     "clean_text",
+    "counted",
     "normalise",
     "parse_article",
     "printable",
@@ -142,6 +153,7 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "Progress",
     "UsageError",
     "add_commands",
+    "colour_allowed",
     "emit",
     "env_flag",
     "run_command",

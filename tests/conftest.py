@@ -1,5 +1,4 @@
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -11,9 +10,8 @@ pytest_plugins = ["tests.state_backends"]  # new_state, state_location: SQLite a
 @pytest.fixture(autouse=True)
 def _private_temporary_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # What the code makes with `tempfile` (a build's index mapped from a temporary file, vectors kept for one
-    # run, the quantising's work folder) goes to a folder of this test's own, in this process and in the
-    # worker processes it spawns (TMPDIR), never the system's: another test run on the machine can neither
-    # see it nor put anything there.
+    # run) goes to a folder of this test's own, in this process and in the worker processes it spawns
+    # (TMPDIR), never the system's: another test run on the machine can neither see it nor put anything there.
     folder = tmp_path_factory.mktemp("tmp")
     monkeypatch.setenv("TMPDIR", str(folder))
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
@@ -23,7 +21,5 @@ def _private_temporary_folder(tmp_path_factory: pytest.TempPathFactory, monkeypa
 def _private_index_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # Saved indexes go to a per-run folder, never the user's cache, so tests neither read nor leave one there.
     monkeypatch.setenv("INDEX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "index-cache"))
-    # The quantised model (6 s to make) is kept across runs in pytest's own cache folder, git-ignored.
-    monkeypatch.setenv("MODEL_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "model"))
     # Likewise the question log: never the user's data folder.
     monkeypatch.setenv("STATE_DB", str(tmp_path_factory.getbasetemp() / "state" / "state.sqlite3"))

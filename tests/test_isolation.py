@@ -19,6 +19,6 @@ def test_temporary_files_go_to_a_folder_of_this_tests_own(tmp_path_factory: pyte
 
 def test_caches_and_the_state_database_are_this_runs_or_this_clones() -> None:
     home = Path.home()
-    for name in ("INDEX_CACHE_DIR", "MODEL_CACHE_DIR", "STATE_DB"):
+    for name in ("INDEX_CACHE_DIR", "STATE_DB"):
         path = Path(os.environ[name])
         assert not path.is_relative_to(home / ".cache") and not path.is_relative_to(home / ".local"), name

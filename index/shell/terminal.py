@@ -11,8 +11,10 @@ import errno
 import io
 import json
 import os
+import shutil
 import sys
 import textwrap
+from typing import TextIO
 
 from index.answers.results import Answer, Hit
 from index.articles.text import UNSAFE_CHARS, clean_text, printable
@@ -112,12 +114,31 @@ def answer_json(answer: Answer) -> str:
     return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
+def colour_allowed(stream: TextIO) -> bool:
+    """Escape codes only for a terminal, and never when NO_COLOR is set (no-color.org) or TERM is dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
 def bold(text: str) -> str:
-    """Bold on a terminal; plain text when piped, so scripts read the words alone."""
-    return f"\033[1m{text}\033[0m" if sys.stdout.isatty() else text
+    """Bold on a terminal; plain text when piped or with NO_COLOR, so scripts read the words alone."""
+    return f"\033[1m{text}\033[0m" if colour_allowed(sys.stdout) else text
 
 
-def answer_text(answer: Answer) -> str:
+# Lines of answers are at most this wide: narrower on a narrow terminal, never wider (long lines read badly).
+TEXT_WIDTH = 100
+MIN_WIDTH = 40
+
+
+def text_width() -> int:
+    """The terminal's width (at most TEXT_WIDTH), or TEXT_WIDTH when standard output is not a terminal."""
+    if not sys.stdout.isatty():
+        return TEXT_WIDTH
+    return max(MIN_WIDTH, min(TEXT_WIDTH, shutil.get_terminal_size((TEXT_WIDTH, 24)).columns))
+
+
+def answer_text(answer: Answer, width: int = TEXT_WIDTH) -> str:
     answer = shown(answer)
     lines = [f"Q: {answer.question}"]
     if not answer.confident:
@@ -126,10 +147,16 @@ def answer_text(answer: Answer) -> str:
         lines.append(f"   Answer: {bold(answer.short_answer)}")
     for rank, hit in enumerate(answer.hits, start=1):
         weak = "" if hit.confident else " (weak match)"
-        body = textwrap.fill(hit.passage, width=100, initial_indent=f"{rank:>2}. ", subsequent_indent="    ")
-        lines.append(body + weak)
-        lines.append(f"    — {citation(hit)}")
+        lines.append(_fill(hit.passage + weak, width, f"{rank:>2}. ", "    "))
+        lines.append(_fill(citation(hit), width, "    — ", "      "))
     return "\n".join(lines)
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    # Dates, links and file names are never split: a line holding one may run past the width instead.
+    return textwrap.fill(
+        text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False, break_long_words=False
+    )
 
 
 def set_up_stdout(*, utf8: bool) -> None:

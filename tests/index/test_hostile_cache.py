@@ -1,4 +1,4 @@
-"""What is kept beside the index (the quantised model, the vectors' catalog, the reload generation) under
+"""What is kept beside the index (the vectors' catalog, the reload generation) and the model file under
 hostile hands (issue 23): a FIFO in a file's place is refused at once, a catalog of the wrong shape is
 computed again with one warning, and a full disk while vectors are saved leaves answers by words, said so.
 """
@@ -21,8 +21,8 @@ import pytest
 from bot.cli import main
 from bot.reload_sync import ReloadSync
 from index import build_index
-from index.meaning import encoder, vectors
-from index.meaning.encoder import DEFAULT_MODEL, MODEL_CACHE_ENV, quantised, verified_weights
+from index.meaning import vectors
+from index.meaning.encoder import DEFAULT_MODEL, ModelUnavailable, verified_weights
 from index.meaning.stage import fill
 from index.meaning.vectors import VectorStore
 from tests.helpers import write_articles
@@ -65,15 +65,15 @@ def fake_embed(texts: Any) -> np.ndarray:
 # -- FIFOs (finding 8)
 
 
-def test_a_fifo_at_the_quantised_model_file_is_replaced_not_waited_on(tmp_path, monkeypatch):
-    weights = verified_weights(DEFAULT_MODEL)
-    made = quantised(DEFAULT_MODEL, weights, Path(os.environ[MODEL_CACHE_ENV]))  # the suite's cached copy
-    monkeypatch.setenv(MODEL_CACHE_ENV, str(tmp_path))
-    fifo = tmp_path / f"{DEFAULT_MODEL.name}-{DEFAULT_MODEL.quantised_sha256[:12]}-int8.onnx"
+def test_a_fifo_in_the_models_place_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "all-MiniLM-L6-v2-int8.onnx"
     os.mkfifo(fifo)
-    monkeypatch.setattr(encoder, "_quantise", lambda data: made)  # what quantising again gives, without 6 s
-    assert bounded(lambda: quantised(DEFAULT_MODEL, weights, tmp_path), fifo) == made
-    assert fifo.read_bytes() == made  # a regular file now
+    with pytest.raises(ModelUnavailable) as raised:
+        bounded(lambda: verified_weights(DEFAULT_MODEL, fifo), fifo)
+    assert str(raised.value) == (
+        f"cannot read the {DEFAULT_MODEL.name} model at {fifo} (not a regular file (a pipe, socket, device or "
+        "folder)): reinstall qa-bot, or answer with words only (SEMANTIC=off)"
+    )
 
 
 def test_a_fifo_at_the_vectors_catalog_is_unusable_and_computed_again(tmp_path, caplog):
