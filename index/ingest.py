@@ -238,7 +238,7 @@ def _parsed(data: bytes, suffix: str) -> Prepared:
             "split it into smaller articles."
         )
     try:
-        article = parse_article("upload", data)
+        article = parse_article("upload" + suffix, data)
     except UnusableArticle as error:
         raise IngestError(f"The file cannot be used as an article: {error}.") from None
     name = file_name(article.title, suffix)
