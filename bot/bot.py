@@ -26,6 +26,7 @@ from bot.questionlog.store import AnswerRecord
 from bot.reload_sync import ReloadSync
 from bot.vectors import VectorFiller
 from index import Answer, Article, store
+from index.overlaps import hits_for
 from index.text import printable
 
 log = logging.getLogger(__name__)
@@ -190,8 +191,9 @@ class QABot(commands.AutoShardedBot):
         """Search off the event loop and format the answer."""
         started, answer_id = time.perf_counter(), self.question_log.new_answer_id()
         question = question[:QUESTION_CHARS]
-        answer = await self.holder.ask(question, passages, article)
-        return Reply(question, answer, answer_embed(answer), answer_id, started)
+        # More hits than passages: those whose passages overlap are shown as one, and the next fill the room.
+        answer = await self.holder.ask(question, hits_for(passages), article)
+        return Reply(question, answer, answer_embed(answer, passages=passages), answer_id, started)
 
     async def answer_follow_up(self, question: str, passages: int, previous: Turn | None) -> Reply:
         """Answer in a conversation: with the previous turn as context when the question leans on it.
@@ -201,9 +203,9 @@ class QABot(commands.AutoShardedBot):
         started, answer_id = time.perf_counter(), self.question_log.new_answer_id()
         question = question[:QUESTION_CHARS]
         context = previous.context if previous is not None else None
-        result = await self.holder.ask_in_conversation(question, passages, context)
+        result = await self.holder.ask_in_conversation(question, hits_for(passages), context)
         followed = previous.question if previous is not None and result.followed_up is not None else None
-        embed = answer_embed(result.answer, followed_up=followed)
+        embed = answer_embed(result.answer, followed_up=followed, passages=passages)
         return Reply(question, result.answer, embed, answer_id, started, followed_up=followed is not None)
 
     async def send_answer(self, send: SendAnswer, reply: Reply, *, guild_id: int | None) -> None:

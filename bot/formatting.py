@@ -16,6 +16,7 @@ from bot.config import MAX_PASSAGES
 from bot.index_holder import ReloadReport
 from index import Answer, Article, Hit
 from index.ingest import Added
+from index.overlaps import Passage, merge_overlapping, single
 from index.text import UNSAFE_CHARS, clean_text
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -99,28 +100,46 @@ def shorten_start(text: str, limit: int) -> str:
     return ELLIPSIS + text[start:].lstrip()
 
 
-def passage_markdown(hit: Hit, limit: int) -> str:
-    """The passage with its matched sentence in bold, in at most `limit` characters.
+def _marked(passage: Passage, start: int, end: int) -> str:
+    """passage.text[start:end], escaped, its marked sentences in bold."""
+    text, parts, at = passage.text, [], start
+    for mark_start, mark_end in passage.marks:
+        if mark_start < start or mark_end > end:
+            continue
+        parts.extend([escape(text[at:mark_start].strip()), f"**{escape(text[mark_start:mark_end].strip())}**"])
+        at = mark_end
+    parts.append(escape(text[at:end].strip()))
+    return " ".join(part for part in parts if part)
 
-    The sentence is kept whole when it fits; the context around it is trimmed first, evenly on both sides.
+
+def passage_markdown(shown: Passage | Hit, limit: int) -> str:
+    """The passage with its matched sentences in bold, in at most `limit` characters.
+
+    The marked sentences are kept whole when they fit (from the first to the last, with what lies between);
+    the context around them is trimmed first, evenly on both sides. When they do not fit together, the
+    best hit's sentence alone is kept whole.
     """
-    end = hit.offset + len(hit.text)
-    found = hit.offset >= 0 and hit.passage[hit.offset : end] == hit.text
-    before, after = (hit.passage[: hit.offset], hit.passage[end:]) if found else ("", "")
-    sentence = escape(hit.text.strip())
-    before, after = escape(before.strip()), escape(after.strip())
-    bold = 4  # the two "**" markers
-    if len(sentence) + bold >= limit:
+    passage = single(shown) if isinstance(shown, Hit) else shown
+    if not passage.marks:
+        return shorten(escape(passage.text.strip()), limit)
+    text = passage.text
+    start, end = passage.marks[0][0], passage.marks[-1][1]
+    middle = _marked(passage, start, end)
+    if len(middle) >= limit and len(passage.marks) > 1:
+        return passage_markdown(single(passage.best), limit)
+    if len(middle) >= limit:
+        sentence = escape(text[start:end].strip())
+        bold = 4  # the two "**" markers
         return f"**{shorten(sentence, limit - bold)}**" if limit > bold + 1 else shorten(sentence, limit)
-    room = limit - bold - len(sentence)
+    before, after = escape(text[:start].strip()), escape(text[end:].strip())
+    room = limit - len(middle)
     spaces = (1 if before else 0) + (1 if after else 0)
     room = max(0, room - spaces)
     half = room // 2
     before_room = half if len(after) > room - half else room - len(after)
     before = shorten_start(before, before_room)
     after = shorten(after, room - len(before))
-    parts = [p for p in (before, f"**{sentence}**", after) if p]
-    return " ".join(parts)
+    return " ".join(p for p in (before, middle, after) if p)
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -132,23 +151,31 @@ def _safe_url(url: str | None) -> str | None:
     return url.replace("(", "%28").replace(")", "%29")
 
 
-def citation(hit: Hit) -> str:
-    """The line under a passage: date, sentence number, and a link when the article has one.
+def sentence_numbers(numbers: Sequence[int]) -> str:
+    """ "sentence 3", "sentences 3 and 5", "sentences 3, 5 and 6"."""
+    if len(numbers) == 1:
+        return f"sentence {numbers[0]}"
+    return "sentences " + ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"
 
-    The article's title is the field's name, just above: together they are the citation.
-    """
-    parts = [escape(hit.date or "undated"), f"sentence {hit.sentence}"]
+
+def citation(shown: Passage | Hit) -> str:
+    """The line under a passage: the publisher when known, the date, the sentence numbers, and a link when the
+    article has one. The article's title is the field's name, just above: together they are the citation."""
+    passage = single(shown) if isinstance(shown, Hit) else shown
+    hit = passage.best
+    parts = [escape(hit.source)] if hit.source else []
+    parts.extend([escape(hit.date or "undated"), sentence_numbers(passage.marked)])
     url = _safe_url(hit.url)
     if url:
         parts.append(f"[link]({url})")
     return "— " + " · ".join(parts)
 
 
-def _hit_field(name: str, hit: Hit, limit: int) -> tuple[str, str]:
-    cite = citation(hit)
+def _hit_field(name: str, passage: Passage, limit: int) -> tuple[str, str]:
+    cite = citation(passage)
     if len(cite) > limit // 2:
         cite = shorten(cite, limit // 2)
-    value = passage_markdown(hit, limit - len(cite) - 1) + "\n" + cite
+    value = passage_markdown(passage, limit - len(cite) - 1) + "\n" + cite
     return shorten(name, FIELD_NAME_LIMIT), value
 
 
@@ -160,35 +187,38 @@ def followed_up_line(previous: str) -> str:
     return f"*Following up on “{shorten(escape(' '.join(previous.split())), FOLLOWED_UP_CHARS)}”*"
 
 
-def answer_embed(answer: Answer, *, followed_up: str | None = None) -> discord.Embed:
+def answer_embed(answer: Answer, *, followed_up: str | None = None, passages: int | None = None) -> discord.Embed:
     """An answer as one embed: the question, the short answer in bold when there is one, a field per passage.
 
+    At most `passages` passages (default: one per hit); hits whose passages overlap share one
+    (index.overlaps), so an answer asked for more hits than it shows fills the room with the next ones.
     When nothing is confident, it says so and shows at most the closest passage, marked as a weak match.
     `followed_up`, the previous question the answer was searched with, is named first.
     """
     title = shorten(escape(" ".join(answer.question.split())) or "?", EMBED_TITLE_LIMIT)
-    hits: Sequence[Hit]
+    shown: Sequence[Passage]
     if answer.confident:
         description = f"**{shorten(escape(answer.short_answer), 1000)}**" if answer.short_answer else ""
-        hits = answer.hits[:EMBED_FIELDS_LIMIT]
+        wanted = min(len(answer.hits) if passages is None else passages, EMBED_FIELDS_LIMIT)
+        shown = merge_overlapping(answer.hits, wanted)
         names = [
-            f"{rank}. {hit.title}" + ("" if hit.confident else " (weak match)") for rank, hit in enumerate(hits, 1)
+            f"{rank}. {p.best.title}" + ("" if p.best.confident else " (weak match)") for rank, p in enumerate(shown, 1)
         ]
         colour = CONFIDENT_COLOUR
     else:
         description = NO_CONFIDENT_ANSWER if answer.hits else NOTHING_MATCHES
-        hits = answer.hits[:1]
-        names = [f"Closest passage (weak match): {hit.title}" for hit in hits]
+        shown = [single(hit) for hit in answer.hits[:1]]
+        names = [f"Closest passage (weak match): {p.best.title}" for p in shown]
         colour = WEAK_COLOUR
     if followed_up is not None:
         description = followed_up_line(followed_up) + ("\n" + description if description else "")
     embed = discord.Embed(title=title, description=description or None, colour=colour)
     names = [shorten(escape(n), FIELD_NAME_LIMIT) for n in names]
-    if hits:
+    if shown:
         spare = EMBED_TOTAL_LIMIT - len(title) - len(description) - sum(len(n) for n in names)
-        per_field = min(FIELD_VALUE_LIMIT, spare // len(hits))
-        for name, hit in zip(names, hits, strict=True):
-            field_name, value = _hit_field(name, hit, per_field)
+        per_field = min(FIELD_VALUE_LIMIT, spare // len(shown))
+        for name, passage in zip(names, shown, strict=True):
+            field_name, value = _hit_field(name, passage, per_field)
             embed.add_field(name=field_name, value=value, inline=False)
     return embed
 

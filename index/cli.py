@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
+from index.overlaps import hits_for
 from index.progress import Progress, terminal_or_log
 from index.search import DEFAULT_HITS, BuildReport, EmptyIndexError, SearchIndex, build_index
 from index.semantic import cannot_write, cores, fill, open_vectors, store_folder
@@ -112,11 +114,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         list(_questions(args.question))  # raises the usage error before the index is built
     index, _, _ = _load(seeds_folder(args.seeds), args)
     for n, question in enumerate(_questions(args.question)):
-        answer = index.ask(question, args.k)
+        # More hits than passages: overlapping passages are shown as one, and the next hits fill the room.
+        answer = index.ask(question, hits_for(args.k))
         if args.json:
-            emit(answer_json(answer))
+            emit(answer_json(dataclasses.replace(answer, hits=answer.hits[: args.k])))
         else:
-            emit(("\n" if n else "") + answer_text(answer))
+            emit(("\n" if n else "") + answer_text(answer, args.k))
     return 0
 
 

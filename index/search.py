@@ -111,6 +111,9 @@ class Hit:
     score: float
     confident: bool
     offset: int  # where `text` starts in `passage` (the same words may occur earlier in it)
+    source: str | None = None  # the publisher or site, when the article names it
+    first: int = 0  # the passage's first sentence (1-based): `passage` is sentences first … first + len(shown) - 1
+    shown: tuple[str, ...] = ()  # the passage's sentences, `passage` being them joined by spaces
 
 
 @dataclass(frozen=True)
@@ -600,6 +603,7 @@ class SearchIndex:
         articles = self._article_of(docs).tolist()
         firsts = self._starts[articles].tolist()
         ids, titles, dates, urls = self._strings("id"), self._strings("title"), self._field("date"), self._field("url")
+        sources = self._field("source")
         hits = []
         for position, doc, article, first in zip(order.tolist(), docs.tolist(), articles, firsts, strict=True):
             count = int(self._starts[article + 1]) - first
@@ -611,7 +615,7 @@ class SearchIndex:
             if found.own_evidence is not None:
                 # A follow-up is confident when its own words are found, or they and the context together.
                 evidence = max(evidence, found.own_evidence[position])
-            shown = sentences[start:end]
+            shown = tuple(sentences[start:end])
             text = shown[at - start]
             cosine = None if found.cosines is None else float(found.cosines[position])
             confident = is_confident(float(evidence), cosine)
@@ -629,6 +633,9 @@ class SearchIndex:
                     score=float(scores[position]),
                     confident=confident,
                     offset=sum(len(sentence) + 1 for sentence in shown[: at - start]),
+                    source=sources[article],
+                    first=start + 1,
+                    shown=shown,
                 )
             )
         return hits

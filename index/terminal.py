@@ -11,9 +11,11 @@ import errno
 import io
 import json
 import os
+import re
 import sys
 import textwrap
 
+from index.overlaps import Passage, merge_overlapping, single
 from index.search import Answer, Hit
 from index.text import UNSAFE_CHARS, clean_text, printable
 
@@ -41,8 +43,12 @@ def emit(text: str, end: str = "\n") -> None:
         raise OutputError(error) from None
 
 
-def citation(hit: Hit) -> str:
-    parts = [hit.title, hit.date or "undated", f"sentence {hit.sentence}", hit.article]
+def citation(shown: Passage | Hit) -> str:
+    passage = single(shown) if isinstance(shown, Hit) else shown
+    hit = passage.best
+    numbers = passage.marked
+    where = f"sentence {numbers[0]}" if len(numbers) == 1 else "sentences " + ", ".join(map(str, numbers))
+    parts = [hit.title, *([hit.source] if hit.source else []), hit.date or "undated", where, hit.article]
     if hit.url:
         parts.append(hit.url)
     return " · ".join(parts)
@@ -60,6 +66,8 @@ def shown(answer: Answer) -> Answer:
             url=hit.url if hit.url and not UNSAFE_CHARS.search(hit.url) else None,
             text=clean_text(hit.text),
             passage=clean_text(hit.passage),
+            source=clean_text(hit.source) if hit.source else hit.source,
+            shown=tuple(clean_text(sentence) for sentence in hit.shown),
         )
         for hit in answer.hits
     )
@@ -80,6 +88,7 @@ def answer_json(answer: Answer) -> str:
             "title": hit.title,
             "date": hit.date,
             "url": hit.url,
+            "source": hit.source,
             "sentence": hit.sentence,
             "text": hit.text,
             "passage": hit.passage,
@@ -101,19 +110,33 @@ def bold(text: str) -> str:
     return f"\033[1m{text}\033[0m" if sys.stdout.isatty() else text
 
 
-def answer_text(answer: Answer) -> str:
+def answer_text(answer: Answer, passages: int | None = None) -> str:
+    """The answer for a terminal: at most `passages` passages (default: one per hit), overlapping ones as one."""
     answer = shown(answer)
     lines = [f"Q: {answer.question}"]
     if not answer.confident:
         lines.append("   No confident answer in the articles." + (" Closest passages:" if answer.hits else ""))
     elif answer.short_answer:
         lines.append(f"   Answer: {bold(answer.short_answer)}")
-    for rank, hit in enumerate(answer.hits, start=1):
-        weak = "" if hit.confident else " (weak match)"
-        body = textwrap.fill(hit.passage, width=100, initial_indent=f"{rank:>2}. ", subsequent_indent="    ")
+    wanted = len(answer.hits) if passages is None else passages
+    for rank, passage in enumerate(merge_overlapping(answer.hits, wanted), start=1):
+        weak = "" if passage.best.confident else " (weak match)"
+        # Wrapped as plain text, then the marked sentences bolded: escape codes would count as width.
+        body = textwrap.fill(passage.text, width=100, initial_indent=f"{rank:>2}. ", subsequent_indent="    ")
+        if sys.stdout.isatty():
+            body = _bold_wrapped(body, passage)
         lines.append(body + weak)
-        lines.append(f"    — {citation(hit)}")
+        lines.append(f"    — {citation(passage)}")
     return "\n".join(lines)
+
+
+def _bold_wrapped(body: str, passage: Passage) -> str:
+    # Each marked sentence's words, in the wrapped text, between bold on and off (a line break inside stays).
+    for start, end in passage.marks:
+        words = passage.text[start:end].split()
+        pattern = r"\s+".join(re.escape(word) for word in words)
+        body = re.sub(pattern, lambda match: bold(match.group()), body, count=1)
+    return body
 
 
 def set_up_stdout(*, utf8: bool) -> None:
