@@ -24,6 +24,7 @@ from index.semantic import cannot_write, cores, fill, open_vectors, store_folder
 from index.store import CACHE_ENV, cache_folder
 from index.terminal import UsageError, answer_json, answer_text, emit
 from index.text import clean_text, printable
+from index.web import AddressPolicy
 
 
 def seeds_folder(value: str | None) -> Path:
@@ -233,27 +234,50 @@ def _read_file(path: Path) -> bytes:
     return data
 
 
+def fetch_policy() -> AddressPolicy:
+    """FETCH_ALLOW_NETWORKS: private networks links may point into (none by default)."""
+    raw = os.environ.get("FETCH_ALLOW_NETWORKS", "")
+    try:
+        return AddressPolicy.parse(raw)
+    except ValueError:
+        raise UsageError(
+            f"FETCH_ALLOW_NETWORKS must be networks such as 10.0.0.0/8 or 192.168.1.5, comma-separated "
+            f"(got {printable(raw)[:80]!r}); fix it in .env"
+        ) from None
+
+
+def _is_link(name: str) -> bool:
+    return name.lower().startswith(("http://", "https://"))
+
+
 def cmd_add(args: argparse.Namespace) -> int:
-    from index.ingest import ArticleExists, IngestError, add_article
+    from index.ingest import ArticleExists, IngestError, add_article, add_page
+    from index.web import FetchError
 
     if len(args.file) > 1 and (args.title or args.date or args.url):
         raise UsageError("--title, --date and --url describe one article: add the files one at a time")
     folder = seeds_folder(args.seeds)
     if not folder.is_dir():
         raise UsageError(f"the seeds folder {folder} does not exist: create it, or give --seeds DIR")
+    policy = fetch_policy() if any(_is_link(name) for name in args.file) else None
     failed = 0
     for name in args.file:
         path = Path(name)
         try:
-            data = _read_file(path)
-            added = add_article(
-                folder, path.name, data, title=args.title, date=args.date, url=args.url, replace=args.replace
-            )
+            if _is_link(name):
+                if args.url:
+                    raise UsageError("--url is the link of a file; a page added from its link keeps that link")
+                added = add_page(folder, name, policy=policy, title=args.title, date=args.date, replace=args.replace)
+            else:
+                data = _read_file(path)
+                added = add_article(
+                    folder, path.name, data, title=args.title, date=args.date, url=args.url, replace=args.replace
+                )
         except ArticleExists as error:
             print(f"qa-bot: {printable(name)}: {error} Add --replace to replace it.", file=sys.stderr)
             failed += 1
             continue
-        except IngestError as error:
+        except (IngestError, FetchError) as error:
             print(f"qa-bot: {printable(name)}: {error}", file=sys.stderr)
             failed += 1
             continue
@@ -262,9 +286,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             failed += 1
             continue
         verb = "Replaced" if added.replaced else "Added"
+        source = f", {clean_text(added.source)}" if added.source else ""
         emit(
-            f"{verb} {printable(str(added.path))}: “{clean_text(added.title)}”, "
-            f"{clean_text(added.date or 'undated')}, {added.sentences:,} sentences."
+            f"{verb} {printable(str(added.path))}: “{clean_text(added.title)}”{source}, "
+            f"{clean_text(added.date or 'undated')}, {added.sentences:,} sentence{'' if added.sentences == 1 else 's'}."
         )
     if failed < len(args.file):
         emit("The running bot serves it after /reload (or a restart).")
@@ -341,11 +366,13 @@ def add_commands(commands: Any) -> None:
     talks.add_argument("--seeds", help="articles indexed with the file's (default: $SEEDS_DIR, else ./seeds)")
     talks.set_defaults(run=cmd_eval_dialogues)
 
-    add = commands.add_parser("add", help="add articles (.txt, .md, or .html news pages) to the seeds folder")
+    add = commands.add_parser(
+        "add", help="add articles (.txt, .md, .html news pages, or the links of news pages) to the seeds folder"
+    )
     add.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
     add.add_argument("--title", help="the article's title (default: from the file or page)")
     add.add_argument("--date", help="its date, YYYY-MM-DD (default: from the file or page)")
     add.add_argument("--url", help="its link (default: from the file or page)")
     add.add_argument("--replace", action="store_true", help="replace an article file of the same name")
-    add.add_argument("file", nargs="+", help="the files to add")
+    add.add_argument("file", nargs="+", help="the files to add, or the http(s) links of news pages to fetch")
     add.set_defaults(run=cmd_add)
