@@ -293,6 +293,7 @@ def help_embed(cooldown_seconds: float) -> discord.Embed:
         value=(
             "`/reload` re-reads the articles folder and says what changed.\n"
             "`/article add file:` adds a .txt, .md or .html (news page) file as an article and reloads; "
+            "`/article add url:` fetches a news page from its link; "
             "`/article remove` moves one out of the index; `/article show` shows one's details.\n"
             "`/stats` shows what members asked, what went unanswered and how they rated the answers."
         ),

@@ -32,7 +32,8 @@ PAGE = (
     b"</body></html>"
 )
 HARBOUR_TEXT = (
-    "title: Harbour reopens after the storm\ndate: 2024-03-02\nurl: https://example.com/harbour\n\n"
+    "title: Harbour reopens after the storm\ndate: 2024-03-02\nurl: https://example.com/harbour\n"
+    "source: example.com\n\n"
     "The harbour reopened on Monday after a week of repairs. Fishing boats returned to the quay at dawn.\n\n"
     "The mayor thanked the volunteers who cleared the wreckage. Insurance claims are still being assessed."
 )
