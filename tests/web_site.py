@@ -8,9 +8,11 @@ request is recorded (path and headers), so tests count requests and read conditi
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
@@ -107,3 +109,83 @@ async def stream(request: web.Request, content_type: str, chunks: Any, **headers
     except (ConnectionResetError, ConnectionError):
         pass
     return response
+
+
+@dataclass
+class Item:
+    """A feed entry and the article page it links to."""
+
+    slug: str
+    title: str
+    published: str | None = "Tue, 05 Mar 2024 10:00:00 GMT"  # RSS's date format; None: undated
+    summary: str = "A summary."
+    paragraphs: tuple[str, ...] = ()
+    link: str | None = None  # default: the site's /news/<slug>
+
+
+def article_page(title: str, paragraphs: tuple[str, ...], date: str | None = None) -> str:
+    """A real-looking news page: a menu, the article, a footer."""
+    meta = f'<meta property="article:published_time" content="{date}">' if date else ""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<html><head><title>{title} | Local News</title>{meta}"
+        '<meta property="og:site_name" content="Local News"></head><body>'
+        '<nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a></nav>'
+        f"<article><h1>{title}</h1>{body}</article>"
+        "<footer>© 2025 Local News · Privacy · Terms</footer></body></html>"
+    )
+
+
+def default_paragraphs(slug: str) -> tuple[str, ...]:
+    return (
+        f"The story called {slug} began on a quiet morning in the harbour town, residents said.",
+        f"Officials confirmed the details of {slug} later that day and promised a full report by the weekend.",
+    )
+
+
+class FeedSite(Site):
+    """A site with one RSS feed (`/feed.xml`, with an ETag: a conditional request gets 304 while it is
+    unchanged) and a page per item."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[Item] = []
+        self.feed_title = "Local News"
+
+    async def start(self) -> FeedSite:
+        await super().start()
+        self.handle("/feed.xml", self._feed)
+        return self
+
+    def publish(self, *items: Item) -> None:
+        for item in items:
+            self.items.insert(0, item)
+            self.serve(f"/news/{item.slug}", article_page(item.title, item.paragraphs or default_paragraphs(item.slug)))
+
+    def rss(self) -> str:
+        entries = []
+        for item in self.items:
+            link = item.link or self.url(f"/news/{item.slug}")
+            date = f"<pubDate>{item.published}</pubDate>" if item.published else ""
+            title, link, summary = escape(item.title), escape(link), escape(item.summary)
+            entries.append(
+                f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>{date}"
+                f"<description>{summary}</description></item>"
+            )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{self.feed_title}</title><link>{self.base}/</link><description>News</description>"
+            + "".join(entries)
+            + "</channel></rss>"
+        )
+
+    async def _feed(self, request: web.Request) -> web.StreamResponse:
+        body = self.rss().encode()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=body, headers={"Content-Type": "application/rss+xml", "ETag": etag})
+
+    @property
+    def feed_url(self) -> str:
+        return self.url("/feed.xml")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
+from bot.feeds.schema import v4_feeds
 from bot.questionlog.database import StateDatabase, StateLocation, connect
 
 SALT_BYTES = 32
@@ -84,7 +85,7 @@ def _v3_cooldowns(db: StateDatabase) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[StateDatabase], None], ...] = (_v1_question_log, _v2_feedback, _v3_cooldowns)
+MIGRATIONS: tuple[Callable[[StateDatabase], None], ...] = (_v1_question_log, _v2_feedback, _v3_cooldowns, v4_feeds)
 LATEST = len(MIGRATIONS)
 
 
