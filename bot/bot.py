@@ -18,6 +18,8 @@ from bot.conversations import Conversations, Turn
 from bot.cooldowns import SharedCooldowns
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
+from bot.feeds.poll import PollOptions, PollRun
+from bot.feeds.poller import FeedPoller
 from bot.formatting import answer_embed
 from bot.identify_gate import IdentifyGate, gate_folder
 from bot.index_holder import IndexHolder, ReloadInProgress, ReloadReport
@@ -36,6 +38,7 @@ EXTENSIONS = (
     "bot.exts.messages",
     "bot.exts.moderation",
     "bot.exts.articles",
+    "bot.exts.feeds",
     "bot.exts.stats",
 )
 # Sends an answer: called with `embed=` (and `view=` for the feedback buttons), e.g. a followup's send.
@@ -79,7 +82,13 @@ class QABot(commands.AutoShardedBot):
     """
 
     def __init__(
-        self, settings: Settings, *, load_index: bool = True, clock: Clock = time.time, **options: object
+        self,
+        settings: Settings,
+        *,
+        load_index: bool = True,
+        clock: Clock = time.time,
+        run_poll: Callable[[object, str, PollOptions], PollRun] | None = None,
+        **options: object,
     ) -> None:
         if settings.shard_ids is not None:  # discord.py takes a list, and no None for "every shard"
             options.setdefault("shard_ids", list(settings.shard_ids))
@@ -101,6 +110,8 @@ class QABot(commands.AutoShardedBot):
         self.question_log = QuestionLog(settings.state_db, settings.question_log_days, clock)
         self.cooldowns = SharedCooldowns(settings.cooldown_seconds, self.question_log, clock)
         self.reload_sync: ReloadSync | None = None  # reloads in step with the other processes on this index
+        self.feed_poller: FeedPoller | None = None  # with the index and the shared state: polls the feeds
+        self._run_poll = run_poll  # how a poll runs (default: a worker process; tests: a thread)
         # IDENTIFYs spaced across the processes that share this index, beside it (as its build lock is).
         saved = store.index_file(store.cache_folder(), settings.seeds_dir)
         self.identify_gate = IdentifyGate(gate_folder(saved), settings.identify_seconds, settings.identify_concurrency)
@@ -134,6 +145,12 @@ class QABot(commands.AutoShardedBot):
         self.add_dynamic_items(FeedbackButton)  # buttons under answers given before a restart work too
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        if self.load_index and self.settings.state_db is not None:
+            if self._run_poll is None:
+                self.feed_poller = FeedPoller(self)
+            else:
+                self.feed_poller = FeedPoller(self, run_poll=self._run_poll)
+            self.feed_poller.start()
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         # Replaces discord.py's 5 s sleep (which spaces this process's shards only) with the machine's turns.
@@ -158,6 +175,8 @@ class QABot(commands.AutoShardedBot):
         log.info("Shard %d of %s is ready: %d servers", shard_id, self.shard_count, servers)
 
     async def close(self) -> None:
+        if self.feed_poller is not None:
+            await self.feed_poller.close()
         await super().close()
         if self.reload_sync is not None:
             await self.reload_sync.close()

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import discord
 
 from bot.config import MAX_PASSAGES
+from bot.feeds.poll import NewArticle
+from bot.feeds.store import FeedRow
 from bot.index_holder import ReloadReport
 from index import Answer, Article, Hit
 from index.ingest import Added
@@ -394,3 +396,48 @@ def choice_name(article: Article) -> str:
     date, title = clean_text(article.date or ""), clean_text(article.title)
     suffix = shorten(f" · {date}", CHOICE_NAME_LIMIT // 2) if date else ""
     return shorten(title, CHOICE_NAME_LIMIT - len(suffix)) + suffix
+
+
+def new_articles_messages(articles: Sequence[NewArticle], shown: int) -> list[str]:
+    """FEED_ANNOUNCE_CHANNEL's posts after a poll: "New article: <title>" and its link, one message each
+    (Discord previews the link), the ones past `shown` counted in a last line."""
+    messages = []
+    for article in articles[:shown]:
+        url = _safe_url(article.url)
+        line = f"New article: **{escape(article.title)}**" + (f"\n{url}" if url else "")
+        messages.append(shorten(line, CONTENT_LIMIT))
+    if len(articles) > shown:
+        more = len(articles) - shown
+        messages.append(f"…and {more:,} more new article{'' if more == 1 else 's'}: see `/sources`.")
+    return messages
+
+
+def feed_added_message(title: str | None, url: str, entries: int, max_new: int, minutes: float) -> str:
+    name = f"“{escape(title)}”" if title else escape(url)
+    return shorten(
+        f"Following {name} ({entries:,} entr{'y' if entries == 1 else 'ies'} now): its newest articles are being "
+        f"added (at most {max_new:,} a poll), then new ones about every {minutes:g} minutes.",
+        CONTENT_LIMIT,
+    )
+
+
+def feeds_embed(feeds: Sequence[FeedRow]) -> discord.Embed:
+    """/feed list: each feed, what it brought, how its last poll went and when the next one is due."""
+    embed = discord.Embed(title=f"Feeds ({len(feeds):,})", colour=INFO_COLOUR)
+    if not feeds:
+        embed.description = "No feed is followed. Add one with `/feed add url:`."
+        return embed
+    lines = []
+    for feed in feeds:
+        name = escape(feed.title) if feed.title else escape(feed.url)
+        polled = (
+            f"last polled <t:{int(feed.polled_at)}:R>: {escape(feed.status or '')}"
+            if feed.polled_at
+            else ("not polled yet")
+        )
+        lines.append(
+            f"**{name}** · {feed.articles:,} article{'' if feed.articles == 1 else 's'} · {polled} "
+            f"Next poll <t:{int(feed.next_poll_at)}:R>.\n{escape(feed.url)}"
+        )
+    embed.description = shorten("\n\n".join(lines), EMBED_DESCRIPTION_LIMIT)
+    return embed

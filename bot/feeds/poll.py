@@ -117,6 +117,13 @@ def opened(location: StateLocation) -> Iterator[FeedStore]:
         db.close()
 
 
+def inspect_feed(url: str, policy: AddressPolicy) -> Feed:
+    """Fetch and read the feed at `url` once, to check it is one before following it. Raises FetchError or
+    FeedError (one sentence each)."""
+    response = fetch(url, accept=FEED_TYPES, policy=policy, limits=FEED_LIMITS)
+    return parse_feed(response.body, response.url, response.content_type, response.charset)
+
+
 def poll_due(
     location: StateLocation,
     owner: str,

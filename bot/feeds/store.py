@@ -101,6 +101,14 @@ class FeedStore:
             self.db.execute("DELETE FROM feed_items WHERE feed_url = ?", (url,))
         return None if row is None else _feed(row)
 
+    def due(self, now: float) -> int:
+        """How many feeds are due and polled by nobody."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM feeds WHERE next_poll_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
+            (now, now),
+        ).fetchone()
+        return int(row[0])
+
     # -- leases
 
     def take_due(self, owner: str, now: float, lease_seconds: float) -> FeedRow | None:

@@ -150,10 +150,10 @@ def test_sync_registers_the_commands_and_exits(shell, capsys, monkeypatch, argv,
     assert str(APP_ID) in put.url and (
         path.endswith("/applications/{application_id}/commands") or "/guilds/77/" in put.url
     )
-    assert sorted(c["name"] for c in put.body) == ["article", "ask", "help", "reload", "sources", "stats"]
+    assert sorted(c["name"] for c in put.body) == ["article", "ask", "feed", "help", "reload", "sources", "stats"]
     out, _ = capsys.readouterr()
-    assert out.startswith("Synced 6 commands ")
-    assert out.rstrip().endswith("/ask, /sources, /help, /reload, /article, /stats")
+    assert out.startswith("Synced 7 commands ")
+    assert out.rstrip().endswith("/ask, /sources, /help, /reload, /article, /feed, /stats")
 
 
 @pytest.mark.parametrize("guild", ["²", "7⁷", "٣"])
@@ -177,8 +177,8 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
     assert main(["check"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        f"Indexed 4 article(s), 45 sentences from {tmp_path / 'seeds'}; loaded 5 extensions; "
-        "6 global commands would be registered:"
+        f"Indexed 4 article(s), 45 sentences from {tmp_path / 'seeds'}; loaded 6 extensions; "
+        "7 global commands would be registered:"
     )
     assert [line.split(" (")[0].strip() for line in lines[1:]] == [
         "/ask question [passages] [article]",
@@ -186,6 +186,7 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
         "/help",
         "/reload",
         "/article [add] [remove] [show]",
+        "/feed [add] [list] [remove]",
         "/stats [days]",
     ]
     assert lines[4].startswith("  /reload (server, bot DM; default permissions 32): ")
@@ -193,7 +194,7 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
 
     assert main(["check", "--json"]) == 0
     payloads = json.loads(capsys.readouterr().out)
-    assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload", "article", "stats"]
+    assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload", "article", "feed", "stats"]
 
 
 def test_an_unreachable_discord_is_one_line_and_exit_1(shell, capsys, monkeypatch, tmp_path):
