@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-TICK_SECONDS = 60.0  # how often due feeds are looked for (a poll is due at most this late)
+TICK_SECONDS = 60.0  # due feeds are looked for at least this often (feeds added elsewhere, leases that ran out)
 RELOAD_RETRY_SECONDS = 1.0
 RELOAD_RETRIES = 120  # a reload already running (a /reload, another process's) is waited for this many times
 ANNOUNCED = 10  # articles announced one by one after a poll; the rest in one line
@@ -74,6 +74,7 @@ class FeedPoller:
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="feeds")
         self._store: FeedStore | None = None
         self.runs = 0  # ticks done (tests wait for them)
+        self._wait = TICK_SECONDS  # until the next tick
         self._reported: float | None = None  # time.monotonic() of the last report that the state is unavailable
 
     @property
@@ -142,13 +143,14 @@ class FeedPoller:
                 log.exception("Polling feeds failed")
             self.runs += 1
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), self._wait)
             self._wake.clear()
 
     async def tick(self) -> PollRun | None:
         """Poll what is due (in a worker), then reload if this or another process added articles."""
         now = self.clock()
         due, generation = await self.call(lambda store: (store.due(now), store.generation()))
+        self._wait = TICK_SECONDS
         if self._seen is None:
             self._seen = generation  # the index was built from the folder as it is: nothing to catch up on
         run = None
@@ -163,6 +165,11 @@ class FeedPoller:
             await self._reload()
         if run is not None and run.added:
             await self._announce(run.added)
+        # The next look is when the next feed is due, if that is sooner than a tick: a poll starts on time, so
+        # an entry waits at most one interval (plus the poll's own work) to be searchable.
+        next_due = await self.call(lambda store: store.next_due())
+        if next_due is not None:
+            self._wait = min(TICK_SECONDS, max(0.0, next_due - self.clock()))
         return run
 
     async def _reload(self) -> None:

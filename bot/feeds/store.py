@@ -109,6 +109,14 @@ class FeedStore:
         ).fetchone()
         return int(row[0])
 
+    def next_due(self) -> float | None:
+        """When the next feed is due (None: no feed), leased ones counted from their lease's end."""
+        row = self.db.execute(
+            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_poll_at THEN lease_until"
+            " ELSE next_poll_at END) FROM feeds"
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     # -- leases
 
     def take_due(self, owner: str, now: float, lease_seconds: float) -> FeedRow | None:

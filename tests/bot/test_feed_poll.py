@@ -347,3 +347,27 @@ def test_of_two_processes_asking_at_once_exactly_one_gets_the_lease(new_state):
     for thread in threads:
         thread.join()
     assert sorted(url for _, url in taken) == [f"https://news.example/{n}" for n in range(5)]
+
+
+def test_the_next_due_time_counts_a_lease_from_its_end(new_state):
+    from bot.feeds.poll import opened
+
+    location = new_state("due")
+    with opened(location) as store:
+        assert store.next_due() is None
+        store.add("https://news.example/a", None, 100.0)
+        store.add("https://news.example/b", None, 300.0)
+        assert store.next_due() == 100.0
+        store.take_due("A", 150.0, LEASE_SECONDS)  # a is polled by A until 750
+        assert store.next_due() == 300.0
+
+
+@pytest.mark.slow
+async def test_a_poll_runs_in_a_worker_process_of_its_own(tmp_path, site, clock, state_location):
+    from bot.feeds.poller import poll_in_worker_process
+
+    site.publish(Item("a", "Harbour reopens"))
+    follow(state_location, site.feed_url, (0.0).__float__)  # due since the epoch, whatever the real time
+    run = await asyncio.to_thread(poll_in_worker_process, state_location, "worker", options(tmp_path, site))
+    assert [a.title for a in run.added] == ["Harbour reopens"] and run.generation == 1
+    assert (tmp_path / run.added[0].id).is_file()
