@@ -48,6 +48,22 @@ def test_defaults_without_a_token_when_none_is_required():
         None,
     )
     assert settings.cooldown_seconds == 5.0
+    assert (settings.feed_poll_minutes, settings.feed_max_new, settings.feed_announce_channel) == (30.0, 20, None)
+    assert settings.fetch_policy.allowed == ()
+
+
+def test_feed_and_fetch_settings_are_read():
+    settings = load_settings(
+        {
+            "FETCH_ALLOW_NETWORKS": "10.0.0.0/8, 192.168.1.5",
+            "FEED_POLL_MINUTES": "15",
+            "FEED_MAX_NEW": "5",
+            "FEED_ANNOUNCE_CHANNEL": "123",
+        },
+        require_token=False,
+    )
+    assert [str(n) for n in settings.fetch_policy.allowed] == ["10.0.0.0/8", "192.168.1.5/32"]
+    assert (settings.feed_poll_minutes, settings.feed_max_new, settings.feed_announce_channel) == (15.0, 5, 123)
 
 
 @pytest.mark.parametrize(
@@ -63,6 +79,20 @@ def test_defaults_without_a_token_when_none_is_required():
         ({"DISCORD_TOKEN": "t", "OWNER_IDS": "٣"}, "OWNER_IDS must be comma-separated numeric Discord ids"),
         ({"DISCORD_TOKEN": "t", "LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of DEBUG, INFO"),
         ({"DISCORD_TOKEN": "t", "ASK_COOLDOWN_SECONDS": "-1"}, "ASK_COOLDOWN_SECONDS must be a number of seconds"),
+        (
+            {"DISCORD_TOKEN": "t", "FETCH_ALLOW_NETWORKS": "10.0.0.0/33"},
+            "FETCH_ALLOW_NETWORKS must be networks such as 10.0.0.0/8 or 192.168.1.5, comma-separated "
+            "(got '10.0.0.0/33'); fix it in .env.",
+        ),
+        (
+            {"DISCORD_TOKEN": "t", "FEED_POLL_MINUTES": "1"},
+            "FEED_POLL_MINUTES must be a number of minutes from 5 to 1440 (got '1'); fix it in .env.",
+        ),
+        (
+            {"DISCORD_TOKEN": "t", "FEED_MAX_NEW": "many"},
+            "FEED_MAX_NEW must be a whole number of articles from 1 to 200 (got 'many'); fix it in .env.",
+        ),
+        ({"DISCORD_TOKEN": "t", "FEED_ANNOUNCE_CHANNEL": "#news"}, "FEED_ANNOUNCE_CHANNEL must be a numeric channel"),
     ],
 )
 def test_bad_settings_fail_with_one_line_naming_the_variable(environ, message):
