@@ -39,7 +39,7 @@ TICK_SECONDS = 60.0  # due feeds are looked for at least this often (feeds added
 RELOAD_RETRY_SECONDS = 1.0
 RELOAD_RETRIES = 120  # a reload already running (a /reload, another process's) is waited for this many times
 ANNOUNCED = 10  # articles announced one by one after a poll; the rest in one line
-WORKER_NICE = 10
+WORKER_NICE = 19  # the lowest: a poll can wait, a question cannot
 REPORT_EVERY_SECONDS = 3600.0
 
 
