@@ -1,4 +1,4 @@
-"""The bot under load: first-response times and event-loop stalls (tests/load_scenario.py).
+"""The bot under load: first-response times and event-loop stalls (testkit/load_scenario.py).
 
     python bench/bot_load.py [--check]
 
@@ -22,8 +22,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.discord_harness import Harness
-from tests.load_scenario import first_response_seconds, run_load
+from testkit.discord_harness import Harness
+from testkit.load_scenario import first_response_seconds, run_load
 
 FIRST_RESPONSE_LIMIT_S = 3.0
 LOOP_STALL_LIMIT_MS = 100.0

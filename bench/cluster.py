@@ -54,7 +54,7 @@ def write_archive(squad: Path, folder: Path, megabytes: float) -> list[str]:
 async def serve(folder: Path, questions: list[str]) -> None:
     from bot.index_holder import IndexHolder
     from bot.reload_sync import ReloadSync
-    from index import store
+    from index.storage import store
 
     holder: IndexHolder | None = None
 

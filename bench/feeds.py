@@ -2,8 +2,8 @@
 
     python bench/feeds.py [--articles 10000] [--check] [--limit-seconds 60] [--scratch DIR]
 
-An archive of generated articles (tests.helpers.write_corpus) is served as the bot serves it (IndexHolder with
-sentence vectors, all filled first: the steady state). A local feed site (tests.web_site.FeedSite, on
+An archive of generated articles (testkit.corpus.write_corpus) is served as the bot serves it (IndexHolder with
+sentence vectors, all filled first: the steady state). A local feed site (testkit.web_site.FeedSite, on
 127.0.0.2) then publishes one entry, and the bot's path runs: the poll in its worker process (the feed, the
 page, the article written), the reload, the new article's vectors, a question that finds it. A new entry
 waits at most one poll interval for that poll (the poller wakes when a feed is due, and the jitter only
@@ -22,14 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' corpus and feed site
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # testkit: the corpus and the feed site
 
 from bot.feeds.poll import PollOptions, opened, owner_name, poll_due
 from bot.feeds.poller import poll_in_worker_process
 from bot.index_holder import IndexHolder
 from bot.vectors import VectorFiller
-from tests.helpers import write_corpus
-from tests.web_site import FeedSite, Item
+from testkit.corpus import write_corpus
+from testkit.web_site import FeedSite, Item
 
 QUESTION = "When does the lighthouse keeper of Carrow Point retire?"
 PARAGRAPHS = (

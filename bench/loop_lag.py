@@ -34,14 +34,14 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import TypeVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' corpus and probe
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # testkit: the corpus and the probe
 
 from bot import index_holder
 from bot.index_holder import WORKER_MIN_BYTES, IndexHolder
 from index import build_index
-from tests.helpers import write_corpus
-from tests.load_scenario import LagProbe
-from tests.web_site import FeedSite, Item
+from testkit.corpus import write_corpus
+from testkit.load_scenario import LagProbe
+from testkit.web_site import FeedSite, Item
 
 T = TypeVar("T")
 

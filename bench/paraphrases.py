@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 
 from index import SearchIndex, build_index, index_articles
-from index.evaluation import attach_squad_vectors, load_squad
-from index.semantic import cores, fill, open_vectors
-from index.store import cache_folder
-from index.text import split_sentences
+from index.articles.text import split_sentences
+from index.evaluation.squad import attach_squad_vectors, load_squad
+from index.meaning.stage import cores, fill, open_vectors
+from index.storage.store import cache_folder
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 

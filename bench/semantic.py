@@ -34,11 +34,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from index import SearchIndex, build_index, index_articles
-from index.encoder import DEFAULT_MODEL, Encoder
-from index.evaluation import attach_squad_vectors, load_squad
-from index.semantic import cores
-from index.store import cache_folder
-from index.vectors import VectorStore
+from index.evaluation.squad import attach_squad_vectors, load_squad
+from index.meaning.encoder import DEFAULT_MODEL, Encoder
+from index.meaning.stage import cores
+from index.meaning.vectors import VectorStore
+from index.storage.store import cache_folder
 
 LIMITS = {"embed_ms": 2.5, "embed_64_ms": 2.5, "p50_ms": 20.0, "p99_ms": 60.0, "install_mb": 150.0, "start_s": 0.3}
 # The packages only the semantic stage needs (onnxruntime's own dependencies included).
@@ -121,8 +121,8 @@ def install() -> dict[str, float]:
         root = Path(spec.origin).parent
         total += sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
     probe = (
-        "import time, numpy; began = time.perf_counter(); from index.encoder import Encoder; "
-        "from index.store import cache_folder; Encoder(threads=1, cache=cache_folder()); "
+        "import time, numpy; began = time.perf_counter(); from index.meaning.encoder import Encoder; "
+        "from index.storage.store import cache_folder; Encoder(threads=1, cache=cache_folder()); "
         "print(time.perf_counter() - began)"
     )
     starts = [

@@ -65,8 +65,8 @@ def _made_up_words(count: int, rng: np.random.Generator) -> list[str]:
 
 def generate(folder: Path, sentences: int, questions: int) -> None:
     """Articles under folder/articles, their tokens (one sentence per line) and questions."""
-    from index.stopwords import STOP_WORDS
-    from index.text import tokenize, tokenize_question
+    from index.articles.stopwords import STOP_WORDS
+    from index.articles.text import tokenize, tokenize_question
 
     rng = np.random.default_rng(SEED)
     stop = sorted(w for w in STOP_WORDS if w.isalpha())
@@ -115,7 +115,7 @@ def generate(folder: Path, sentences: int, questions: int) -> None:
 
 
 def _first_sentences(articles: Path, count: int) -> list[str]:
-    from index.articles import parse_article
+    from index.articles.article import parse_article
 
     found: list[str] = []
     for path in sorted(articles.iterdir()):
@@ -292,7 +292,7 @@ def engine_project_start(folder: Path, cache: Path, started: float) -> dict[str,
 def engine_rank_bm25(folder: Path, budget_s: float) -> dict[str, Any]:
     from rank_bm25 import BM25Okapi
 
-    from index.bm25 import DEFAULT_PARAMS as P
+    from index.storage.bm25 import DEFAULT_PARAMS as P
 
     rss = PeakRss()
     corpus = _token_lists(folder)
@@ -315,7 +315,7 @@ def engine_rank_bm25(folder: Path, budget_s: float) -> dict[str, Any]:
 def engine_bm25s(folder: Path) -> dict[str, Any]:
     import bm25s
 
-    from index.bm25 import DEFAULT_PARAMS as P
+    from index.storage.bm25 import DEFAULT_PARAMS as P
 
     rss = PeakRss()
     corpus = _token_lists(folder)

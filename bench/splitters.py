@@ -16,7 +16,7 @@ from pathlib import Path
 import pysbd
 import syntok.segmenter as syntok
 
-from index.text import split_sentences
+from index.articles.text import split_sentences
 
 
 def _pysbd() -> Callable[[str], list[str]]:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index.evaluation import DEPTH, TUNE_ARTICLES, load_squad
-from index.rerank import FEATURES, WEIGHTS
-from index.search import index_articles
+from index.evaluation.squad import DEPTH, TUNE_ARTICLES, load_squad
+from index.ranking.features import FEATURES
+from index.ranking.weights import WEIGHTS
+from index.serving.building import index_articles
 
 
 def mrr(

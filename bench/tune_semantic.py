@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from index.encoder import Encoder
-from index.evaluation import TUNE_ARTICLES, attach_squad_vectors, load_squad
+from index.evaluation.squad import TUNE_ARTICLES, attach_squad_vectors, load_squad
+from index.meaning.encoder import Encoder
 from index.progress import terminal_or_log
-from index.rerank import SEMANTIC_FEATURES, SEMANTIC_WEIGHTS
-from index.search import CANDIDATES, index_articles
-from index.store import cache_folder
+from index.ranking.candidates import CANDIDATES
+from index.ranking.features import SEMANTIC_FEATURES
+from index.ranking.weights import SEMANTIC_WEIGHTS
+from index.serving.building import index_articles
+from index.storage.store import cache_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tune_rerank import _ragged, coordinate_ascent, reporter, tuning_parser

@@ -3,12 +3,12 @@
     python bench/tune_short_answers.py PATH/squad-v1.1-dev.json.gz [--write] [--hits HITS.json]
 
 Each question is asked with sentence vectors (`SearchIndex.search`, two hits); its first hit's spans
-(`index.short_answers.spans`) are the examples. Two logistic regressions with soft labels (the
+(`index.answers.short_answers.spans`) are the examples. Two logistic regressions with soft labels (the
 span's SQuAD token F1) are fitted by gradient descent on the first TUNE_ARTICLES Wikipedia articles:
 the span model on questions whose first hit is a gold sentence, the show model on every question
 with a confident first hit that has a span. SHOW_THRESHOLD is the lowest estimate at which the
 answers shown on the tune split reach a token F1 of TARGET_F1. `--write` rewrites
-index/short_answer_weights.py.
+index/answers/short_answer_weights.py.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from index.encoder import Encoder
-from index.evaluation import TUNE_ARTICLES, attach_squad_vectors, load_squad, token_f1
+from index.answers.short_answers import choose, linear, question_class, spans
+from index.evaluation.squad import TUNE_ARTICLES, attach_squad_vectors, load_squad, token_f1
+from index.meaning.encoder import Encoder
 from index.progress import terminal_or_log
-from index.search import index_articles
-from index.short_answers import choose, linear, question_class, spans
-from index.store import cache_folder
+from index.serving.building import index_articles
+from index.storage.store import cache_folder
 
 # The issue asks for F1 ≥ 0.8 where shown; the threshold is set for a little more on the tune split,
 # because the held-out split came out about 0.02 lower in every fit tried.
 TARGET_F1 = 0.825
-WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "index" / "short_answer_weights.py"
+WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "index" / "answers" / "short_answer_weights.py"
 
 
 def first_hits(path: Path, cache: Path | None) -> list[dict[str, object]]:
@@ -101,7 +101,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("path")
     parser.add_argument("--hits", help="JSON file: reuse the first hits asked before (same code, same data)")
-    parser.add_argument("--write", action="store_true", help="rewrite index/short_answer_weights.py")
+    parser.add_argument("--write", action="store_true", help="rewrite index/answers/short_answer_weights.py")
     args = parser.parse_args()
     rows = first_hits(Path(args.path), Path(args.hits) if args.hits else None)
     texts = [row["texts"] for row in rows]
@@ -154,7 +154,8 @@ def main() -> int:
         print(f"  {asked}: {shown.sum():,}, F1 {f1s[shown].mean() if shown.any() else 0:.3f}")
     if args.write:
         WEIGHTS_FILE.write_text(
-            '"""Written by bench/tune_short_answers.py (SQuAD v1.1 dev, tune split); see index/short_answers.py."""\n\n'
+            '"""Written by bench/tune_short_answers.py (SQuAD v1.1 dev, tune split); '
+            'see index/answers/short_answers.py."""\n\n'
             + python_dict("SPAN_WEIGHTS", span_weights)
             + python_dict("SHOW_WEIGHTS", show_weights)
             + f"SHOW_THRESHOLD = {threshold}\n"

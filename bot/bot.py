@@ -27,9 +27,7 @@ from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
 from bot.reload_sync import ReloadSync
 from bot.vectors import VectorFiller
-from index import Answer, Article, store
-from index.overlaps import hits_for
-from index.text import printable
+from index import Answer, Article, cache_folder, hits_for, index_file, printable
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +111,7 @@ class QABot(commands.AutoShardedBot):
         self.feed_poller: FeedPoller | None = None  # with the index and the shared state: polls the feeds
         self._run_poll = run_poll  # how a poll runs (default: a worker process; tests: a thread)
         # IDENTIFYs spaced across the processes that share this index, beside it (as its build lock is).
-        saved = store.index_file(store.cache_folder(), settings.seeds_dir)
+        saved = index_file(cache_folder(), settings.seeds_dir)
         self.identify_gate = IdentifyGate(gate_folder(saved), settings.identify_seconds, settings.identify_concurrency)
 
     @property
@@ -124,7 +122,7 @@ class QABot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         if self.load_index:
-            saved = store.index_file(store.cache_folder(), self.settings.seeds_dir)
+            saved = index_file(cache_folder(), self.settings.seeds_dir)
             sync = ReloadSync(saved, self.settings.shards, self._follow_reload)
             generation = await sync.read_generation()  # before the build: a reload during it is followed after
             self._holder = await IndexHolder.build(self.settings.seeds_dir, VectorFiller(self.settings.semantic))

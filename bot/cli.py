@@ -14,8 +14,8 @@ from bot.cluster import add_command as add_cluster_command
 from bot.feeds.cli import add_command as add_feed_command
 from bot.launch import add_commands as add_bot_commands
 from bot.questionlog.report import add_command as add_stats_command
-from index.cli import add_commands as add_core_commands
-from index.terminal import run
+from index import add_commands as add_core_commands
+from index import run_command as run
 
 
 def parser() -> argparse.ArgumentParser:

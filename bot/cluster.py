@@ -188,7 +188,7 @@ async def _run(cluster: Cluster) -> int:
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     from bot.launch import _network_errors, _settings, _setup_logging, _unreachable
-    from index.terminal import UsageError
+    from index import UsageError
 
     settings = _settings(require_token=args.command is None)
     _setup_logging(settings)

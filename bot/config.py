@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from index.web import AddressPolicy
+from index import AddressPolicy
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a member may ask: longer questions are refused by /ask and cut in messages (nobody asks a

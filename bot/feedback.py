@@ -7,16 +7,13 @@ The buttons are discord.py dynamic items: the answer's id and the vote are in th
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 import discord
 
 from bot.errors import APOLOGY, DELIVERY_ERRORS
-from bot.questionlog.service import VOTING_DAYS, LogUnavailable
+from bot.questionlog.service import VOTING_DAYS, LogUnavailable, QuestionLog
 from bot.questionlog.store import VoteOutcome
-
-if TYPE_CHECKING:
-    from bot.bot import QABot
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +29,12 @@ REPLIES = {
     ),
 }
 UNAVAILABLE = "I couldn't record your vote: the question log is unavailable right now. Please try again later."
+
+
+class Voting(Protocol):
+    """What a button needs of the client that registered it (bot.bot.QABot): where votes go."""
+
+    question_log: QuestionLog
 
 
 def custom_id(answer_id: int, helpful: bool) -> str:
@@ -58,7 +61,7 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         return cls(int(match["answer_id"]), match["vote"] == "up")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        bot = cast("QABot", interaction.client)
+        bot = cast(Voting, interaction.client)
         try:
             outcome = await bot.question_log.vote(
                 self.answer_id, interaction.guild_id or 0, interaction.user.id, self.helpful

@@ -16,10 +16,7 @@ from bot.config import MAX_PASSAGES
 from bot.feeds.poll import NewArticle
 from bot.feeds.store import FeedRow
 from bot.index_holder import ReloadReport
-from index import Answer, Article, Hit
-from index.ingest import Added
-from index.overlaps import Passage, merge_overlapping, single
-from index.text import UNSAFE_CHARS, clean_text
+from index import UNSAFE_CHARS, Added, Answer, Article, Hit, Passage, clean_text, merge_overlapping, own_passage
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -51,9 +48,11 @@ NOTHING_MATCHES = (
 # discord.py's escape_markdown leaves alone whatever its pattern takes for a URL, brackets included, so
 # "https://a/[x](https://evil)" would still show as a masked link. Brackets inside such URLs are
 # percent-encoded (the same address for a browser); everywhere else every "[" is escaped (escape_markdown
-# escapes only the first of a run of links, its pattern being greedy). Its own pattern is used, so that
-# both passes agree on what is a URL.
-_URL_LIKE = re.compile(discord.utils._URL_REGEX)
+# escapes only the first of a run of links, its pattern being greedy). Its pattern is copied here (it is
+# private to discord.py: `discord.utils._URL_REGEX` in 2.7.1), so that both passes agree on what is a URL;
+# tests/bot/test_formatting.py fails if an upgrade changes it.
+URL_PATTERN = r"""(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"""
+_URL_LIKE = re.compile(URL_PATTERN)
 # A "[" after an even run of backslashes (escaped backslashes, or none) could still open a link.
 _OPEN_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)\[")
 
@@ -121,14 +120,14 @@ def passage_markdown(shown: Passage | Hit, limit: int) -> str:
     the context around them is trimmed first, evenly on both sides. When they do not fit together, the
     best hit's sentence alone is kept whole.
     """
-    passage = single(shown) if isinstance(shown, Hit) else shown
+    passage = own_passage(shown) if isinstance(shown, Hit) else shown
     if not passage.marks:
         return shorten(escape(passage.text.strip()), limit)
     text = passage.text
     start, end = passage.marks[0][0], passage.marks[-1][1]
     middle = _marked(passage, start, end)
     if len(middle) >= limit and len(passage.marks) > 1:
-        return passage_markdown(single(passage.best), limit)
+        return passage_markdown(own_passage(passage.best), limit)
     if len(middle) >= limit:
         sentence = escape(text[start:end].strip())
         bold = 4  # the two "**" markers
@@ -163,7 +162,7 @@ def sentence_numbers(numbers: Sequence[int]) -> str:
 def citation(shown: Passage | Hit) -> str:
     """The line under a passage: the publisher when known, the date, the sentence numbers, and a link when the
     article has one. The article's title is the field's name, just above: together they are the citation."""
-    passage = single(shown) if isinstance(shown, Hit) else shown
+    passage = own_passage(shown) if isinstance(shown, Hit) else shown
     hit = passage.best
     parts = [escape(hit.source)] if hit.source else []
     parts.extend([escape(hit.date or "undated"), sentence_numbers(passage.marked)])
@@ -209,7 +208,7 @@ def answer_embed(answer: Answer, *, followed_up: str | None = None, passages: in
         colour = CONFIDENT_COLOUR
     else:
         description = NO_CONFIDENT_ANSWER if answer.hits else NOTHING_MATCHES
-        shown = [single(hit) for hit in answer.hits[:1]]
+        shown = [own_passage(hit) for hit in answer.hits[:1]]
         names = [f"Closest passage (weak match): {p.best.title}" for p in shown]
         colour = WEAK_COLOUR
     if followed_up is not None:

@@ -16,16 +16,27 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from index import Answer, Article, BuildReport, EmptyIndexError, SearchIndex, Skipped, build_index, index_articles
-from index.build_worker import BuildFailed, article_bytes, build_in_worker
-from index.followup import ConversationAnswer, ask_in_conversation
-from index.text import printable
+from index import (
+    Answer,
+    Article,
+    BuildFailed,
+    BuildReport,
+    ConversationAnswer,
+    EmptyIndexError,
+    SearchIndex,
+    Skipped,
+    UnknownArticle,
+    article_bytes,
+    ask_in_conversation,
+    build_in_worker,
+    build_index,
+    printable,
+)
 
 if TYPE_CHECKING:
     from bot.vectors import VectorFiller
@@ -33,8 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Per-article indexes answer questions limited to one article; a few are kept for repeated use.
-ARTICLE_INDEX_CACHE = 32
 # A folder with at least this many bytes of articles is indexed in a worker process. Below it, starting that
 # process (about 0.4 s of imports) costs more than the build's pauses in a thread here (a few ms).
 WORKER_MIN_BYTES = 8_000_000
@@ -145,8 +154,6 @@ class IndexHolder:
         self._serving = Leases(index)
         self.last_build = report
         self._lock = asyncio.Lock()
-        self._by_article: OrderedDict[str, SearchIndex] = OrderedDict()
-        self._cache_lock = threading.Lock()  # the cache is used from worker threads
 
     @classmethod
     async def build(cls, folder: Path, vectors: VectorFiller | None = None) -> IndexHolder:
@@ -200,30 +207,15 @@ class IndexHolder:
         finally:
             leases.give_back()
 
-    def _ask_one(self, index: SearchIndex, article: Article, question: str, k: int) -> Answer:
-        # Runs in a worker thread. The cache is keyed by digest, so a changed article is re-indexed.
-        # The article is read from the leased index: one picked before a reload may belong to a closed one.
-        current = next((a for a in index.articles if a.id == article.id), None)
-        if current is None:
+    @staticmethod
+    def _ask_one(index: SearchIndex, article: Article, question: str, k: int) -> Answer:
+        # Runs in a worker thread. The serving index answers from the article's own sentences (postings and
+        # vector rows), with the whole archive's IDF and confidence, so a score means the same as in /ask
+        # without an article. One picked before a reload may be gone from the leased index: no passage then.
+        try:
+            return index.ask(question, k, article=article.id)
+        except UnknownArticle:
             return Answer(question, ())
-        key = f"{current.digest}:{current.id}"
-        with self._cache_lock:
-            sub = self._by_article.get(key)
-        if sub is None:
-            sub = index_articles([current])
-            with self._cache_lock:
-                self._by_article[key] = sub
-                while len(self._by_article) > ARTICLE_INDEX_CACHE:
-                    self._by_article.popitem(last=False)
-        stage = index.semantic
-        if stage is not None:
-            # The archive's stored vectors serve the one article too (the same title and sentences, the
-            # same key): nothing is embedded again, and its vectors are used once they are filled in.
-            if sub.semantic is None:
-                sub.attach_vectors(stage.store, stage.encode.embed)
-            elif not sub.semantic.complete:
-                sub.semantic.refresh()
-        return sub.ask(question, k)
 
     async def reload(self) -> ReloadReport:
         """Rebuild from the folder and swap it in; on failure keep the old index and say why.

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings, discord_id, load_settings
-from index.terminal import UsageError, emit
+from index import UsageError, emit
 
 if TYPE_CHECKING:
     from bot.bot import QABot

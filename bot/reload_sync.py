@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.build_lock import build_lock
+from index import build_lock
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from index import BuildReport, SearchIndex
-from index.embedding_pool import EmbeddingPool
-from index.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
-from index.progress import LogProgress
-from index.semantic import SemanticStage, cannot_write, fill, store_folder
-from index.store import cache_folder
-from index.vectors import FloatArray, VectorStore
+from index import (
+    DEFAULT_MODEL,
+    BuildReport,
+    EmbeddingPool,
+    Encoder,
+    FloatArray,
+    LogProgress,
+    ModelUnavailable,
+    SearchIndex,
+    SemanticStage,
+    VectorStore,
+    cache_folder,
+    cannot_write,
+    fill,
+    store_folder,
+)
 
 log = logging.getLogger(__name__)
 

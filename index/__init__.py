@@ -1,40 +1,144 @@
-"""The retrieval core: articles, a BM25 index over their sentences, and search.
+"""The retrieval core's public API: everything the bot (and any other caller) uses, and nothing more.
 
-Pure and synchronous: no Discord, no asyncio. Build with `build_index(folder)`,
-then call `SearchIndex.search(question, k)` from any thread.
+Pure and synchronous: no Discord, no asyncio. The stages live in subpackages named as the data flows,
+each importing only those before it (tests/test_imports.py checks):
+
+    articles/  ->  storage/  ->  meaning/  ->  ranking/  ->  answers/  ->  serving/  ->  evaluation/, shell/
+    files in       index file    vectors       candidates,   hits,         SearchIndex   SQuAD, dialogues;
+                   and BM25                    features,     passages,     and opening   the command line
+                                               confidence    short answers  it
+
+Use:
+
+    index, report = build_index(Path("seeds"))        # or reload the saved index: BuildReport says which
+    answer = index.ask("How many coups?", k=3)        # an Answer: typed Hits, best first, and a short answer
+    answer = index.ask(question, article="x.txt")     # that article's sentences only (UnknownArticle if none)
+    index.close()                                     # unmaps the file; a closed index raises ClosedIndex
+
+A SearchIndex is safe to ask from many threads at once. Everything not named here is internal: import it
+from its subpackage only inside index/, in tests of that subpackage, or in bench/.
 """
 
 import logging
 
-from index.articles import Article, Skipped, parse_article
-from index.bm25 import Bm25, Bm25Params
-from index.search import (
-    DEFAULT_HITS,
-    Answer,
-    BuildReport,
-    EmptyIndexError,
-    Hit,
-    SearchIndex,
-    build_index,
-    index_articles,
-    load_articles,
+from index.answers.followup import ConversationAnswer, ask_in_conversation, leans_on_previous
+from index.answers.overlaps import Passage, hits_for, merge_overlapping, own_passage
+from index.answers.results import DEFAULT_HITS, MAX_HITS, Answer, Hit
+from index.articles.article import Article, Skipped, UnusableArticle, parse_article
+from index.articles.feeds import Feed, FeedEntry, FeedError, FeedFetch, fetch_feed
+from index.articles.ingest import (
+    Added,
+    ArticleExists,
+    IngestError,
+    Prepared,
+    add_article,
+    add_page,
+    check_upload,
+    fetch_article,
+    remove_article,
+    text_digest,
+    write_article,
 )
+from index.articles.text import UNSAFE_CHARS, clean_text, normalise, printable, tokenize
+from index.articles.web import AddressPolicy, FetchError, FetchLimits, check_url
+from index.meaning.embedding_pool import EmbeddingPool
+from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
+from index.meaning.stage import SemanticStage, cannot_write, fill, store_folder
+from index.meaning.vectors import FloatArray, VectorStore
+from index.progress import LogProgress, Progress
+from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
+from index.serving.building import BuildReport, EmptyIndexError, build_index, index_articles, load_articles
+from index.serving.search_index import SearchIndex
+from index.shell.commands import add_commands
+from index.shell.terminal import UsageError, emit
+from index.shell.terminal import run as run_command
+from index.storage.bm25 import Bm25, Bm25Params
+from index.storage.build_lock import build_lock
+from index.storage.reader import ClosedIndex, UnknownArticle
+from index.storage.store import cache_folder, index_file
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
+    # Opening an index and asking it
+    "BuildFailed",
+    "BuildReport",
+    "ClosedIndex",
+    "EmptyIndexError",
+    "SearchIndex",
+    "UnknownArticle",
+    "article_bytes",
+    "build_in_worker",
+    "build_index",
+    "build_lock",
+    "cache_folder",
+    "index_articles",
+    "index_file",
+    "load_articles",
+    # Typed results
     "DEFAULT_HITS",
+    "MAX_HITS",
     "Answer",
+    "ConversationAnswer",
+    "Hit",
+    "ask_in_conversation",
+    "leans_on_previous",
+    # Passages to show: overlapping ones as one
+    "Passage",
+    "hits_for",
+    "merge_overlapping",
+    "own_passage",
+    # Articles and their text
+    "UNSAFE_CHARS",
     "Article",
+    "Skipped",
+    "UnusableArticle",
+    "clean_text",
+    "normalise",
+    "parse_article",
+    "printable",
+    "tokenize",
+    # Adding and removing article files
+    "Added",
+    "ArticleExists",
+    "IngestError",
+    "add_article",
+    "check_upload",
+    "remove_article",
+    # Articles from links and feeds (every fetch under index/articles/web.py's rules)
+    "AddressPolicy",
+    "Feed",
+    "FeedEntry",
+    "FeedError",
+    "FeedFetch",
+    "FetchError",
+    "FetchLimits",
+    "Prepared",
+    "add_page",
+    "check_url",
+    "fetch_article",
+    "fetch_feed",
+    "text_digest",
+    "write_article",
+    # Sentence vectors
+    "DEFAULT_MODEL",
+    "EmbeddingPool",
+    "Encoder",
+    "FloatArray",
+    "ModelUnavailable",
+    "SemanticStage",
+    "VectorStore",
+    "cannot_write",
+    "fill",
+    "store_folder",
+    # BM25 on its own
     "Bm25",
     "Bm25Params",
-    "BuildReport",
-    "EmptyIndexError",
-    "Hit",
-    "SearchIndex",
-    "Skipped",
-    "build_index",
-    "index_articles",
-    "load_articles",
-    "parse_article",
+    # Progress and the command line
+    "LogProgress",
+    "Progress",
+    "UsageError",
+    "add_commands",
+    "emit",
+    "run_command",
 ]
 
 # Skipped files are logged as warnings; an application that configures logging sees them,

@@ -25,7 +25,7 @@ import pytest
 import yarl
 from aiohttp import WSMsgType, web
 
-from tests.discord_harness import (
+from testkit.discord_harness import (
     APP_ID,
     BOT_USER,
     CHANNEL_ID,

@@ -18,9 +18,16 @@ from bot.exts.moderation import ALREADY_RUNNING, can_reload
 from bot.exts.questions import matching_choices, resolve_article
 from bot.formatting import added_message, article_embed, removed_message
 from bot.index_holder import ReloadInProgress, ReloadReport
-from index import Article
-from index.ingest import ArticleExists, IngestError, add_article, add_page, check_upload, remove_article
-from index.web import FetchError
+from index import (
+    Article,
+    ArticleExists,
+    FetchError,
+    IngestError,
+    add_article,
+    add_page,
+    check_upload,
+    remove_article,
+)
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,7 @@ from bot.feeds.poll import inspect_feed
 from bot.feeds.store import FeedExists, FeedRow
 from bot.formatting import CHOICE_NAME_LIMIT, CHOICES_LIMIT, escape, feed_added_message, feeds_embed, shorten
 from bot.questionlog.database import DATABASE_ERRORS
-from index.feeds import FeedError
-from index.web import FetchError, check_url
+from index import FeedError, FetchError, check_url
 
 log = logging.getLogger(__name__)
 

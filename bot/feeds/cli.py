@@ -16,10 +16,7 @@ from bot.feeds.poll import PollOptions, inspect_feed, opened, owner_name, poll_d
 from bot.feeds.store import FeedExists
 from bot.questionlog.database import DATABASE_ERRORS, StateLocation, describe
 from bot.questionlog.schema import SchemaTooNew
-from index.feeds import FeedError
-from index.terminal import UsageError, emit
-from index.text import clean_text, printable
-from index.web import FetchError, check_url
+from index import FeedError, FetchError, UsageError, check_url, clean_text, emit, printable
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, StateLocation]:

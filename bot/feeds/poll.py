@@ -29,10 +29,23 @@ from pathlib import Path
 from bot.feeds.store import FeedRow, FeedStore, ItemRow, PollOutcome
 from bot.questionlog.database import StateLocation
 from bot.questionlog.schema import open_database
-from index.feeds import Feed, FeedEntry, FeedError, parse_feed
-from index.ingest import Added, ArticleExists, IngestError, Prepared, prepare_page, write_article
-from index.text import printable
-from index.web import FEED_TYPES, PAGE_TYPES, AddressPolicy, FetchError, FetchLimits, fetch
+from index import (
+    Added,
+    AddressPolicy,
+    ArticleExists,
+    Feed,
+    FeedEntry,
+    FeedError,
+    FetchError,
+    FetchLimits,
+    IngestError,
+    Prepared,
+    fetch_article,
+    fetch_feed,
+    printable,
+    text_digest,
+    write_article,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +55,7 @@ MAX_ATTEMPTS = 3  # a page that fails this often is skipped
 JITTER = 0.15  # the next poll comes up to this share of the interval early
 MAX_BACKOFF = 8  # a failing feed waits up to this many intervals
 FEEDS_PER_RUN = 100  # a run polls at most this many due feeds; the rest are due at the next
-FEED_LIMITS = FetchLimits(max_bytes=10_000_000)
+FEED_LIMITS = FetchLimits(max_bytes=10_000_000)  # a feed of a few hundred entries with their full text
 PAGE_LIMITS = FetchLimits()
 
 
@@ -69,7 +82,7 @@ class NewArticle:
 class FeedReport:
     feed: str
     title: str | None
-    requests: int  # HTTP requests made (redirect hops each count)
+    requests: int  # HTTP requests made: the feed's (redirect hops each count) and one per page
     added: tuple[NewArticle, ...]
     updated: tuple[NewArticle, ...]
     status: str  # one sentence, shown by /feed list
@@ -104,10 +117,6 @@ def host_folder(feed_url: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", host).strip("-")[:60] or "feed"
 
 
-def text_digest(prepared: Prepared) -> str:
-    return hashlib.sha256("\n".join(prepared.article.sentences).encode("utf-8", "surrogatepass")).hexdigest()
-
-
 @contextlib.contextmanager
 def opened(location: StateLocation) -> Iterator[FeedStore]:
     db = open_database(location)
@@ -120,8 +129,9 @@ def opened(location: StateLocation) -> Iterator[FeedStore]:
 def inspect_feed(url: str, policy: AddressPolicy) -> Feed:
     """Fetch and read the feed at `url` once, to check it is one before following it. Raises FetchError or
     FeedError (one sentence each)."""
-    response = fetch(url, accept=FEED_TYPES, policy=policy, limits=FEED_LIMITS)
-    return parse_feed(response.body, response.url, response.content_type, response.charset)
+    feed = fetch_feed(url, policy=policy, limits=FEED_LIMITS).feed
+    assert feed is not None  # not a conditional request: never "not modified"
+    return feed
 
 
 def poll_due(
@@ -166,31 +176,25 @@ def poll_feed(
     rng: Callable[[], float] = random.random,
 ) -> FeedReport:
     """Poll one leased feed and give its lease back. Never raises for what a site sends."""
-    requests = 0
     conditional = not feed.backlog
     try:
-        response = fetch(
+        fetched = fetch_feed(
             feed.url,
-            accept=FEED_TYPES,
             policy=options.policy,
             limits=options.feed_limits,
             etag=feed.etag if conditional else None,
             last_modified=feed.last_modified if conditional else None,
         )
-        requests += len(response.hops)
-        if response.status == 304:
-            # A 304 may carry new validators; else the old ones are kept.
-            validators = (response.etag or feed.etag, response.last_modified or feed.last_modified)
-            status = "Not changed since the last poll."
-            return _finish(store, feed, owner, options, clock, rng, requests, status, validators=validators)
-        parsed = parse_feed(response.body, response.url, response.content_type, response.charset)
     except (FetchError, FeedError) as error:
         log.warning("Feed %s: %s", printable(feed.url), error)
         status = f"The feed could not be read: {error}"
-        return _finish(store, feed, owner, options, clock, rng, max(requests, 1), status, failed=True)
+        return _finish(store, feed, owner, options, clock, rng, 1, status, failed=True)
+    validators = (fetched.etag, fetched.last_modified)
+    if fetched.feed is None:
+        status = "Not changed since the last poll."
+        return _finish(store, feed, owner, options, clock, rng, fetched.requests, status, validators=validators)
     run = _Entries(store, feed, owner, options, clock)
-    backlog = run.add(parsed)
-    status = run.status(parsed)
+    backlog = run.add(fetched.feed)
     return _finish(
         store,
         feed,
@@ -198,13 +202,13 @@ def poll_feed(
         options,
         clock,
         rng,
-        requests + run.requests,
-        status,
-        validators=(response.etag, response.last_modified),
+        fetched.requests + run.requests,
+        run.status(fetched.feed),
+        validators=validators,
         backlog=backlog,
         added=tuple(run.added),
         updated=tuple(run.updated),
-        title=parsed.title,
+        title=fetched.feed.title,
     )
 
 
@@ -281,12 +285,12 @@ class _Entries:
 
     def _take(self, entry: FeedEntry, known: ItemRow | None) -> None:
         now = self.clock()
+        self.requests += 1
         try:
-            response = fetch(entry.link, accept=PAGE_TYPES, policy=self.options.policy, limits=self.options.page_limits)
-            self.requests += len(response.hops)
-            prepared = prepare_page(response, fallback_date=entry.published)
+            prepared = fetch_article(
+                entry.link, policy=self.options.policy, limits=self.options.page_limits, fallback_date=entry.published
+            )
         except (FetchError, IngestError) as error:
-            self.requests += 1
             self._failed(entry, known, str(error), now)
             return
         digest = text_digest(prepared)

@@ -19,18 +19,27 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import discord
 
+from bot.config import Settings
 from bot.feeds.poll import NewArticle, PollOptions, PollRun, owner_name, poll_due
 from bot.feeds.store import FeedStore
-from bot.index_holder import ReloadInProgress
+from bot.index_holder import ReloadInProgress, ReloadReport
 from bot.questionlog.database import DATABASE_ERRORS, describe
 from bot.questionlog.schema import open_database
 
-if TYPE_CHECKING:
-    from bot.bot import QABot
+
+class PollingBot(Protocol):
+    """What the poller uses of the bot (a Protocol, not QABot: bot.bot imports this module)."""
+
+    settings: Settings
+
+    async def reload_index(self) -> ReloadReport: ...
+    def get_channel(self, channel_id: int, /) -> Any: ...
+    async def fetch_channel(self, channel_id: int, /) -> Any: ...
+
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,7 +67,7 @@ def poll_in_worker_process(location: object, owner: str, options: PollOptions) -
 class FeedPoller:
     def __init__(
         self,
-        bot: QABot,
+        bot: PollingBot,
         *,
         run_poll: Callable[[object, str, PollOptions], PollRun] = poll_in_worker_process,
         clock: Callable[[], float] = time.time,
@@ -75,6 +84,7 @@ class FeedPoller:
         self._store: FeedStore | None = None
         self.runs = 0  # ticks done (tests wait for them)
         self._wait = TICK_SECONDS  # until the next tick
+        self._closed = False
         self._reported: float | None = None  # time.monotonic() of the last report that the state is unavailable
 
     @property
@@ -99,6 +109,11 @@ class FeedPoller:
         self._wake.set()
 
     async def close(self) -> None:
+        """Stop polling and close the connection (a poll in its worker process finishes on its own: its lease
+        is given back or runs out). Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

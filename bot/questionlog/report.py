@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bot.questionlog.store import LogStore, Stats
-from index.terminal import UsageError
+from index import UsageError
 
 MAX_DAYS = 90
 DEFAULT_DAYS = 30

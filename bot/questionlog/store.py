@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot.config import MAX_COOLDOWN_SECONDS
 from bot.questionlog.database import StateDatabase
-from index.text import normalise
+from index import normalise
 
 DAY_SECONDS = 86_400
 COUNT_DAYS = 90  # daily counts are kept as long as /stats can look back

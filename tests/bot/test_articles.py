@@ -1,5 +1,5 @@
 """/article add, remove and show through the offline Discord: the attachment is downloaded by discord.py's own
-code from the harness's CDN, written by index.ingest, and the index reloads."""
+code from the harness's CDN, written by index.articles.ingest, and the index reloads."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.exts.articles import DOWNLOAD_FAILED, LAST_ARTICLE, NOT_ALLOWED, NOT_TEXT, NOTHING_TO_ADD
-from tests.discord_harness import EPHEMERAL, MANAGE_GUILD, MOD_ROLE_ID, Harness, seeds_folder, settings_for
+from testkit.discord_harness import EPHEMERAL, MANAGE_GUILD, MOD_ROLE_ID, Harness, seeds_folder, settings_for
+from testkit.web_site import Site
 from tests.index.test_ingest import PAGE
-from tests.web_site import Site
 
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
 RELOADED = re.compile(r"^Reloaded in \d+\.\d\d s: now (\d+) articles, (\d+) sentences\.$")

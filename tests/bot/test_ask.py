@@ -10,7 +10,7 @@ import pytest
 from bot.errors import APOLOGY
 from bot.formatting import NO_CONFIDENT_ANSWER, NOTHING_MATCHES
 from index import SearchIndex
-from tests.discord_harness import EPHEMERAL, SMALL_ARTICLES, Harness, break_the_index, seeds_folder, settings_for
+from testkit.discord_harness import EPHEMERAL, SMALL_ARTICLES, Harness, break_the_index, seeds_folder, settings_for
 
 NO_PINGS = {"parse": []}
 SEED_ID = "000_eed0d9b0ce39977c.txt"

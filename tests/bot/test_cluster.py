@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.cluster import Cluster, shard_ranges
-from tests.discord_harness import WAIT_SECONDS
+from testkit.discord_harness import WAIT_SECONDS
 
 # A stand-in for `qa-bot run`: writes "<SHARD_COUNT> <SHARD_IDS>" to <folder>/<pid>, then waits for SIGTERM.
 # With EXIT_AT_ONCE set it exits with that status instead.
@@ -143,8 +143,8 @@ NEW_ARTICLE = (
 
 @pytest.mark.slow
 async def test_four_shards_in_two_real_processes_answer_reload_in_step_and_restart(tmp_path):
+    from testkit.discord_harness import DM_CHANNEL_ID, MANAGE_GUILD, message_payload, seeds_folder, user
     from tests.bot.test_shards import command_in, guild_on_shard
-    from tests.discord_harness import DM_CHANNEL_ID, MANAGE_GUILD, message_payload, seeds_folder, user
     from tests.discord_server import FakeDiscordServer
 
     guilds = [guild_on_shard(shard, 4) for shard in range(4)]

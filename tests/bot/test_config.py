@@ -12,7 +12,7 @@ from bot import create_bot
 from bot.cli import main
 from bot.config import ConfigError, Secret, load_settings
 from index import EmptyIndexError, build_index
-from tests.discord_harness import APP_ID, FakeDiscord, seeds_folder
+from testkit.discord_harness import APP_ID, FakeDiscord, seeds_folder
 
 TOKEN = "MTEx.very-secret-token.value"
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.cli import main
-from tests.web_site import FeedSite, Item
+from testkit.web_site import FeedSite, Item
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import re
 import pytest
 
 from bot.feedback import UNAVAILABLE
-from tests.bot.test_question_log import START, FakeClock, logged
-from tests.discord_harness import (
+from testkit.discord_harness import (
     BOT_ID,
     BOT_USER,
     EPHEMERAL,
@@ -18,6 +17,7 @@ from tests.discord_harness import (
     seeds_folder,
     settings_for,
 )
+from tests.bot.test_question_log import START, FakeClock, logged
 
 DAY = 86_400
 CUSTOM_ID = re.compile(r"^feedback:(\d+):(up|down)$")

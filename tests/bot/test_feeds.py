@@ -10,8 +10,8 @@ from aiohttp import web
 
 from bot.exts.feeds import ALREADY_FOLLOWED, NO_STATE, NOT_FOLLOWED
 from bot.feeds.poll import poll_due
-from tests.discord_harness import CHANNEL_ID, EPHEMERAL, MOD_ROLE_ID, Harness, seeds_folder, settings_for
-from tests.web_site import FeedSite, Item, Site
+from testkit.discord_harness import CHANNEL_ID, EPHEMERAL, MOD_ROLE_ID, Harness, seeds_folder, settings_for
+from testkit.web_site import FeedSite, Item, Site
 
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
 MODERATOR = {"roles": (MOD_ROLE_ID,)}

@@ -9,7 +9,7 @@ import pytest
 
 from bot.bot import intents
 from bot.config import ConfigError, load_settings
-from tests.discord_harness import (
+from testkit.discord_harness import (
     BOT_ID,
     BOT_USER,
     CHANNEL_ID,
@@ -143,7 +143,7 @@ async def test_thread_messages_without_a_mention_need_the_message_content_settin
 
 
 async def test_a_thread_someone_else_started_is_not_answered_without_a_mention(tmp_path, harness):
-    from tests.discord_harness import thread_channel
+    from testkit.discord_harness import thread_channel
 
     events = await harness.start(settings_for(seeds_folder(tmp_path), message_content=True))
     events.guild_create(bot_permissions=THREAD_PERMISSIONS)

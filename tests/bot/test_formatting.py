@@ -17,7 +17,7 @@ from bot.formatting import (
 )
 from bot.index_holder import ArticleChanges, ReloadReport
 from index import Answer, Hit, Skipped
-from tests.discord_harness import Harness, limit_violations, seeds_folder, settings_for
+from testkit.discord_harness import Harness, limit_violations, seeds_folder, settings_for
 
 
 def hit(text: str, before: str = "", after: str = "", **overrides) -> Hit:
@@ -189,3 +189,12 @@ def test_hits_whose_passages_overlap_are_one_field_with_both_sentences_bold_and_
         "Seven. **Eight.** Nine.\n— 2024-01-02 · sentence 8",
     ]
     assert [f["name"] for f in embed["fields"]] == ["1. A title", "2. A title"]
+
+
+def test_the_url_pattern_is_discord_pys_own() -> None:
+    """escape_markdown and our bracket encoding must agree on what a URL is (bot/formatting.py)."""
+    import discord.utils
+
+    from bot.formatting import URL_PATTERN
+
+    assert URL_PATTERN == discord.utils._URL_REGEX

@@ -23,8 +23,8 @@ from bot.config import load_settings
 from bot.exts.moderation import NOT_ALLOWED
 from bot.formatting import NOTHING_MATCHES, escape
 from bot.launch import TOKEN_REJECTED
-from index.layout import Parts
-from tests.discord_harness import (
+from index.storage.layout import Parts
+from testkit.discord_harness import (
     EPHEMERAL,
     MANAGE_GUILD,
     MEMBER_ID,
@@ -94,7 +94,7 @@ async def test_a_rebuild_failing_halfway_keeps_the_old_index_serving(
         read_before_failing.extend(str(article_id) for article_id in parts.fields["id"])
         raise RuntimeError("injected failure halfway through the build")
 
-    monkeypatch.setattr("index.build.lay_out", fail_after_reading)
+    monkeypatch.setattr("index.storage.build.lay_out", fail_after_reading)
 
     content = await reload_content(harness, events, permissions=MANAGE_GUILD)
 

@@ -25,8 +25,8 @@ from bot.formatting import (
 )
 from bot.index_holder import ArticleChanges, ReloadReport
 from index import Answer, Article, Hit, Skipped, parse_article
-from index.articles import UnusableArticle
-from tests.discord_harness import limit_violations
+from index.articles.article import UnusableArticle
+from testkit.discord_harness import limit_violations
 
 # Mentions, markdown, zero-width and direction marks, emoji and other scripts are likelier than in plain text().
 HOSTILE = st.sampled_from(

@@ -1,4 +1,4 @@
-"""Load through the offline harness (tests/load_scenario.py): 1,000 questions (slash commands, DMs, mentions)
+"""Load through the offline harness (testkit/load_scenario.py): 1,000 questions (slash commands, DMs, mentions)
 from 200 users while 5 /reloads run. Nothing unhandled is logged, every question is answered exactly once
 (a cooldown reply counts; a flood of messages within one cooldown gets one "try again"), and every reload
 reports. How fast (first responses within Discord's 3 s, the event loop's lag) is measured by
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.discord_harness import Harness
-from tests.load_scenario import COOLDOWN_PREFIX, QUESTIONS, RELOADS, USERS, content, replies, run_load
+from testkit.discord_harness import Harness
+from testkit.load_scenario import COOLDOWN_PREFIX, QUESTIONS, RELOADS, USERS, content, replies, run_load
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from bot.cli import main
 from bot.formatting import answer_embed, choice_name, reload_message, sources_embed
 from bot.index_holder import ArticleChanges, ReloadReport
 from index import Answer, Article, Hit, Skipped, load_articles, parse_article
-from index.text import clean_text
+from index.articles.text import clean_text
 from tests.helpers import REPO, SEEDS, write_articles
 
 # Each test runs the command line in a subprocess, under several locales.

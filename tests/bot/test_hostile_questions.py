@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.discord_harness import BOT_USER, Harness, limit_violations, seeds_folder, settings_for
+from testkit.discord_harness import BOT_USER, Harness, limit_violations, seeds_folder, settings_for
 
 HOSTILE_QUESTIONS = {
     "whitespace": " \t ",

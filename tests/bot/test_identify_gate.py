@@ -24,9 +24,9 @@ import pytest
 from bot.bot import QABot
 from bot.config import ConfigError, load_settings
 from bot.identify_gate import IdentifyGate, gate_folder
-from index import store
+from index.storage import store
+from testkit.discord_harness import WAIT_SECONDS, seeds_folder, settings_for
 from tests.bot.test_shards import guild_on_shard, setter
-from tests.discord_harness import WAIT_SECONDS, seeds_folder, settings_for
 from tests.discord_server import FakeDiscordServer
 
 INTERVAL = 0.3

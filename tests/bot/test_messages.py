@@ -11,7 +11,7 @@ from bot.cooldowns import QuestionCooldowns
 from bot.errors import APOLOGY
 from bot.exts.messages import EMPTY_QUESTION
 from bot.questionlog.store import Turn
-from tests.discord_harness import (
+from testkit.discord_harness import (
     BOT_ID,
     BOT_USER,
     CHANNEL_ID,

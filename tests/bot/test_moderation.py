@@ -10,10 +10,10 @@ import pytest
 from discord.utils import escape_markdown
 
 import bot.index_holder
-import index.build_worker
+import index.serving.build_worker
 from bot.exts.moderation import ALREADY_RUNNING, NOT_ALLOWED
 from index import EmptyIndexError, build_index
-from tests.discord_harness import (
+from testkit.discord_harness import (
     APP_OWNER_ID,
     EPHEMERAL,
     MANAGE_GUILD,
@@ -190,8 +190,10 @@ async def test_a_rebuild_whose_worker_process_is_killed_keeps_the_old_index_and_
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     serving = events.bot.holder.index
     monkeypatch.setattr(bot.index_holder, "WORKER_MIN_BYTES", 0)  # rebuilt in a worker process, as a large folder
-    real_work = index.build_worker._work
-    monkeypatch.setattr(index.build_worker, "_work", build_worker_killed)  # the worker dies, as by the OOM killer
+    real_work = index.serving.build_worker._work
+    monkeypatch.setattr(
+        index.serving.build_worker, "_work", build_worker_killed
+    )  # the worker dies, as by the OOM killer
     lines = await reload_report(harness, events, permissions=MANAGE_GUILD)
 
     assert lines == [
@@ -201,7 +203,7 @@ async def test_a_rebuild_whose_worker_process_is_killed_keeps_the_old_index_and_
     assert events.bot.holder.index is serving and not serving.closed
     _, answer = await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}), 2)
     assert "four coups" in answer.body["embeds"][0]["fields"][0]["value"]
-    monkeypatch.setattr(index.build_worker, "_work", real_work)  # a worker that runs: the next reload serves it
+    monkeypatch.setattr(index.serving.build_worker, "_work", real_work)  # a worker that runs: the next reload serves it
     report = await reload_report(harness, events, permissions=MANAGE_GUILD)
     assert REPORT_HEAD.match(report[0]) and events.bot.holder.index is not serving and serving.closed
 

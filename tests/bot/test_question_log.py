@@ -13,7 +13,7 @@ import pytest
 
 from bot.questionlog import database, schema, service
 from bot.questionlog.schema import open_database
-from tests.discord_harness import BOT_ID, BOT_USER, GUILD_ID, WAIT_SECONDS, Harness, seeds_folder, settings_for
+from testkit.discord_harness import BOT_ID, BOT_USER, GUILD_ID, WAIT_SECONDS, Harness, seeds_folder, settings_for
 
 START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC).timestamp()
 LOG_WARNINGS = "bot.questionlog.service"

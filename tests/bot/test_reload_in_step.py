@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.reload_sync import InStep, PeerStatus
-from tests.discord_harness import MANAGE_GUILD, Harness, seeds_folder, settings_for
+from testkit.discord_harness import MANAGE_GUILD, Harness, seeds_folder, settings_for
 
 NEW_ARTICLE = (
     "title: Ferry timetable changes\ndate: 2024-05-01\n\n"

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import bot.vectors
-import index.encoder
-from index.encoder import ModelUnavailable
-from tests.discord_harness import SMALL_ARTICLES, WAIT_SECONDS, Harness, seeds_folder, settings_for
+import index.meaning.encoder
+from index.meaning.encoder import ModelUnavailable
+from testkit.discord_harness import SMALL_ARTICLES, WAIT_SECONDS, Harness, seeds_folder, settings_for
 
 FIRM = {"firm.txt": "title: Shipping firm\n\nThe chief executive resigned on Monday. Profits fell sharply last year.\n"}
 BY_MEANING = "Who quit as boss of the company?"  # no word in common with the article
@@ -51,7 +51,7 @@ async def test_answers_by_words_at_once_then_by_meaning_once_the_vectors_are_in(
     model_may_load = threading.Event()
     real_encoder = bot.vectors.Encoder
 
-    def slow_encoder(*args: Any, **kwargs: Any) -> index.encoder.Encoder:
+    def slow_encoder(*args: Any, **kwargs: Any) -> index.meaning.encoder.Encoder:
         assert model_may_load.wait(WAIT_SECONDS)  # in its worker thread: the bot serves meanwhile
         return real_encoder(*args, **kwargs)
 
@@ -119,7 +119,7 @@ async def test_a_model_that_cannot_load_is_logged_once_and_the_bot_answers_by_wo
     def broken(*args: Any, **kwargs: Any) -> bytes:
         raise ModelUnavailable("the weights have SHA-256 0000…, not the pinned 8199…")
 
-    monkeypatch.setattr(index.encoder, "verified_weights", broken)
+    monkeypatch.setattr(index.meaning.encoder, "verified_weights", broken)
     events = await harness.start(settings_for(seeds_folder(tmp_path), semantic=True))
     events.guild_create()
     vectors = events.bot.holder.vectors

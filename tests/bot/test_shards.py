@@ -14,7 +14,7 @@ import pytest
 
 from bot.bot import QABot
 from bot.config import ConfigError, format_shard_ids, load_settings, parse_shard_ids
-from tests.discord_harness import (
+from testkit.discord_harness import (
     DM_CHANNEL_ID,
     GUILD_ID,
     HANDLER_TASKS,

@@ -25,10 +25,10 @@ from bot.questionlog import database, service
 from bot.questionlog.database import StateLocation
 from bot.questionlog.schema import open_database
 from bot.questionlog.store import LogStore
+from testkit.discord_harness import WAIT_SECONDS, Harness, seeds_folder, settings_for
 from tests.bot.test_question_log import START, FakeClock
 from tests.bot.test_shards import ask_in, guild_on_shard, handlers_running, no_identify_wait, setter, until
 from tests.bot.test_stats_cli import GUILD, fill
-from tests.discord_harness import WAIT_SECONDS, Harness, seeds_folder, settings_for
 from tests.discord_server import FakeDiscordServer
 
 EPHEMERAL = 64

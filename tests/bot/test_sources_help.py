@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.discord_harness import EPHEMERAL, MEMBER_ID, Harness, seeds_folder, settings_for
+from testkit.discord_harness import EPHEMERAL, MEMBER_ID, Harness, seeds_folder, settings_for
 
 MANY = {
     f"story{n:02}.txt": f"title: Story number {n}\ndate: 2024-01-{n:02}\n\nFirst sentence {n}. Second sentence {n}."

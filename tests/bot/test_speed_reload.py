@@ -13,9 +13,9 @@ import pytest
 import bot.index_holder
 from bot.index_holder import IndexHolder, Leases
 from index import Answer, SearchIndex, build_index
-from index.search import ClosedIndex
-from index.store import CACHE_ENV
-from tests.discord_harness import WAIT_SECONDS
+from index.storage.reader import ClosedIndex
+from index.storage.store import CACHE_ENV
+from testkit.discord_harness import WAIT_SECONDS
 from tests.helpers import write_corpus
 
 

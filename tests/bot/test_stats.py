@@ -9,9 +9,7 @@ import pytest
 
 from bot.exts.stats import NOT_ALLOWED
 from bot.questionlog.schema import open_database
-from tests.bot.test_feedback import ask, press
-from tests.bot.test_question_log import START, FakeClock, logged
-from tests.discord_harness import (
+from testkit.discord_harness import (
     APP_OWNER_ID,
     BOT_ID,
     BOT_USER,
@@ -27,6 +25,8 @@ from tests.discord_harness import (
     seeds_folder,
     settings_for,
 )
+from tests.bot.test_feedback import ask, press
+from tests.bot.test_question_log import START, FakeClock, logged
 
 DAY = 86_400
 OTHER_GUILD_ID = GUILD_ID + 1_000
@@ -46,7 +46,7 @@ def in_other_server(payload: dict) -> dict:
 
 
 async def other_server_command(harness, events, name: str, options: dict, **who) -> dict:
-    from tests.discord_harness import command_data
+    from testkit.discord_harness import command_data
 
     payload = interaction_payload(harness.fake.next_id(), 2, command_data(harness.fake.next_id(), name, options), **who)
     return events.dispatch("INTERACTION_CREATE", in_other_server(payload))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.answers import AnswerType, Candidate, candidates, expected_type, question_type, short_answer
+from index.ranking.answer_types import AnswerType, Candidate, candidates, expected_type, question_type, short_answer
 
 SENTENCE = (
     "Benin’s President Patrice Talon met 3,000 protesters and four ministers on 26 July 2023 in Niamey, two years ago."

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from index import load_articles
-from index.articles import Skipped, UnusableArticle, parse_article
+from index.articles.article import Skipped, UnusableArticle, parse_article
 from tests.helpers import SEED_FILE, write_articles
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from index import BuildReport, SearchIndex, build_index, store
-from index.bm25 import DEFAULT_PARAMS
-from index.build import _build
-from index.build_lock import build_lock, lock_path
-from tests.discord_harness import WAIT_SECONDS, seeds_folder
+from index import BuildReport, SearchIndex, build_index
+from index.storage import store
+from index.storage.bm25 import DEFAULT_PARAMS
+from index.storage.build import _build
+from index.storage.build_lock import build_lock, lock_path
+from testkit.discord_harness import WAIT_SECONDS, seeds_folder
 
 
 class Waiting(logging.Handler):

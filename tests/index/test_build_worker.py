@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-import index.build_worker
+import index.serving.build_worker
 from index import EmptyIndexError, build_index
-from index.build_worker import BuildFailed, article_bytes, build_in_worker
+from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
 from tests.helpers import build_worker_killed, write_articles, write_corpus
 
 QUESTIONS = ("Bako rime tuko?", "Who sells gelo?", "Danime baba kotu?")
@@ -89,7 +89,7 @@ def test_a_folder_without_articles_says_what_to_do_as_the_build_in_process_does(
 def test_a_killed_worker_is_reported_in_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "seeds"
     write_corpus(folder, articles=5)
-    monkeypatch.setattr(index.build_worker, "_work", build_worker_killed)
+    monkeypatch.setattr(index.serving.build_worker, "_work", build_worker_killed)
     with pytest.raises(BuildFailed) as failed:
         build_in_worker(folder, cache_dir=tmp_path / "cache")
     assert str(failed.value) == "the build's worker process was stopped by SIGKILL before it finished"
@@ -100,7 +100,7 @@ def test_a_worker_that_fails_is_reported_in_one_sentence_and_its_traceback_logge
 ) -> None:
     folder = tmp_path / "seeds"
     write_corpus(folder, articles=5)
-    monkeypatch.setattr(index.build_worker, "_work", _fail)
+    monkeypatch.setattr(index.serving.build_worker, "_work", _fail)
     with pytest.raises(BuildFailed) as failed:
         build_in_worker(folder, cache_dir=tmp_path / "cache")
     assert str(failed.value) == "the build failed (RuntimeError: disk on fire)"

@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import main
 from index import SearchIndex
-from index.dialogues import Dialogue, dialogue_index, evaluate_dialogues, gold
+from index.evaluation.dialogues import Dialogue, dialogue_index, evaluate_dialogues, gold
 
 ROOT = Path(__file__).parent.parent.parent
 DIALOGUES = Path(__file__).parent.parent / "data" / "dialogues.json"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from index.evaluation import (
+from index.evaluation.squad import (
     SquadQuestion,
     best_rank,
     exact_match,

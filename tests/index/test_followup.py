@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from index import Bm25, SearchIndex, build_index
-from index.followup import ask_in_conversation, leans_on_previous
-from index.search import weighted_terms
+from index.answers.followup import ask_in_conversation, leans_on_previous
+from index.ranking.question import weighted_terms
 from tests.record_seed_answers import answer_record
 
 DATA = Path(__file__).parent.parent / "data"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-import index.articles as articles
+import index.articles.article as articles
 from index import build_index, parse_article
-from index.articles import MAX_FRONT_MATTER_CHARS
+from index.articles.article import MAX_FRONT_MATTER_CHARS
 from tests.helpers import write_articles
 
 BODY = "Niger has had four coups since independence.\n\nThe junta closed the borders.\n"

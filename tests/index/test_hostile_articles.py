@@ -18,14 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import index.articles as articles
-import index.build
-import index.folder as folders
+import index.articles.article as articles
+import index.articles.folder as folders
+import index.storage.build
 import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 from bot.cli import main
 from index import build_index, load_articles
-from index.folder import MAX_ARTICLE_BYTES
-from index.text import MAX_SENTENCE_CHARS
+from index.articles.folder import MAX_ARTICLE_BYTES
+from index.articles.text import MAX_SENTENCE_CHARS
 
 SMALL_FILES = 3_000
 RUN_CHARS = 200_000
@@ -322,14 +322,14 @@ def test_an_unexpected_error_costs_one_file_not_the_build(
 ) -> None:
     _write(tmp_path / "a.txt", "First article.\n")
     _write(tmp_path / "b.txt", "Second article.\n")
-    real_read = index.build.read_article
+    real_read = index.storage.build.read_article
 
     def read(article_id: str, data: bytes) -> tuple[articles.Article, list[str]]:
         if article_id == "a.txt":
             raise KeyError("a bug")
         return real_read(article_id, data)
 
-    monkeypatch.setattr(index.build, "read_article", read)
+    monkeypatch.setattr(index.storage.build, "read_article", read)
     found, skipped = load_articles(tmp_path)
     assert [a.id for a in found] == ["b.txt"]
     assert skipped == [articles.Skipped("a.txt", "unexpected error while reading it (logged): please report it")]

@@ -11,9 +11,17 @@ from hypothesis import strategies as st
 
 import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
 from index import SearchIndex, build_index
-from index.passages import count_tokens, count_tokens_each, passage_span
-from index.search import MAX_HITS, MAX_QUESTION_CHARS, MAX_QUESTION_TOKENS
-from index.text import MAX_SENTENCE_CHARS, MAX_TOKEN_CHARS, normalise, split_sentences, tokenize, tokenize_question
+from index.answers.results import MAX_HITS
+from index.articles.text import (
+    MAX_SENTENCE_CHARS,
+    MAX_TOKEN_CHARS,
+    normalise,
+    split_sentences,
+    tokenize,
+    tokenize_question,
+)
+from index.ranking.question import MAX_QUESTION_CHARS, MAX_QUESTION_TOKENS
+from index.storage.passages import count_tokens, count_tokens_each, passage_span
 
 SEEDS = Path(__file__).parent.parent.parent / "seeds"
 
@@ -78,12 +86,12 @@ def test_questions_in_other_scripts_and_urls_do_not_raise(seed_index: SearchInde
 def test_a_6000_character_question_costs_a_bounded_amount_of_work(
     seed_index: SearchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import index.search
-    from index.bm25 import Bm25
+    import index.ranking.question
+    from index.storage.bm25 import Bm25
 
     read: list[int] = []  # characters tokenized, per call
     searched: list[int] = []  # terms looked up in the postings, per call
-    real_tokenize, real_top = index.search.tokenize_question, Bm25.top
+    real_tokenize, real_top = index.ranking.question.tokenize_question, Bm25.top
 
     def counting_tokenize(text: str) -> list[str]:
         read.append(len(text))
@@ -93,7 +101,7 @@ def test_a_6000_character_question_costs_a_bounded_amount_of_work(
         searched.append(len(tokens))
         return real_top(self, tokens, k, *rest)
 
-    monkeypatch.setattr(index.search, "tokenize_question", counting_tokenize)
+    monkeypatch.setattr(index.ranking.question, "tokenize_question", counting_tokenize)
     monkeypatch.setattr(Bm25, "top", counting_top)
     question = ("Who took President Bazoum captive in the coup in Niger and why did France object? " * 80)[:6_000]
     hits = seed_index.search(question, 5)

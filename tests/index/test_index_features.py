@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from index import build_index
-from index.rerank import CONTEXT_SENTENCES, FEATURES, feature_row
-from index.search import SearchIndex
-from index.text import tokenize
+from index.articles.text import tokenize
+from index.ranking.features import CONTEXT_SENTENCES, FEATURES, feature_row
+from index.serving.search_index import SearchIndex
 from tests.helpers import write_corpus
 
 SEED = Path(__file__).resolve().parent.parent.parent / "seeds"

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from index import build_index, store
-from index.bm25 import DEFAULT_PARAMS
-from index.build import SourceFiles, content_key
+from index import build_index
+from index.storage import store
+from index.storage.bm25 import DEFAULT_PARAMS
+from index.storage.build import SourceFiles, content_key
 from tests.helpers import write_corpus
 
 
@@ -127,7 +128,7 @@ def test_the_saved_index_key_changes_with_the_tokenizer_libraries_and_unicode_da
     files.add("a.txt", b"Some text.", "0" * 64, None)
     keys = {content_key(files, DEFAULT_PARAMS)}
     real_version = importlib.metadata.version
-    from index import build
+    from index.storage import build
 
     for package in ("blingfire", "PyStemmer"):
         with monkeypatch.context() as patch:

@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli import main
 from index import build_index
-from index.ingest import (
+from index.articles.ingest import (
     MAX_FILE_BYTES,
     ArticleExists,
     IngestError,
@@ -232,7 +232,8 @@ def test_the_command_line_adds_files_and_reports_each(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 1
     assert out == (
-        f"Added {seeds / 'harbour-reopens-after-the-storm.txt'}: “Harbour reopens after the storm”, 2024-03-02, "
+        f"Added {seeds / 'harbour-reopens-after-the-storm.txt'}: “Harbour reopens after the storm”, example.com, "
+        "2024-03-02, "
         "4 sentences.\nThe running bot serves it after /reload (or a restart).\n"
     )
     assert err == (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from index import build_index, parse_article
-from index.markdown_text import markdown_text
+from index.articles.markdown_text import markdown_text
 from tests.helpers import write_articles
 
 POST = """---

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from index import Hit, build_index
-from index.overlaps import hits_for, merge_overlapping, single
+from index.answers.overlaps import hits_for, merge_overlapping, own_passage
 from tests.helpers import SEEDS
 
 SENTENCES = tuple(f"Sentence {n} of the article." for n in range(1, 21))
@@ -56,7 +56,7 @@ def test_a_hit_without_its_sentences_is_its_own_passage_marked_where_its_offset_
     made = Hit("a.txt", "A", None, None, 2, "Two.", "One. Two. Three.", 1.0, True, 5)
     [passage] = merge_overlapping([made], 3)
     assert passage.marks == ((5, 9),) and passage.text == "One. Two. Three."
-    assert single(made).marked == (2,)
+    assert own_passage(made).marked == (2,)
     assert len(merge_overlapping([made, made], 3)) == 2  # nothing tells where its neighbours are: never merged
 
 

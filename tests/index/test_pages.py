@@ -10,9 +10,9 @@ import pytest
 
 from bot.cli import main
 from index import build_index, parse_article
-from index.ingest import ArticleExists, IngestError, add_page
-from index.web import FetchError
-from tests.web_site import Site
+from index.articles.ingest import ArticleExists, IngestError, add_page
+from index.articles.web import FetchError
+from testkit.web_site import Site
 
 PAGES = Path(__file__).resolve().parent.parent / "data" / "pages"
 FERRY = (PAGES / "dated.html").read_bytes()

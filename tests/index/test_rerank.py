@@ -11,21 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import index.rerank as rerank
+import index.ranking.features as rerank
 import tests.hypothesis_profile  # noqa: F401  (loads the suite's hypothesis settings)
-from index.answers import AnswerType
-from index.rerank import (
+from index.articles.text import tokenize
+from index.ranking.answer_types import AnswerType
+from index.ranking.features import (
     FEATURES,
     PROXIMITY_WINDOW,
-    Query,
     answer_type_evidence,
     closest_gap,
     coverage,
     feature_row,
     proximity,
-    rerank_scores,
 )
-from index.text import tokenize
+from index.ranking.question import Query
+from index.ranking.weights import rerank_scores
 
 IDF = {"coup": 2.0, "niger": 1.0, "sinc": 0.5, "independ": 2.5}
 QUESTION = "How many coups has Niger had since independence?"
@@ -107,7 +107,7 @@ def proximity_by_every_pair(query: Query, sentence_tokens: list[str]) -> float:
 
 
 def lines_run_in_rerank(work: Callable[[], object]) -> int:
-    """How many lines of index/rerank.py run during `work()`: the work done, whatever the machine's speed."""
+    """How many lines of index/ranking/features.py run during `work()`: the work done, whatever the machine's speed."""
     count = 0
 
     def tracer(frame: FrameType, event: str, arg: object) -> object:

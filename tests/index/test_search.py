@@ -1,14 +1,24 @@
 import math
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from index import EmptyIndexError, build_index, index_articles
-from index.passages import count_tokens, count_tokens_each, passage_span
-from index.text import tokenize_question
+from index import (
+    ClosedIndex,
+    EmptyIndexError,
+    UnknownArticle,
+    VectorStore,
+    build_index,
+    index_articles,
+    parse_article,
+)
+from index.articles.text import tokenize_question
+from index.storage.passages import count_tokens, count_tokens_each, passage_span
 from tests.helpers import SEEDS, write_articles
 
 ARTICLES = {
@@ -50,6 +60,62 @@ def test_the_best_sentence_comes_first_with_its_citation(corpus: Path) -> None:
     )
     assert hit.text == "The river burst its banks on Tuesday."
     assert hit.confident
+
+
+def test_one_articles_search_is_the_whole_indexs_limited_to_its_sentences(corpus: Path) -> None:
+    index, _ = build_index(corpus)
+    question = "When did the river burst its banks?"
+    [best] = index.search(question, 1)
+    assert index.search(question, 1, article="floods.txt") == [best]  # the same hit: score, confidence, passage
+    # "rain" is in floods.txt and harvest.txt: within harvest.txt its BM25 weight is the whole archive's
+    # (an index of that article alone would give it another IDF, and another confidence).
+    found = index.candidates("Was the rain too late for the wheat?", article="harvest.txt")
+    assert index.article_sentences("harvest.txt") == (10, 13)
+    assert found.docs.tolist() == [11]
+    terms = tokenize_question("Was the rain too late for the wheat?")
+    assert found.bm25.tolist() == index.bm25.scores(terms)[[11]].tolist()
+    hits = index.search("Was the rain too late for the wheat?", 3, article="harvest.txt")
+    assert [(h.article, h.sentence, h.confident) for h in hits] == [("harvest.txt", 2, True)]
+    assert index.search("bridge cables", 3, article="harvest.txt") == []  # its words are in other articles only
+    with pytest.raises(UnknownArticle):
+        index.ask(question, 1, article="gone.txt")
+
+
+def test_a_closed_index_raises_instead_of_answering_nothing(corpus: Path) -> None:
+    index, _ = build_index(corpus, use_cache=False)
+    article = index.articles[0]
+    index.close()
+    index.close()  # closing again does nothing
+    assert index.closed
+    for read in (
+        lambda: index.ask("When did the river burst its banks?"),
+        lambda: index.search("river", 1),
+        lambda: index.search("river", 1, article="floods.txt"),
+        lambda: index.articles,
+        lambda: index.article_digests(),
+        lambda: index.sentence(0),
+        lambda: article.sentences[0],
+    ):
+        with pytest.raises(ClosedIndex):
+            read()
+
+
+def test_sentence_vectors_are_attached_once(tmp_path: Path) -> None:
+    index = index_articles([parse_article("a.txt", b"One sentence here. Another one there.")])
+    store = VectorStore(tmp_path / "vectors", "test-model", 4)
+    stage = index.attach_vectors(store, lambda texts: np.zeros((len(texts), 4), dtype=np.float32))
+    assert index.semantic is stage
+    with pytest.raises(RuntimeError, match="attached to this index already"):
+        index.attach_vectors(store, lambda texts: np.zeros((len(texts), 4), dtype=np.float32))
+    assert index.semantic is stage
+
+
+def test_the_articles_are_made_once_when_many_threads_ask_at_once(corpus: Path) -> None:
+    index, _ = build_index(corpus, use_cache=False)
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: index.articles, range(32)))
+    assert all(articles is made[0] for articles in made)
+    assert [a.id for a in made[0]] == ["bridge.md", "election.txt", "floods.txt", "harvest.txt"]
 
 
 def test_bm25_ranks_by_hand_checkable_scores_and_only_sentences_sharing_a_term(corpus: Path) -> None:

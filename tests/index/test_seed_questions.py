@@ -11,7 +11,7 @@ import pytest
 
 from bot.cli import main
 from index import Article, SearchIndex, build_index, index_articles
-from index.search import CANDIDATES
+from index.ranking.candidates import CANDIDATES
 
 ROOT = Path(__file__).parent.parent.parent
 DEV_SET = json.loads((Path(__file__).parent.parent / "data" / "seed_questions.json").read_text(encoding="utf-8"))

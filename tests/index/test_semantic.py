@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from index import SearchIndex, build_index, index_articles, parse_article
-from index.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder, ModelUnavailable, weights_path
-from index.semantic import SemanticView, fill, open_vectors
-from index.vectors import (
+from index.meaning.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder, ModelUnavailable, weights_path
+from index.meaning.stage import SemanticView, fill, open_vectors
+from index.meaning.vectors import (
     Partition,
     VectorStore,
     article_key,
@@ -60,7 +60,7 @@ def test_the_fused_graph_gives_the_shipped_graphs_outputs(tmp_path: Path) -> Non
     import onnx
     import onnxruntime
 
-    from index.bert_graph import bert_weights, fused_bert
+    from index.meaning.bert_graph import bert_weights, fused_bert
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
@@ -220,6 +220,31 @@ def test_a_view_maps_each_sentence_to_its_row_and_back(tmp_path: Path, encoder: 
     assert cosines[0] == pytest.approx(1.0, abs=0.01) and np.isnan(cosines[1])
     docs, _ = view.nearest(question, 2)
     assert docs.tolist()[0] == 4
+    # Within sentences 0-3 ("a" and "missing"): only sentence 0 has a vector, whatever is nearer elsewhere.
+    docs, near = view.nearest(question, 5, within=(0, 4))
+    assert docs.tolist() == [0]
+    assert near[0] == pytest.approx(float(view.cosines(question, np.array([0]))[0]), abs=0.02)
+    assert view.nearest(question, 5, within=(1, 4))[0].tolist() == []
+
+
+def test_one_articles_question_is_answered_by_meaning_from_its_own_sentences(tmp_path: Path, encoder: Encoder) -> None:
+    firm = parse_article("firm.txt", b"title: Shipping news\n\nThe chief executive resigned on Monday. Ships sailed.\n")
+    port = parse_article("port.txt", b"title: Port news\n\nThe harbour master quit his post. Cranes were idle.\n")
+    index = index_articles([firm, port])
+    stage = index.attach_vectors(
+        VectorStore(tmp_path / "vectors", DEFAULT_MODEL.identity, DEFAULT_MODEL.dimension), encoder.embed
+    )
+    fill(stage, index.embedding_texts, encoder.embed)
+    question = "Who quit as boss of the company?"
+    everywhere = index.search(question, 4)
+    assert {hit.article for hit in everywhere} == {"firm.txt", "port.txt"}
+    in_port = index.search(question, 4, article="port.txt")
+    assert in_port and {hit.article for hit in in_port} == {"port.txt"}
+    # Judged as in the whole index: the same sentence is confident (or not) either way.
+    judged = {(hit.article, hit.sentence): hit.confident for hit in everywhere}
+    assert all(
+        judged[hit.article, hit.sentence] == hit.confident for hit in in_port if (hit.article, hit.sentence) in judged
+    )
 
 
 @pytest.fixture(scope="module")

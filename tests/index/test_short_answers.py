@@ -1,4 +1,4 @@
-"""The short-answer models used with sentence vectors (index/short_answers.py)."""
+"""The short-answer models used with sentence vectors (index/answers/short_answers.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from index.answers import AnswerType
-from index.short_answer_weights import SHOW_THRESHOLD, SHOW_WEIGHTS, SPAN_WEIGHTS
-from index.short_answers import choose, expected_f1, linear, question_class, spans, trusted_short_answer
+from index.answers.short_answer_weights import SHOW_THRESHOLD, SHOW_WEIGHTS, SPAN_WEIGHTS
+from index.answers.short_answers import choose, expected_f1, linear, question_class, spans, trusted_short_answer
+from index.ranking.answer_types import AnswerType
 
 
 @pytest.mark.parametrize(

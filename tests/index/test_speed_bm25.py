@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-import index.bm25
+import index.storage.bm25
 from index import Article, index_articles
-from index.bm25 import DEFAULT_PARAMS, TIE_DECIMALS, Bm25
-from index.text import tokenize
+from index.articles.text import tokenize
+from index.storage.bm25 import DEFAULT_PARAMS, TIE_DECIMALS, Bm25
 
 P = DEFAULT_PARAMS
 
@@ -71,6 +71,24 @@ def test_top_k_equals_rank_bm25_ties_included(corpus: tuple[Bm25, BM25Okapi, lis
         assert np.abs(found.scores - scores[found.docs]).max(initial=0) < 1e-6
         compared += len(touched) > k
     assert compared > 100  # most questions touch more sentences than k
+
+
+@pytest.mark.parametrize("k", [1, 5, 40])
+def test_top_k_within_a_range_of_documents_is_the_whole_indexs_ranking_cut_to_it(
+    corpus: tuple[Bm25, BM25Okapi, list[list[str]]], k: int
+) -> None:
+    """One article's sentences (`within`) are scored with the whole index's IDF, as rank-bm25 scores them."""
+    bm25, reference, documents = corpus
+    vocabularies = [set(d) for d in documents]
+    rng = random.Random(k)
+    for query in queries(seed=20 + k, count=200):
+        first = rng.randrange(len(documents))
+        end = min(len(documents), first + rng.randint(0, 40))
+        scores = reference.get_scores(query)
+        touched = np.array([n for n in range(first, end) if not vocabularies[n].isdisjoint(query)], dtype=np.int64)
+        found = bm25.top(query, k, within=(first, end))
+        assert found.docs.tolist() == reference_top(scores, touched, k)
+        assert np.abs(found.scores - scores[found.docs]).max(initial=0) < 1e-6
 
 
 def test_negative_idf_is_floored_like_rank_bm25() -> None:
@@ -157,8 +175,8 @@ def test_questions_asked_in_turn_from_many_threads_share_one_accumulator() -> No
 
 
 def test_each_tokens_document_is_found_in_slices_as_np_repeat_finds_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index.bm25, "REPEAT_SLICE", 3)
+    monkeypatch.setattr(index.storage.bm25, "REPEAT_SLICE", 3)
     for lengths in ([], [0], [4], [2, 0, 3], [0, 0, 1, 5, 0, 2, 2, 7], [3] * 10):
         sizes = np.array(lengths, dtype=np.int64)
         expected = np.repeat(np.arange(len(sizes)), sizes)
-        assert index.bm25._document_of_each_token(sizes).tolist() == expected.tolist()
+        assert index.storage.bm25._document_of_each_token(sizes).tolist() == expected.tolist()

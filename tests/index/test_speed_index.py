@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from bot.cli import main
-from index import build_index, store
-from index.bm25 import Bm25Params
-from index.store import CACHE_ENV, MAGIC, cache_folder, index_file
-from tests.discord_harness import WAIT_SECONDS
+from index import build_index
+from index.storage import store
+from index.storage.bm25 import Bm25Params
+from index.storage.store import CACHE_ENV, MAGIC, cache_folder, index_file
+from testkit.discord_harness import WAIT_SECONDS
 from tests.helpers import write_corpus
 
 
@@ -247,7 +248,7 @@ async def test_the_event_loop_runs_while_an_index_builds(tmp_path: Path, workers
 
 
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    from index.folder import SeedsFolder
+    from index.articles.folder import SeedsFolder
 
     reads: list[str] = []
     real = SeedsFolder.read
@@ -263,9 +264,9 @@ def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_unchanged_files_are_not_read_again_once_settled(
     seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import index.build
+    import index.storage.build
 
-    monkeypatch.setattr(index.build, "RACY_NS", 0)  # as if the files were written long before
+    monkeypatch.setattr(index.storage.build, "RACY_NS", 0)  # as if the files were written long before
     build_index(seeds, cache_dir=tmp_path)
     reads = count_reads(monkeypatch)
     assert build_index(seeds, cache_dir=tmp_path)[1].from_cache

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import index.text
-from index.text import normalise, tokenize, tokens_end_to_end, words
+import index.articles.text
+from index.articles.text import normalise, tokenize, tokens_end_to_end, words
 
 SEED = Path(__file__).resolve().parent.parent.parent / "seeds" / "000_eed0d9b0ce39977c.txt"
 # Letters that fold, join or split words: underscores, apostrophes, final sigma, dotted I,
@@ -43,7 +43,7 @@ def test_words_split_at_underscores_as_before(text: str) -> None:
 def test_the_buffered_splitter_equals_blingfire(text: str) -> None:
     import blingfire
 
-    from index.text import _text_to_sentences
+    from index.articles.text import _text_to_sentences
 
     assert _text_to_sentences(text) == blingfire.text_to_sentences(text)
 
@@ -51,7 +51,7 @@ def test_the_buffered_splitter_equals_blingfire(text: str) -> None:
 def test_a_long_paragraph_after_a_short_one_is_split_alike() -> None:
     import blingfire
 
-    from index.text import _text_to_sentences
+    from index.articles.text import _text_to_sentences
 
     long = "Mr. Smith went home. “It is late. Very late,” he said. Done! " * 3000
     for text in ("Short one. Two.", long, "Tiny.", long[:5000], "x"):
@@ -59,10 +59,10 @@ def test_a_long_paragraph_after_a_short_one_is_split_alike() -> None:
 
 
 def test_the_word_cache_is_emptied_when_full_and_answers_alike(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index.text, "TOKEN_CACHE_WORDS", 5)
-    monkeypatch.setattr(index.text, "_token_of", {})
+    monkeypatch.setattr(index.articles.text, "TOKEN_CACHE_WORDS", 5)
+    monkeypatch.setattr(index.articles.text, "_token_of", {})
     first, second = ["Alpha beta", "the gamma"], ["Delta running", "delta zeta"]
     assert tokens_end_to_end(first) == expected(first) == (["alpha", "beta", "gamma"], [2, 1])
-    assert set(index.text._token_of) == {"alpha", "beta", "the", "gamma"}
+    assert set(index.articles.text._token_of) == {"alpha", "beta", "the", "gamma"}
     assert tokens_end_to_end(second) == expected(second) == (["delta", "run", "delta", "zeta"], [2, 2])
-    assert set(index.text._token_of) == {"delta", "running", "zeta"}  # 4 + 3 > 5: emptied first
+    assert set(index.articles.text._token_of) == {"delta", "running", "zeta"}  # 4 + 3 > 5: emptied first

@@ -1,9 +1,9 @@
-from index.text import MAX_SENTENCE_CHARS, normalise, split_sentences, tokenize, tokenize_question
+from index.articles.text import MAX_SENTENCE_CHARS, normalise, split_sentences, tokenize, tokenize_question
 from tests.helpers import SEED_FILE
 
 
 def seed_sentences() -> list[str]:
-    from index.articles import parse_article
+    from index.articles.article import parse_article
 
     return list(parse_article("seed", SEED_FILE.read_bytes()).sentences)
 

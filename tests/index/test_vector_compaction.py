@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import vectors
-from index.vectors import VectorStore, remove_other_models
+from index.meaning import vectors
+from index.meaning.vectors import VectorStore, remove_other_models
 
 DIMENSION = 8
 
@@ -97,7 +97,7 @@ def test_filling_compacts_the_store_of_an_archive_whose_articles_keep_changing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from index import build_index
-    from index.semantic import fill
+    from index.meaning.stage import fill
     from tests.helpers import write_articles
 
     monkeypatch.setattr(vectors, "COMPACT_MIN_ROWS", 0)
@@ -152,7 +152,7 @@ def test_another_models_vectors_are_deleted_once_a_day_old_unless_a_writer_holds
 
 def test_filling_to_completion_deletes_an_old_models_vectors(tmp_path: Path) -> None:
     from index import build_index
-    from index.semantic import fill
+    from index.meaning.stage import fill
     from tests.helpers import write_articles
 
     old = other_model(tmp_path / "vectors", "old-model", 2 * vectors.STALE_MODEL_SECONDS)

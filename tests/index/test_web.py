@@ -13,8 +13,8 @@ import socket
 import pytest
 from aiohttp import web
 
-from index.web import FEED_TYPES, PAGE_TYPES, AddressPolicy, FetchError, FetchLimits, connect_to, fetch
-from tests.web_site import HOST, Site, stream
+from index.articles.web import FEED_TYPES, PAGE_TYPES, AddressPolicy, FetchError, FetchLimits, connect_to, fetch
+from testkit.web_site import HOST, Site, stream
 
 PAGE = "<html><body><p>A page.</p></body></html>"
 
