@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -40,11 +42,13 @@ PARAGRAPHS = (
 
 
 async def measure(articles: int, scratch: Path) -> dict[str, float]:
-    seeds, cache = scratch / "seeds", scratch / "cache"
+    seeds, cache = scratch / f"seeds-{articles}", scratch / "cache"
     os.environ["INDEX_CACHE_DIR"] = str(cache)
-    started = time.perf_counter()
-    write_corpus(seeds, articles=articles)
-    print(f"wrote {articles:,} articles in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    shutil.rmtree(seeds / "feeds", ignore_errors=True)  # an earlier run's feed article
+    if not seeds.is_dir():  # a kept --scratch folder: its archive, saved index and vectors are reused
+        started = time.perf_counter()
+        write_corpus(seeds, articles=articles)
+        print(f"wrote {articles:,} articles in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     started = time.perf_counter()
     holder = await IndexHolder.build(seeds, VectorFiller())
     assert holder.vectors is not None
@@ -55,6 +59,8 @@ async def measure(articles: int, scratch: Path) -> dict[str, float]:
     site = await FeedSite().start()
     try:
         location = scratch / "state.sqlite3"
+        for suffix in ("", "-wal", "-shm"):  # an earlier run's feed list
+            location.with_name(location.name + suffix).unlink(missing_ok=True)
         with opened(location) as store:
             store.add(site.feed_url, None, 0.0)
         options = PollOptions(folder=seeds, interval_seconds=1800.0, max_new=20, policy=site.policy)
@@ -98,10 +104,15 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--limit-seconds", type=float, default=60.0, help="the target for the poll's own work")
-    parser.add_argument("--scratch", help="a folder for the archive and its index (default: a temporary one)")
+    parser.add_argument(
+        "--scratch",
+        help="a folder kept for the archive, its index and vectors, reused by the next run (default: a temporary one)",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
-        figures = asyncio.run(measure(args.articles, Path(scratch)))
+    with contextlib.ExitStack() as stack:
+        scratch = Path(args.scratch) if args.scratch else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        scratch.mkdir(parents=True, exist_ok=True)
+        figures = asyncio.run(measure(args.articles, scratch))
     print(f"archive: {args.articles:,} articles, {figures['sentences']:,} sentences (vectors filled)")
     print("a new entry, from the poll that finds it to the first answer from it:")
     for name in ("poll", "reload", "vectors", "answer"):

@@ -12,7 +12,6 @@ import pytest
 
 from bot.exts.articles import DOWNLOAD_FAILED, LAST_ARTICLE, NOT_ALLOWED, NOT_TEXT, NOTHING_TO_ADD
 from testkit.discord_harness import EPHEMERAL, MANAGE_GUILD, MOD_ROLE_ID, Harness, seeds_folder, settings_for
-from testkit.web_site import Site
 from tests.index.test_ingest import PAGE
 
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
@@ -251,13 +250,6 @@ def test_help_lists_the_article_commands_and_follow_ups():
 FERRY = (Path(__file__).resolve().parent.parent / "data" / "pages" / "dated.html").read_bytes()
 HOME = (Path(__file__).resolve().parent.parent / "data" / "pages" / "boilerplate.html").read_bytes()
 FERRY_NAME = "ferry-service-resumes-after-strike.txt"
-
-
-@pytest.fixture
-async def site():
-    started = await Site().start()
-    yield started
-    await started.stop()
 
 
 async def add_link(harness, events, url, who=None, **options):

@@ -7,14 +7,7 @@ import asyncio
 import pytest
 
 from bot.cli import main
-from testkit.web_site import FeedSite, Item
-
-
-@pytest.fixture
-async def site():
-    started = await FeedSite().start()
-    yield started
-    await started.stop()
+from testkit.web_site import Item
 
 
 @pytest.fixture

@@ -26,13 +26,6 @@ class Clock:
 
 
 @pytest.fixture
-async def site():
-    started = await FeedSite().start()
-    yield started
-    await started.stop()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from bot.exts.feeds import ALREADY_FOLLOWED, NO_STATE, NOT_FOLLOWED
 from bot.feeds.poll import poll_due
 from testkit.discord_harness import CHANNEL_ID, EPHEMERAL, MOD_ROLE_ID, Harness, seeds_folder, settings_for
-from testkit.web_site import FeedSite, Item, Site
+from testkit.web_site import Item, Site
 
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
 MODERATOR = {"roles": (MOD_ROLE_ID,)}
@@ -26,13 +26,6 @@ def poll_in_thread(location, owner, options):
 async def harness(monkeypatch):
     async with Harness(monkeypatch) as started:
         yield started
-
-
-@pytest.fixture
-async def site():
-    started = await FeedSite().start()
-    yield started
-    await started.stop()
 
 
 async def started(harness, tmp_path, site, **overrides):

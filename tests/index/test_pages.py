@@ -20,13 +20,6 @@ SOLAR = (PAGES / "undated.html").read_bytes()
 HOME = (PAGES / "boilerplate.html").read_bytes()
 
 
-@pytest.fixture
-async def site():
-    started = await Site().start()
-    yield started
-    await started.stop()
-
-
 async def add(folder: Path, url: str, site: Site, **options):
     return await asyncio.to_thread(add_page, folder, url, policy=site.policy, **options)
 

@@ -19,13 +19,6 @@ from testkit.web_site import HOST, Site, stream
 PAGE = "<html><body><p>A page.</p></body></html>"
 
 
-@pytest.fixture
-async def site():
-    started = await Site().start()
-    yield started
-    await started.stop()
-
-
 async def get(url: str, site: Site | None = None, **options):
     options.setdefault("policy", site.policy if site else AddressPolicy())
     options.setdefault("accept", PAGE_TYPES)
