@@ -296,6 +296,8 @@ def help_embed(cooldown_seconds: float) -> discord.Embed:
             "`/article add file:` adds a .txt, .md or .html (news page) file as an article and reloads; "
             "`/article add url:` fetches a news page from its link; "
             "`/article remove` moves one out of the index; `/article show` shows one's details.\n"
+            "`/feed add url:` follows a news feed: its new articles are added as they appear; "
+            "`/feed list` and `/feed remove` show and stop them.\n"
             "`/stats` shows what members asked, what went unanswered and how they rated the answers."
         ),
         inline=False,

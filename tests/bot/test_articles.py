@@ -242,6 +242,7 @@ def test_help_lists_the_article_commands_and_follow_ups():
     fields = {f.name: f.value for f in help_embed(5).fields}
     assert "`/article add file:`" in fields["Moderators"]
     assert "`/article remove`" in fields["Moderators"] and "`/article show`" in fields["Moderators"]
+    assert "`/article add url:`" in fields["Moderators"] and "`/feed add url:`" in fields["Moderators"]
     assert "previous question (for 10 minutes)" in fields["How to ask"]
 
 
