@@ -340,14 +340,25 @@ def _exchange(
         headers["If-Modified-Since"] = last_modified
     connection.request("GET", target, headers=headers)
     response = connection.getresponse()
+    try:
+        return _read_response(response, url, accept, limits)
+    finally:
+        # Closed here: with "Connection: close" http.client does not keep the response, and its open file
+        # would keep the socket open (an exception's traceback holding it) after the connection is closed.
+        response.close()
+
+
+def _read_response(
+    response: http.client.HTTPResponse, url: str, accept: Sequence[str], limits: FetchLimits
+) -> Response | str:
     if response.status in _REDIRECTS:
         location = response.getheader("Location")
         if not location:
             raise FetchError(f"The site answered {response.status} without saying where to: check the link.")
         return location.strip()
-    etag, last_modified = response.getheader("ETag"), response.getheader("Last-Modified")
+    new_etag, new_modified = response.getheader("ETag"), response.getheader("Last-Modified")
     if response.status == 304:
-        return Response(url, 304, "", None, b"", etag, last_modified)
+        return Response(url, 304, "", None, b"", new_etag, new_modified)
     if response.status != 200:
         raise FetchError(_status_sentence(response.status, response.reason))
     media_type, charset = _content_type(response.getheader("Content-Type", ""))
@@ -360,7 +371,7 @@ def _exchange(
     if length and length.strip().isdigit() and int(length) > limits.max_bytes:
         raise FetchError(_too_large(int(length), limits))
     body = _read_body(response, limits, response.getheader("Content-Encoding", ""))
-    return Response(url, 200, media_type, charset, body, etag, last_modified)
+    return Response(url, 200, media_type, charset, body, new_etag, new_modified)
 
 
 def _status_sentence(status: int, reason: str) -> str:
