@@ -64,7 +64,9 @@ async def measure(articles: int, scratch: Path) -> dict[str, float]:
         with opened(location) as store:
             store.add(site.feed_url, None, 0.0)
         options = PollOptions(folder=seeds, interval_seconds=1800.0, max_new=20, policy=site.policy)
-        site.publish(Item("lighthouse", "Lighthouse keeper to retire", paragraphs=PARAGRAPHS))
+        # Its text new at each run: a kept --scratch folder must not hold its vectors already.
+        bulletin = f"It was bulletin number {time.time_ns()} of the harbour board."
+        site.publish(Item("lighthouse", "Lighthouse keeper to retire", paragraphs=(*PARAGRAPHS, bulletin)))
 
         published = time.perf_counter()
         run = await asyncio.to_thread(poll_in_worker_process, location, owner_name(), options)
