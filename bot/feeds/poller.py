@@ -48,13 +48,18 @@ TICK_SECONDS = 60.0  # due feeds are looked for at least this often (feeds added
 RELOAD_RETRY_SECONDS = 1.0
 RELOAD_RETRIES = 120  # a reload already running (a /reload, another process's) is waited for this many times
 ANNOUNCED = 10  # articles announced one by one after a poll; the rest in one line
-WORKER_NICE = 19  # the lowest: a poll can wait, a question cannot
+WORKER_NICE = 19  # where SCHED_IDLE is not available: the lowest priority
 REPORT_EVERY_SECONDS = 3600.0
 
 
 def _lower_priority() -> None:
+    # A poll can wait, a question cannot: on Linux the poll runs only on CPU time nothing else wants
+    # (SCHED_IDLE); elsewhere at the lowest priority.
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
     with contextlib.suppress(OSError):
-        os.nice(WORKER_NICE)  # below the bot's process: questions first
+        os.nice(WORKER_NICE)
 
 
 def poll_in_worker_process(location: object, owner: str, options: PollOptions) -> PollRun:
