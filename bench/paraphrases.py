@@ -48,7 +48,7 @@ def main() -> int:
     seed_set = json.loads((DATA / "seed_paraphrases.json").read_text(encoding="utf-8"))
     seed, _ = build_index(DATA.parent.parent / "seeds", use_cache=False)
     with tempfile.TemporaryDirectory() as scratch:
-        stage, encoder = open_vectors(seed, Path(scratch), threads=cores(), cache=cache_folder())
+        stage, encoder = open_vectors(seed, Path(scratch), threads=cores())
         fill(stage, seed.embedding_texts, encoder.embed)
         asked = [(q["question"], q["gold"] - 1) for q in seed_set["questions"]]
         rows.append(("seed article", len(asked), right_at_1(seed, asked, True), right_at_1(seed, asked, False)))

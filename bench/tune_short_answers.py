@@ -42,7 +42,7 @@ def first_hits(path: Path, cache: Path | None) -> list[dict[str, object]]:
         return loaded
     corpus = load_squad(path)
     index = index_articles(corpus.articles)
-    encoder = Encoder(threads=len(os.sched_getaffinity(0)), cache=cache_folder())
+    encoder = Encoder(threads=len(os.sched_getaffinity(0)))
     folder = cache_folder() / "vectors-squad" / encoder.model.identity
     model = encoder.model
     attach_squad_vectors(index, folder, model.identity, model.dimension, encoder.embed, terminal_or_log(sys.stderr))

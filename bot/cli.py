@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from dotenv import find_dotenv, load_dotenv
 
@@ -18,8 +19,16 @@ from index import add_commands as add_core_commands
 from index import run_command as run
 
 
+def installed_version() -> str:
+    try:
+        return version("qa-bot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="qa-bot", description="Answer questions from news articles.")
+    root.add_argument("--version", action="version", version=f"qa-bot {installed_version()}")
     commands = root.add_subparsers(dest="command", required=True)
     add_core_commands(commands)  # ask, index, eval, add: no Discord
     add_bot_commands(commands)  # run, sync, check: the Discord bot

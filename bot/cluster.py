@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config import MAX_SHARDS, format_shard_ids
+from index import counted
 
 log = logging.getLogger("bot.cluster")
 
@@ -200,7 +201,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             shard_count = max(asyncio.run(recommended_shards(settings.require_token())), args.processes)
         except _network_errors() as error:
             return _unreachable(error)
-        log.info("Discord recommends %d shard(s) for this bot.", shard_count)
+        log.info("Discord recommends %s for this bot.", counted(shard_count, "shard"))
     if args.processes > shard_count:
         raise UsageError(
             f"{args.processes} processes need at least as many shards (SHARD_COUNT or --shards is {shard_count})."

@@ -16,7 +16,18 @@ from bot.config import MAX_PASSAGES
 from bot.feeds.poll import NewArticle
 from bot.feeds.store import FeedRow
 from bot.index_holder import ReloadReport
-from index import UNSAFE_CHARS, Added, Answer, Article, Hit, Passage, clean_text, merge_overlapping, own_passage
+from index import (
+    UNSAFE_CHARS,
+    Added,
+    Answer,
+    Article,
+    Hit,
+    Passage,
+    clean_text,
+    counted,
+    merge_overlapping,
+    own_passage,
+)
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -235,7 +246,7 @@ def vectors_line(progress: tuple[int, int] | None) -> str:
     ready, sentences = progress
     if ready >= sentences:
         return "answers by words and meaning"
-    return f"meaning for {ready:,} of {sentences:,} sentences so far"
+    return f"meaning for {ready:,} of {counted(sentences, 'sentence')} so far"
 
 
 def sources_embed(
@@ -251,7 +262,7 @@ def sources_embed(
     first = page * per_page
     lines = [
         shorten(
-            f"**{n}.** {escape(a.title)} · {escape(a.date or 'undated')} · {len(a.sentences):,} sentences",
+            f"**{n}.** {escape(a.title)} · {escape(a.date or 'undated')} · {counted(len(a.sentences), 'sentence')}",
             EMBED_DESCRIPTION_LIMIT // per_page,
         )
         for n, a in enumerate(articles[first : first + per_page], start=first + 1)
@@ -315,13 +326,14 @@ def reload_message(report: ReloadReport) -> str:
     """What a /reload did, in one message within the content limit."""
     if report.error:
         text = (
-            f"Reload failed, so I kept the previous index ({report.articles:,} articles, "
-            f"{report.sentences:,} sentences). Reason: {escape(report.error)}"
+            f"Reload failed, so I kept the previous index ({counted(report.articles, 'article')}, "
+            f"{counted(report.sentences, 'sentence')}). Reason: {escape(report.error)}"
         )
         return shorten(text, CONTENT_LIMIT)
     changes = report.changes
     lines = [
-        f"Reloaded in {report.seconds:.2f} s: now {report.articles:,} articles, {report.sentences:,} sentences.",
+        f"Reloaded in {report.seconds:.2f} s: now {counted(report.articles, 'article')}, "
+        f"{counted(report.sentences, 'sentence')}.",
         _names("Added", changes.added),
         _names("Removed", changes.removed),
         _names("Changed", changes.changed),
@@ -342,7 +354,7 @@ def added_message(added: Added, report: ReloadReport | None) -> str:
     """The reply to /article add: the article as indexed, then the reload report."""
     verb = "Replaced" if added.replaced else "Added"
     line = (
-        f"{verb} “{escape(added.title)}” ({escape(added.date or 'undated')}, {added.sentences:,} sentences) "
+        f"{verb} “{escape(added.title)}” ({escape(added.date or 'undated')}, {counted(added.sentences, 'sentence')}) "
         f"as `{added.name}`."
     )
     if report is None:
@@ -384,7 +396,10 @@ def article_embed(article: Article) -> discord.Embed:
         embed.add_field(name=name, value=value, inline=True)
     first = " ".join(article.sentences[:SHOWN_SENTENCES])
     embed.description = shorten(escape(first), EMBED_DESCRIPTION_LIMIT - 2000)
-    embed.set_footer(text=f"The first {min(SHOWN_SENTENCES, len(article.sentences))} sentences are shown above.")
+    shown = min(SHOWN_SENTENCES, len(article.sentences))
+    embed.set_footer(
+        text="The first sentence is shown above." if shown == 1 else f"The first {shown} sentences are shown above."
+    )
     return embed
 
 

@@ -9,15 +9,19 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings, discord_id, load_settings
-from index import UsageError, emit
+from index import UsageError, colour_allowed, counted, emit
 
 if TYPE_CHECKING:
     from bot.bot import QABot
+
+# discord.py's plain format (its setup_logging's, without colour).
+PLAIN_LOG_FORMAT = logging.Formatter("[{asctime}] [{levelname:<8}] {name}: {message}", "%Y-%m-%d %H:%M:%S", style="{")
 
 TOKEN_REJECTED = (
     "Discord rejected DISCORD_TOKEN: copy the bot token again from the Developer Portal (Bot → Reset Token) "
@@ -33,9 +37,13 @@ def _settings(*, require_token: bool) -> Settings:
 
 
 def _setup_logging(settings: Settings) -> None:
+    """Log lines on standard error, coloured only where colour_allowed (discord.py's own choice also colours
+    a log file whenever /.dockerenv exists)."""
     import discord
 
-    discord.utils.setup_logging(level=settings.log_level_number, root=True)
+    handler = logging.StreamHandler()
+    formatter = discord.utils._ColourFormatter() if colour_allowed(handler.stream) else PLAIN_LOG_FORMAT
+    discord.utils.setup_logging(handler=handler, formatter=formatter, level=settings.log_level_number, root=True)
 
 
 async def _start(bot: QABot, token: str) -> None:
@@ -102,7 +110,7 @@ async def _sync(settings: Settings, guild_id: int | None) -> int:
             bot.tree.copy_global_to(guild=guild)
             synced = await bot.tree.sync(guild=guild)
             where = f"to server {guild_id} (available there at once)"
-    emit(f"Synced {len(synced)} commands {where}: " + ", ".join(f"/{c.name}" for c in synced))
+    emit(f"Synced {counted(len(synced), 'command')} {where}: " + ", ".join(f"/{c.name}" for c in synced))
     return len(synced)
 
 
@@ -174,8 +182,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     report = bot.holder.last_build
     emit(
-        f"Indexed {report.articles:,} article(s), {report.sentences:,} sentences from {settings.seeds_dir}; "
-        f"loaded {extensions} extensions; {len(payloads)} global commands would be registered:"
+        f"Indexed {counted(report.articles, 'article')}, {counted(report.sentences, 'sentence')} from "
+        f"{settings.seeds_dir}; loaded {counted(extensions, 'extension')}; {counted(len(payloads), 'global command')} "
+        "would be registered:"
     )
     for payload in payloads:
         emit("  " + describe_command(payload))

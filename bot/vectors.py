@@ -27,7 +27,6 @@ from index import (
     SearchIndex,
     SemanticStage,
     VectorStore,
-    cache_folder,
     cannot_write,
     fill,
     store_folder,
@@ -57,7 +56,7 @@ class VectorFiller:
     def __init__(self, enabled: bool = True, make_pool: Callable[[], EmbeddingPool] | None = None) -> None:
         self.enabled = enabled
         self.unavailable: str | None = None if enabled else "turned off (SEMANTIC=off)"
-        self._make_pool = make_pool or (lambda: EmbeddingPool(cache=cache_folder()))
+        self._make_pool = make_pool or EmbeddingPool
         self._pool: EmbeddingPool | None = None
         self._questions: Encoder | None = None
         self._task: asyncio.Task[None] | None = None
@@ -109,7 +108,7 @@ class VectorFiller:
     async def _start(self, index: SearchIndex, report: BuildReport, stop: threading.Event, lease: Lease) -> None:
         try:
             # Questions are embedded one at a time in the bot's process: one thread is fastest.
-            self._questions = await asyncio.to_thread(Encoder, threads=1, cache=cache_folder())
+            self._questions = await asyncio.to_thread(Encoder, threads=1)
         except ModelUnavailable as error:
             self.unavailable = str(error)
             log.warning("Sentence vectors are unavailable (%s); answering by words only.", error)

@@ -19,43 +19,102 @@ A SearchIndex is safe to ask from many threads at once. Everything not named her
 from its subpackage only inside index/, in tests of that subpackage, or in bench/.
 """
 
+import importlib
 import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+# Nothing about the host is collected or sent. onnxruntime 1.31's Linux and macOS builds record usage events
+# (OS, Python path, a device id) under ~/.cache/Microsoft/DeveloperTools and upload them. This variable, read
+# when onnxruntime is first imported, turns that off entirely: no uploader, no device id, no event file
+# (onnxruntime's pull request 27379; onnxruntime.disable_telemetry_events() does not: the first event is
+# written as it loads). Set before any module of the core is imported, whatever it imports; forced: the README
+# promises it.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 from index.answers.followup import ConversationAnswer, ask_in_conversation, leans_on_previous
 from index.answers.overlaps import Passage, hits_for, merge_overlapping, own_passage
 from index.answers.results import DEFAULT_HITS, MAX_HITS, Answer, Hit
 from index.articles.article import Article, Skipped, UnusableArticle, parse_article
-from index.articles.feeds import Feed, FeedEntry, FeedError, FeedFetch, fetch_feed
-from index.articles.ingest import (
-    Added,
-    ArticleExists,
-    IngestError,
-    Prepared,
-    add_article,
-    add_page,
-    check_upload,
-    fetch_article,
-    remove_article,
-    text_digest,
-    write_article,
-)
-from index.articles.text import UNSAFE_CHARS, clean_text, normalise, printable, tokenize
-from index.articles.web import AddressPolicy, FetchError, FetchLimits, check_url
-from index.meaning.embedding_pool import EmbeddingPool
+from index.articles.text import UNSAFE_CHARS, clean_text, counted, normalise, printable, tokenize
 from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.meaning.stage import SemanticStage, cannot_write, fill, store_folder
 from index.meaning.vectors import FloatArray, VectorStore
 from index.progress import LogProgress, Progress
-from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
 from index.serving.building import BuildReport, EmptyIndexError, build_index, index_articles, load_articles
 from index.serving.search_index import SearchIndex
-from index.shell.commands import add_commands
-from index.shell.terminal import UsageError, emit
-from index.shell.terminal import run as run_command
 from index.storage.bm25 import Bm25, Bm25Params
 from index.storage.build_lock import build_lock
 from index.storage.reader import ClosedIndex, UnknownArticle
 from index.storage.store import cache_folder, index_file
+
+# Loaded on first use: a process that only opens an index and answers (the bot's answering, a start from the
+# saved index) never imports the command line, ingestion, the build's worker process or the embedding pool.
+# importlib's import lock makes a first use from several threads at once safe.
+_LAZY = {
+    "Added": "index.articles.ingest",
+    "ArticleExists": "index.articles.ingest",
+    "IngestError": "index.articles.ingest",
+    "add_article": "index.articles.ingest",
+    "check_upload": "index.articles.ingest",
+    "remove_article": "index.articles.ingest",
+    "Prepared": "index.articles.ingest",
+    "add_page": "index.articles.ingest",
+    "fetch_article": "index.articles.ingest",
+    "text_digest": "index.articles.ingest",
+    "write_article": "index.articles.ingest",
+    "Feed": "index.articles.feeds",
+    "FeedEntry": "index.articles.feeds",
+    "FeedError": "index.articles.feeds",
+    "FeedFetch": "index.articles.feeds",
+    "fetch_feed": "index.articles.feeds",
+    "AddressPolicy": "index.articles.web",
+    "FetchError": "index.articles.web",
+    "FetchLimits": "index.articles.web",
+    "check_url": "index.articles.web",
+    "EmbeddingPool": "index.meaning.embedding_pool",
+    "BuildFailed": "index.serving.build_worker",
+    "article_bytes": "index.serving.build_worker",
+    "build_in_worker": "index.serving.build_worker",
+    "add_commands": "index.shell.commands",
+    "UsageError": "index.shell.terminal",
+    "colour_allowed": "index.shell.terminal",
+    "emit": "index.shell.terminal",
+    "run_command": "index.shell.terminal",
+}
+_RENAMED = {"run_command": "run"}
+
+if TYPE_CHECKING:
+    from index.articles.feeds import Feed, FeedEntry, FeedError, FeedFetch, fetch_feed
+    from index.articles.ingest import (
+        Added,
+        ArticleExists,
+        IngestError,
+        Prepared,
+        add_article,
+        add_page,
+        check_upload,
+        fetch_article,
+        remove_article,
+        text_digest,
+        write_article,
+    )
+    from index.articles.web import AddressPolicy, FetchError, FetchLimits, check_url
+    from index.meaning.embedding_pool import EmbeddingPool
+    from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
+    from index.shell.commands import add_commands
+    from index.shell.terminal import UsageError, colour_allowed, emit
+    from index.shell.terminal import run as run_command
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'index' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
 
 __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     # Opening an index and asking it
@@ -92,6 +151,7 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "Skipped",
     "UnusableArticle",
     "clean_text",
+    "counted",
     "normalise",
     "parse_article",
     "printable",
@@ -137,6 +197,7 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "Progress",
     "UsageError",
     "add_commands",
+    "colour_allowed",
     "emit",
     "run_command",
 ]

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 
 import tests.hypothesis_profile  # noqa: F401  (every hypothesis test: no deadline, bounded examples)
@@ -11,8 +9,6 @@ pytest_plugins = ["tests.state_backends"]  # new_state, state_location: SQLite a
 def _private_index_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # Saved indexes go to a per-run folder, never the user's cache, so tests neither read nor leave one there.
     monkeypatch.setenv("INDEX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "index-cache"))
-    # The quantised model (6 s to make) is kept across runs in pytest's own cache folder, git-ignored.
-    monkeypatch.setenv("MODEL_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "model"))
     # Likewise the question log: never the user's data folder.
     monkeypatch.setenv("STATE_DB", str(tmp_path_factory.getbasetemp() / "state" / "state.sqlite3"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 from pathlib import Path
@@ -13,6 +14,13 @@ REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 SEED_FILE = SEEDS / "000_eed0d9b0ce39977c.txt"
 __all__ = ["REPO", "SEEDS", "SEED_FILE", "build_worker_killed", "write_articles", "write_corpus"]
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal, for what colours, wraps or draws bars only there."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def write_articles(folder: Path, articles: dict[str, str]) -> Path:

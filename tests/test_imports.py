@@ -138,3 +138,16 @@ def test_the_benchmarks_and_the_testkit_import_nothing_from_the_tests() -> None:
         if name.split(".")[0] == "tests"
     }
     assert offenders == set()
+
+
+def test_every_public_name_resolves_and_answering_loads_no_command_line() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, index; loaded = sorted(m for m in sys.modules if m.startswith(('index.shell', 'argparse',"
+        " 'index.articles.ingest', 'index.serving.build_worker', 'index.meaning.embedding_pool')));"
+        " missing = [n for n in index.__all__ if getattr(index, n, None) is None]; print(loaded, missing)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert result.stdout.strip() == "[] []"

@@ -8,14 +8,21 @@ blue and orange stay apart for the common colour-blindnesses.
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from bot.questionlog.store import Stats
+from index import cache_folder
+
+# matplotlib keeps its font list in ~/.cache/matplotlib unless told otherwise: in qa-bot's own cache folder
+# instead (a folder the user chose with MPLCONFIGDIR is kept), so the bot writes nowhere else.
+os.environ.setdefault("MPLCONFIGDIR", str(cache_folder() / "matplotlib"))
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported after MPLCONFIGDIR is set
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
-
-from bot.questionlog.store import Stats
 
 BACKGROUND = "#1e1f22"
 TEXT = "#f2f3f5"

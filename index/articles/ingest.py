@@ -21,6 +21,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from slugify import slugify
+
 from index.articles.article import Article, UnusableArticle, parse_article
 from index.articles.folder import MAX_ARTICLE_BYTES
 from index.articles.web import PAGE_TYPES, AddressPolicy, FetchLimits, Response, fetch
@@ -35,7 +37,6 @@ NAME_CHARS = 60  # the title's part of a file name
 MAX_URL_CHARS = 2_000
 # A header line the article parser reads (index.articles): "title: …" up to the first blank line.
 _HEADER_LINE = re.compile(r"^(title|date|url|source)[ \t]*:", re.IGNORECASE)
-_NOT_NAME = re.compile(r"[^a-z0-9]+")
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 
 
@@ -214,13 +215,10 @@ def html_to_text(data: bytes | str, url: str | None = None) -> Page:
 
 
 def file_name(title: str, suffix: str) -> str:
-    """The article's file name: its title in lower-case ASCII words joined by "-", then `suffix`."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
-    slug = _NOT_NAME.sub("-", ascii_title).strip("-")
-    if len(slug) > NAME_CHARS:
-        cut = slug.rfind("-", 0, NAME_CHARS + 1)
-        slug = slug[: cut if cut > 0 else NAME_CHARS].strip("-")
-    if not slug:  # a title in another script: name it by its digest instead
+    """The article's file name: its title in lower-case ASCII words joined by "-" (other scripts
+    transliterated: "尼日尔政变" is ni-ri-er-zheng-bian), cut at a word, then `suffix`."""
+    slug = slugify(title, max_length=NAME_CHARS, word_boundary=True)
+    if not slug:  # nothing to spell it with (emoji, symbols): named by its digest instead
         slug = "article-" + _digest(title)[:12]
     return slug + suffix
 

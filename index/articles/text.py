@@ -76,6 +76,11 @@ def clean_text(text: str, *, keep_lines: bool = False) -> str:
     return _SURROGATES.sub("\ufffd", text.translate(_CLEAN_KEEPING_LINES if keep_lines else _CLEAN))
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """ "1 sentence", "2 sentences", "1,024 files": a count with its noun agreeing."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
 def printable(name: str) -> str:
     """`name` (a path) safe for one log or report line, what is unsafe in it escaped rather than lost,
     so that a moderator can still find the file: "\\x1b", "\\u202e", "\\udce9" (an undecodable byte)."""

@@ -190,9 +190,11 @@ def attach_squad_vectors(
     dimension: int,
     embed: Callable[[Sequence[str]], FloatArray],
     progress: Progress | None = None,
+    questions: Callable[[Sequence[str]], FloatArray] | None = None,
 ) -> None:
-    """Give a SQuAD index its sentence vectors: those stored in `folder`, the rest computed and stored."""
-    stage = index.attach_vectors(VectorStore(folder, model_identity, dimension), embed)
+    """Give a SQuAD index its sentence vectors: those stored in `folder`, the rest computed with `embed` and
+    stored. Questions are embedded with `questions` (default: `embed`)."""
+    stage = index.attach_vectors(VectorStore(folder, model_identity, dimension), questions or embed)
     fill(stage, index.embedding_texts, embed, progress)
 
 

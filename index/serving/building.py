@@ -38,6 +38,11 @@ class EmptyIndexError(ValueError):
     """Nothing could be indexed; the message says what to do."""
 
 
+class MissingSeedsFolder(EmptyIndexError):
+    """The seeds folder does not exist; the message tells the bot's user to fix SEEDS_DIR (the command line
+    says --seeds instead, when the folder came from there)."""
+
+
 def index_articles(articles: Sequence[Article], params: Bm25Params = DEFAULT_PARAMS) -> SearchIndex:
     """Index already-parsed articles, in memory (the same layout as the file)."""
     parts = Parts()
@@ -65,7 +70,7 @@ def _check_folder(folder: Path) -> None:
     try:
         is_folder = stat.S_ISDIR(folder.stat().st_mode)
     except FileNotFoundError:
-        raise EmptyIndexError(
+        raise MissingSeedsFolder(
             f"The seeds folder {shown} does not exist: create it, or set SEEDS_DIR to your articles."
         ) from None
     except OSError as error:

@@ -14,19 +14,22 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from index.answers.overlaps import hits_for
 from index.answers.results import DEFAULT_HITS
-from index.articles.text import clean_text, printable
+from index.articles.text import clean_text, counted, printable
 from index.articles.web import AddressPolicy
 from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.meaning.stage import cannot_write, cores, fill, open_vectors, store_folder
 from index.progress import Progress, terminal_or_log
-from index.serving.building import BuildReport, EmptyIndexError, build_index
+from index.serving.building import BuildReport, EmptyIndexError, MissingSeedsFolder, build_index
 from index.serving.search_index import SearchIndex
-from index.shell.terminal import UsageError, answer_json, answer_text, emit
+from index.shell.terminal import UsageError, answer_json, answer_text, emit, text_width
 from index.storage.store import CACHE_ENV, cache_folder
+
+if TYPE_CHECKING:
+    from index.evaluation.dialogues import Dialogue
 
 
 def seeds_folder(value: str | None) -> Path:
@@ -41,10 +44,29 @@ def _questions(given: Sequence[str]) -> Iterable[str]:
                 raise UsageError('the question is empty: ask something, for example qa-bot ask "Who is in charge?"')
             yield clean_text(question)
         return
+    if sys.stdin.isatty():
+        yield from _prompted()
+        return
     # One question per line of standard input (UTF-8 whatever the locale; a bad byte is U+FFFD, so one
     # junk line costs only its own answer); blank lines are skipped.
     for raw in sys.stdin.buffer:
         line = clean_text(raw.decode("utf-8", "replace")).strip()
+        if line:
+            yield line
+
+
+def _prompted() -> Iterable[str]:
+    """Questions typed at a prompt, one at a time, until Ctrl-D (or Ctrl-C) ends the session."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (line editing and history for input(), where Python has it)
+    print("Ask a question and press Enter; Ctrl-D to finish.", file=sys.stderr)
+    while True:
+        print("? ", end="", file=sys.stderr, flush=True)  # on the terminal even when the answers go to a file
+        try:
+            line = clean_text(input()).strip()
+        except EOFError:
+            print(file=sys.stderr)
+            return
         if line:
             yield line
 
@@ -81,12 +103,10 @@ class VectorsReport:
     unavailable: str | None = None  # why the model could not be used
 
 
-def attach_vectors(
-    index: SearchIndex, report: BuildReport, progress: Progress | None, cache_dir: Path | None = None
-) -> VectorsReport:
+def attach_vectors(index: SearchIndex, report: BuildReport, progress: Progress | None) -> VectorsReport:
     """Compute the sentence vectors still missing (saved for the next run) before any question is answered."""
     try:
-        stage, encoder = open_vectors(index, vectors_folder(report), cache=cache_folder(cache_dir))
+        stage, encoder = open_vectors(index, vectors_folder(report))
     except ModelUnavailable as error:
         print(f"qa-bot: answering by words only: {error}.", file=sys.stderr)
         return VectorsReport(0, index.sentence_count, 0, str(error))
@@ -103,10 +123,14 @@ def _load(
         index, report = build_index(
             folder, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=use_cache, progress=progress
         )
+    except MissingSeedsFolder as error:
+        if getattr(args, "seeds", None):  # the folder came from --seeds, not SEEDS_DIR
+            shown = printable(str(folder))
+            raise UsageError(f"The seeds folder {shown} does not exist: check --seeds, or create it.") from None
+        raise UsageError(str(error)) from None
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
-    given = Path(cache_dir) if cache_dir else None
-    vectors = attach_vectors(index, report, progress, given) if semantic_wanted(args) else None
+    vectors = attach_vectors(index, report, progress) if semantic_wanted(args) else None
     return index, report, vectors
 
 
@@ -122,17 +146,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             emit(answer_json(dataclasses.replace(answer, hits=answer.hits[: args.k])))
         else:
-            emit(("\n" if n else "") + answer_text(answer, args.k))
+            emit(("\n" if n else "") + answer_text(answer, text_width(), args.k))
     return 0
 
 
 def report_text(folder: Path, report: BuildReport, vectors: VectorsReport | None = None) -> str:
     lines = [
-        f"Indexed {report.articles:,} article(s) from {printable(str(folder))}: "
-        f"{report.sentences:,} sentences, {report.tokens:,} tokens, in {report.seconds:.2f} s."
+        f"Indexed {counted(report.articles, 'article')} from {printable(str(folder))}: "
+        f"{counted(report.sentences, 'sentence')}, {counted(report.tokens, 'token')}, in {report.seconds:.2f} s."
     ]
     if report.skipped:
-        lines.append(f"Skipped {len(report.skipped):,} file(s):")
+        lines.append(f"Skipped {counted(len(report.skipped), 'file')}:")
         lines.extend(f"  {s.path}: {s.reason}" for s in report.skipped)
     if report.cache_file and report.not_saved:
         lines.append(f"Saved index: {report.cache_file} (not saved: {report.not_saved}).")
@@ -145,7 +169,7 @@ def report_text(folder: Path, report: BuildReport, vectors: VectorsReport | None
         lines.append(f"Sentence vectors: unavailable ({vectors.unavailable}): answers by words only.")
     else:
         lines.append(
-            f"Sentence vectors ({DEFAULT_MODEL.name}): {vectors.ready:,} of {vectors.sentences:,} sentences, "
+            f"Sentence vectors ({DEFAULT_MODEL.name}): {vectors.ready:,} of {counted(vectors.sentences, 'sentence')}, "
             f"{vectors.computed:,} computed now."
         )
     return "\n".join(lines)
@@ -164,7 +188,7 @@ def _squad_vectors(args: argparse.Namespace) -> Callable[[SearchIndex], None] | 
 
     try:
         folder = cache_folder(Path(args.cache_dir) if getattr(args, "cache_dir", None) else None)
-        encoder = Encoder(threads=cores(), cache=folder)
+        encoder = Encoder(threads=cores())
     except ModelUnavailable as error:
         print(f"qa-bot: measuring words only: {error}.", file=sys.stderr)
         return None
@@ -186,7 +210,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {args.split})")
     path = Path(args.path)
     if not path.is_file():
-        raise UsageError(f"{path} is not a file: give the path of SQuAD v1.1 dev (JSON, gzip-compressed or not)")
+        raise UsageError(
+            f"{path} is not a file: give the path of SQuAD v1.1 dev (dev-v1.1.json, from "
+            "https://rajpurkar.github.io/SQuAD-explorer/; JSON, gzip-compressed or not)"
+        )
     try:
         corpus = load_squad(path)
     except OSError as error:
@@ -291,7 +318,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         source = f", {clean_text(added.source)}" if added.source else ""
         emit(
             f"{verb} {printable(str(added.path))}: “{clean_text(added.title)}”{source}, "
-            f"{clean_text(added.date or 'undated')}, {added.sentences:,} sentence{'' if added.sentences == 1 else 's'}."
+            f"{clean_text(added.date or 'undated')}, {counted(added.sentences, 'sentence')}."
         )
     if failed < len(args.file):
         emit("The running bot serves it after /reload (or a restart).")
@@ -299,7 +326,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_dialogues(args: argparse.Namespace) -> int:
-    from index.evaluation.dialogues import dialogue_index, evaluate_dialogues
+    from index.evaluation.dialogues import dialogue_index
 
     path = Path(args.path)
     if not path.is_file():
@@ -308,6 +335,22 @@ def cmd_eval_dialogues(args: argparse.Namespace) -> int:
         index, dialogues = dialogue_index(path, seeds_folder(args.seeds))
     except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
         raise UsageError(f"{path} is not a dialogue file ({error}); see tests/data/dialogues.json") from None
+    with contextlib.ExitStack() as stack:
+        if semantic_wanted(args):
+            # As `ask` answers: with the sentence vectors, computed for this run (a few seconds).
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qa-bot-dialogues-")))
+            try:
+                stage, encoder = open_vectors(index, folder)
+                fill(stage, index.embedding_texts, encoder.embed, terminal_or_log(sys.stderr))
+            except ModelUnavailable as error:
+                print(f"qa-bot: measuring words only: {error}.", file=sys.stderr)
+        _dialogue_tables(index, dialogues)
+    return 0
+
+
+def _dialogue_tables(index: SearchIndex, dialogues: list[Dialogue]) -> None:
+    from index.evaluation.dialogues import evaluate_dialogues
+
     seed_ids = {a.id for a in index.articles if not a.id.startswith("squad/")}
     parts = [
         ("all", dialogues),
@@ -317,7 +360,6 @@ def cmd_eval_dialogues(args: argparse.Namespace) -> int:
     for name, part in parts:
         if part:
             emit(f"{name} ({len(part)} dialogues):\n{evaluate_dialogues(index, part).table()}")
-    return 0
 
 
 def _cache_options(command: argparse.ArgumentParser) -> None:
@@ -366,6 +408,7 @@ def add_commands(commands: Any) -> None:
     talks = benchmarks.add_parser("dialogues", help="follow-up questions: second-turn R@1 with and without context")
     talks.add_argument("path", help="a dialogue file (tests/data/dialogues.json)")
     talks.add_argument("--seeds", help="articles indexed with the file's (default: $SEEDS_DIR, else ./seeds)")
+    _lexical_option(talks)
     talks.set_defaults(run=cmd_eval_dialogues)
 
     add = commands.add_parser(

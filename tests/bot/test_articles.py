@@ -15,7 +15,7 @@ from testkit.discord_harness import EPHEMERAL, MANAGE_GUILD, MOD_ROLE_ID, Harnes
 from tests.index.test_ingest import PAGE
 
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
-RELOADED = re.compile(r"^Reloaded in \d+\.\d\d s: now (\d+) articles, (\d+) sentences\.$")
+RELOADED = re.compile(r"^Reloaded in \d+\.\d\d s: now (\d+) articles?, (\d+) sentences?\.$")
 MODERATOR = {"roles": (MOD_ROLE_ID,)}
 HARBOUR = "harbour-reopens-after-the-storm.txt"
 FIRST_THREE = (

@@ -207,7 +207,7 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
     assert main(["check"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        f"Indexed 4 article(s), 45 sentences from {tmp_path / 'seeds'}; loaded 6 extensions; "
+        f"Indexed 4 articles, 45 sentences from {tmp_path / 'seeds'}; loaded 6 extensions; "
         "7 global commands would be registered:"
     )
     assert [line.split(" (")[0].strip() for line in lines[1:]] == [

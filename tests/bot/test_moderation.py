@@ -30,7 +30,7 @@ from tests.helpers import build_worker_killed
 DEFERRED_EPHEMERAL = {"type": 5, "data": {"flags": EPHEMERAL}}
 SEED_SENTENCES = 33
 SMALL_SENTENCES = 4 * 3  # three small articles of four sentences each
-REPORT_HEAD = re.compile(r"^Reloaded in \d+\.\d\d s: now (\d+) articles, (\d+) sentences\.$")
+REPORT_HEAD = re.compile(r"^Reloaded in \d+\.\d\d s: now (\d+) articles?, (\d+) sentences?\.$")
 
 
 @pytest.fixture

@@ -54,10 +54,13 @@ def test_human_output_numbers_passages_with_citations(capsys: pytest.CaptureFixt
     lines = out.splitlines()
     assert lines[0] == "Q: Who is in charge?"
     assert lines[1].startswith(" 1. ")
-    assert lines[-1] == (
-        "    — Niger’s President Mohamed Bazoum has issued a defiant message on Twitter after… · 2023-07-27 · "
-        "sentences 20, 21, 22, 23 · 000_eed0d9b0ce39977c.txt"
-    )  # the best hit (20) and those whose passages overlap its own: one passage, every one of them marked
+    # Wrapped at 100 characters when piped (the terminal's width, at most 100, on a terminal), never inside a date.
+    # The best hit (20) and those whose passages overlap its own: one passage, every one of them marked.
+    assert lines[-2:] == [
+        "    — Niger’s President Mohamed Bazoum has issued a defiant message on Twitter after… · 2023-07-27 ·",
+        "      sentences 20, 21, 22, 23 · 000_eed0d9b0ce39977c.txt",
+    ]
+    assert max(len(line) for line in lines) <= 100
 
 
 def test_no_confident_answer_is_said_plainly(capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,9 +85,9 @@ def test_index_reports_articles_and_skipped_files(capsys: pytest.CaptureFixture[
     status, out, err = run(capsys, "index", "--seeds", str(seeds), "--no-cache")
     assert (status, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].startswith(f"Indexed 1 article(s) from {seeds}: 2 sentences, 4 tokens, in ")
+    assert lines[0].startswith(f"Indexed 1 article from {seeds}: 2 sentences, 4 tokens, in ")
     assert lines[1:] == [
-        "Skipped 1 file(s):",
+        "Skipped 1 file:",
         "  empty.txt: no text to index (the file is empty or holds only headers)",
         "Sentence vectors (all-MiniLM-L6-v2): 2 of 2 sentences, 2 computed now.",
     ]
@@ -123,8 +126,17 @@ def test_the_installed_command_runs_without_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     missing = tmp_path / "nope"
-    expected = f"qa-bot: The seeds folder {missing} does not exist: create it, or set SEEDS_DIR to your articles.\n"
-    assert done.stderr == expected
+    assert done.stderr == f"qa-bot: The seeds folder {missing} does not exist: check --seeds, or create it.\n"
+
+
+def test_a_missing_seeds_dir_names_the_setting_it_came_from(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDS_DIR", str(tmp_path / "gone"))
+    status, out, err = run(capsys, "index")
+    assert (status, out) == (1, "")
+    gone = tmp_path / "gone"
+    assert err == f"qa-bot: The seeds folder {gone} does not exist: create it, or set SEEDS_DIR to your articles.\n"
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")

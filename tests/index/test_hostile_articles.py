@@ -259,8 +259,8 @@ def test_build_uses_every_good_article_and_skips_each_bad_file_once(
 def test_index_command_lists_each_skipped_file_once(hostile: HostileFolder, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["index", "--seeds", str(hostile.seeds)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"Indexed {len(GOOD_IDS):,} article(s) from {hostile.seeds}: ")
-    assert f"Skipped {len(EXPECTED_SKIPS)} file(s):" in out
+    assert out.startswith(f"Indexed {len(GOOD_IDS):,} articles from {hostile.seeds}: ")
+    assert f"Skipped {len(EXPECTED_SKIPS)} files:" in out
     for path, reason in EXPECTED_SKIPS.items():
         assert out.count(f"\n  {path}: ") == 1
         assert f"\n  {path}: {reason}\n" in out + "\n"

@@ -3,15 +3,17 @@ and answers by meaning (with the real model: a few dozen sentences take well und
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index import SearchIndex, build_index, index_articles, parse_article
-from index.meaning.encoder import DEFAULT_MODEL, EmbeddingModel, Encoder, ModelUnavailable, weights_path
+from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable, model_path, source_weights
 from index.meaning.stage import SemanticView, fill, open_vectors
 from index.meaning.vectors import (
     Partition,
@@ -41,7 +43,7 @@ def counting(encoder: Encoder, calls: list[int]):  # type: ignore[no-untyped-def
 
 def test_the_weights_must_hash_to_the_pinned_sha256(tmp_path: Path) -> None:
     copy = tmp_path / "model.onnx"
-    data = bytearray(weights_path(DEFAULT_MODEL).read_bytes())
+    data = bytearray(model_path(DEFAULT_MODEL).read_bytes())
     copy.write_bytes(bytes(data))
     Encoder(threads=1, weights=copy)  # the same bytes load
     data[len(data) // 2] ^= 0x01
@@ -50,9 +52,11 @@ def test_the_weights_must_hash_to_the_pinned_sha256(tmp_path: Path) -> None:
         Encoder(threads=1, weights=copy)
 
 
-def test_a_missing_weights_package_says_what_to_do() -> None:
-    absent = EmbeddingModel("nothing", "no_such_weights_package", "model.onnx", "0" * 64, 4, 8, "none")
-    with pytest.raises(ModelUnavailable, match="SEMANTIC=off"):
+def test_a_missing_model_file_says_what_to_do() -> None:
+    absent = replace(DEFAULT_MODEL, file="no-such-model.onnx")
+    with pytest.raises(
+        ModelUnavailable, match=r"cannot read .* reinstall qa-bot, or answer with words only \(SEMANTIC=off\)"
+    ):
         Encoder(absent)
 
 
@@ -65,7 +69,7 @@ def test_the_fused_graph_gives_the_shipped_graphs_outputs(tmp_path: Path) -> Non
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
     options.optimized_model_filepath = str(tmp_path / "folded.onnx")
-    shipped = onnxruntime.InferenceSession(str(weights_path(DEFAULT_MODEL)), options)
+    shipped = onnxruntime.InferenceSession(str(source_weights(DEFAULT_MODEL)), options)
     fused = onnxruntime.InferenceSession(
         fused_bert(*bert_weights(onnx.load(tmp_path / "folded.onnx"))).SerializeToString()
     )
@@ -78,8 +82,6 @@ def test_the_fused_graph_gives_the_shipped_graphs_outputs(tmp_path: Path) -> Non
 
 
 def test_another_quantised_graph_is_another_identity() -> None:
-    from dataclasses import replace
-
     other = replace(DEFAULT_MODEL, quantised_sha256="0" * 64)
     assert other.identity != DEFAULT_MODEL.identity
     assert replace(DEFAULT_MODEL).identity == DEFAULT_MODEL.identity
@@ -278,19 +280,10 @@ def test_meaning_puts_more_seed_questions_right_at_rank_1_than_words_alone(seed_
 
 
 @pytest.mark.slow
-def test_the_model_is_quantised_once_to_the_pinned_bytes_and_a_tampered_copy_is_replaced(
-    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import hashlib
+def test_quantising_the_registry_packages_weights_gives_the_committed_model_file() -> None:
+    from index.meaning.quantise import quantise as quantise_model
+    from index.meaning.quantise import source_bytes
 
-    monkeypatch.delenv("MODEL_CACHE_DIR")  # this test makes its own copy, and damages it
-
-    quantised = Encoder(threads=1, cache=tmp_path)
-    [made] = list(tmp_path.glob("*-int8.onnx"))
-    assert hashlib.sha256(made.read_bytes()).hexdigest() == DEFAULT_MODEL.quantised_sha256
-    texts = ["How many coups has Niger had?", "The vast arid country has experienced four coups since 1960."]
-    agreement = (quantised.embed(texts) * encoder.embed(texts)).sum(axis=1)
-    assert agreement.min() > 0.98  # int8 arithmetic: nearly the same vectors
-    made.write_bytes(b"not the model")
-    Encoder(threads=1, cache=tmp_path)  # never runs the tampered file: makes it again
-    assert hashlib.sha256(made.read_bytes()).hexdigest() == DEFAULT_MODEL.quantised_sha256
+    made = quantise_model(source_bytes(DEFAULT_MODEL))
+    assert made == model_path(DEFAULT_MODEL).read_bytes()
+    assert hashlib.sha256(made).hexdigest() == DEFAULT_MODEL.quantised_sha256

@@ -290,20 +290,31 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_elsewhere(caplog: pytest.
     import io
 
     from index.progress import BarProgress, LogProgress, terminal_or_log
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+    from tests.helpers import Terminal
 
     terminal = Terminal()
     bar = terminal_or_log(terminal)
     assert isinstance(bar, BarProgress)
-    for done in range(0, 11):
-        bar("indexing", done, 10)
-    assert "indexing: 100%" in terminal.getvalue()
+    for done in range(0, 4):
+        bar("reading", done, 3)
+    for done in range(0, 6441, 1610):
+        bar("indexing", done, 6440)
+    bar("embedding", 330, 330)
+    finished = [line for line in terminal.getvalue().replace("\r", "\n").splitlines() if "100%" in line]
+    # Each counts what it says: files and sentences whole, bytes with their unit.
+    assert [line.split("[")[0] for line in finished] == [
+        "reading: 100%|##########| 3/3 files ",
+        "indexing: 100%|##########| 6.44k/6.44kB ",
+        "embedding: 100%|##########| 330/330 sentences ",
+    ]
     assert isinstance(terminal_or_log(io.StringIO()), LogProgress)
     with caplog.at_level(logging.INFO, logger="index.build"):
         log_progress = LogProgress(every=3600)
         for done in range(0, 2001, 100):
             log_progress("reading", done, 2000)
-    assert [r.getMessage() for r in caplog.records] == ["reading: 0% (0 of 2,000)", "reading: 100% (2,000 of 2,000)"]
+        log_progress("indexing", 6_440_000, 6_440_000)
+    assert [r.getMessage() for r in caplog.records] == [
+        "reading: 0% (0 of 2,000 files)",
+        "reading: 100% (2,000 of 2,000 files)",
+        "indexing: 100% (6.4 MB of 6.4 MB)",
+    ]
