@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import env_flag, printable
+from index import AddressPolicy, env_flag, printable
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a member may ask: longer questions are refused by /ask and cut in messages (nobody asks a
@@ -24,6 +24,11 @@ MAX_SHARDS = 65_536  # far past any real bot (Discord asks for a shard per 1,000
 IDENTIFY_SECONDS = 5.0  # Discord's session start window: max_concurrency IDENTIFYs per 5 s
 MAX_IDENTIFY_CONCURRENCY = 1024  # Discord gives 1; very large bots 16 or a multiple of it
 MAX_DISCORD_ID = (1 << 63) - 1  # snowflakes are 64-bit; Discord's fit a signed one until the year 2084
+DEFAULT_FEED_POLL_MINUTES = 30.0
+MIN_FEED_POLL_MINUTES = 5.0  # more often is impolite to the sites (they update their feeds less often than that)
+MAX_FEED_POLL_MINUTES = 1440.0
+DEFAULT_FEED_MAX_NEW = 20
+MAX_FEED_MAX_NEW = 200
 
 
 def default_state_db() -> Path:
@@ -146,6 +151,12 @@ class Settings:
     # setting; tests shorten it.
     identify_concurrency: int = 1
     identify_seconds: float = IDENTIFY_SECONDS
+    # Links and feeds: the private networks they may point into (FETCH_ALLOW_NETWORKS; none by default), how
+    # often feeds are polled, how many new articles one poll adds, where new articles are announced.
+    fetch_policy: AddressPolicy = field(default_factory=AddressPolicy)
+    feed_poll_minutes: float = DEFAULT_FEED_POLL_MINUTES
+    feed_max_new: int = DEFAULT_FEED_MAX_NEW
+    feed_announce_channel: int | None = None
 
     @property
     def shards(self) -> str:
@@ -279,6 +290,37 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
         raise ConfigError(str(error)) from None
 
 
+def _fetch_policy(raw: str) -> AddressPolicy:
+    try:
+        return AddressPolicy.parse(raw)
+    except ValueError:
+        raise ConfigError(
+            "FETCH_ALLOW_NETWORKS must be networks such as 10.0.0.0/8 or 192.168.1.5, comma-separated "
+            f"(got {raw[:80]!r}); fix it in .env."
+        ) from None
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, what: str) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be {what} from {low:g} to {high:g} (got {raw!r}); fix it in .env.")
+    return value
+
+
+def _channel(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    number = discord_id(raw)
+    if number is None:
+        raise ConfigError(f"{name} must be a numeric channel id (got {raw!r}); fix it in .env.")
+    return number
+
+
 def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
     """Settings from `environ` (default: os.environ, which the CLI fills from .env first)."""
     env = os.environ if environ is None else environ
@@ -328,6 +370,19 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         shard_count=shard_count,
         shard_ids=shard_ids,
         identify_concurrency=_identify_concurrency(env.get("IDENTIFY_CONCURRENCY", "").strip() or "1"),
+        fetch_policy=_fetch_policy(env.get("FETCH_ALLOW_NETWORKS", "")),
+        feed_poll_minutes=_number(
+            env,
+            "FEED_POLL_MINUTES",
+            DEFAULT_FEED_POLL_MINUTES,
+            MIN_FEED_POLL_MINUTES,
+            MAX_FEED_POLL_MINUTES,
+            "a number of minutes",
+        ),
+        feed_max_new=int(
+            _number(env, "FEED_MAX_NEW", DEFAULT_FEED_MAX_NEW, 1, MAX_FEED_MAX_NEW, "a whole number of articles")
+        ),
+        feed_announce_channel=_channel(env, "FEED_ANNOUNCE_CHANNEL"),
     )
     if require_token:
         settings.require_token()

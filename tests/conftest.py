@@ -23,3 +23,13 @@ def _private_index_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.setenv("INDEX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "index-cache"))
     # Likewise the question log: never the user's data folder.
     monkeypatch.setenv("STATE_DB", str(tmp_path_factory.getbasetemp() / "state" / "state.sqlite3"))
+
+
+@pytest.fixture
+async def site():
+    """A news site on 127.0.0.2 with pages and an RSS feed (testkit/web_site.py), for one test."""
+    from testkit.web_site import FeedSite
+
+    started = await FeedSite().start()
+    yield started
+    await started.stop()

@@ -25,7 +25,14 @@ import psycopg
 from bot.config import PostgresURL
 
 StateLocation = Path | PostgresURL  # STATE_DB: a SQLite file, or a PostgreSQL database
-DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
+
+
+class ForeignDatabase(Exception):
+    """The database at STATE_DB is another program's: it is neither read nor written. The message says so."""
+
+
+# What the state database can fail with: its drivers' errors, the system's, and a database not qa-bot's.
+DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError, ForeignDatabase)
 
 BUSY_TIMEOUT_MS = 1000  # SQLite: a write waits this long for another process's lock, then counts as failed
 CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL: an unreachable server is reported after this long
@@ -55,19 +62,16 @@ class MissingLog(LookupError):
     """There is no question log at the location (and it was not to be created)."""
 
 
-class ForeignDatabase(Exception):
-    """The database at STATE_DB is another program's: it is neither read nor written. The message says so."""
-
-
 # SQLite's application id (the file header's "application_id") of qa-bot's state file: "QAbt".
 APPLICATION_ID = 0x5141_6274
-# The tables each schema version holds, for files made before the application id was set (versions 1 to 3).
+# The tables each schema version holds, for files made before the application id was set (versions 1 to 4).
 OWN_TABLES = {
     1: frozenset({"answers", "daily_counts"}),
     2: frozenset({"answers", "daily_counts", "meta", "votes"}),
     3: frozenset({"answers", "daily_counts", "meta", "votes", "cooldowns"}),
+    4: frozenset({"answers", "daily_counts", "meta", "votes", "cooldowns", "feeds", "feed_items", "feed_generation"}),
 }
-ALL_OWN_TABLES = OWN_TABLES[3]
+ALL_OWN_TABLES = OWN_TABLES[4]
 
 
 class StateDatabase:

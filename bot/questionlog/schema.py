@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
+from bot.feeds.schema import v4_feeds
 from bot.questionlog.database import MissingLog, StateDatabase, StateLocation, connect
 
 SALT_BYTES = 32
@@ -89,7 +90,7 @@ def _v3_cooldowns(db: StateDatabase) -> None:
     )
 
 
-def _v4_private_cooldowns_and_signed_buttons(db: StateDatabase) -> None:
+def _v5_private_cooldowns_and_signed_buttons(db: StateDatabase) -> None:
     # Cooldowns were keyed by the member's user id: now by the same keyed hash as voters, so no user id is
     # stored at all. The rows (an hour's worth at most) are dropped, their pages overwritten, not converted.
     db.forget_deleted()
@@ -112,7 +113,8 @@ MIGRATIONS: tuple[Callable[[StateDatabase], None], ...] = (
     _v1_question_log,
     _v2_feedback,
     _v3_cooldowns,
-    _v4_private_cooldowns_and_signed_buttons,
+    v4_feeds,
+    _v5_private_cooldowns_and_signed_buttons,
 )
 LATEST = len(MIGRATIONS)
 

@@ -28,6 +28,7 @@ def hits(
     starts = index.starts
     firsts = starts[articles].tolist()
     ids, titles, dates, urls = index.strings("id"), index.strings("title"), index.field("date"), index.field("url")
+    sources = index.field("source")
     found_hits = []
     for position, doc, article, first in zip(order.tolist(), docs.tolist(), articles, firsts, strict=True):
         count = int(starts[article + 1]) - first
@@ -39,7 +40,7 @@ def hits(
         if found.own_evidence is not None:
             # A follow-up is confident when its own words are found, or they and the context together.
             evidence = max(evidence, found.own_evidence[position])
-        shown = sentences[start:end]
+        shown = tuple(sentences[start:end])
         text = shown[at - start]
         cosine = None if found.cosines is None else float(found.cosines[position])
         confident = is_confident(float(evidence), cosine)
@@ -57,6 +58,9 @@ def hits(
                 score=float(scores[position]),
                 confident=confident,
                 offset=sum(len(sentence) + 1 for sentence in shown[: at - start]),
+                source=sources[article],
+                first=start + 1,
+                shown=shown,
             )
         )
     return found_hits

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -25,6 +26,7 @@ from slugify import slugify
 from index.articles.article import Article, UnusableArticle, parse_article, split_metadata
 from index.articles.folder import MAX_ARTICLE_BYTES, SeedsFolder, descend, duplicate_key, without_line_ends
 from index.articles.text import printable
+from index.articles.web import PAGE_TYPES, AddressPolicy, FetchLimits, Response, fetch
 
 # Uploads and files are held to the same limit as articles in the seeds folder.
 MAX_FILE_BYTES = MAX_ARTICLE_BYTES
@@ -69,6 +71,7 @@ class Added:
     url: str | None
     sentences: int
     replaced: bool
+    source: str | None = None
 
 
 def suffix_of(filename: str) -> str:
@@ -128,35 +131,71 @@ def _decode(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class _Page:
+class Page:
+    """A news page's article text (one paragraph per block) and the metadata the page itself gives."""
+
     text: str
     title: str | None
-    date: str | None
+    date: str | None  # only from the page's metadata or a dateline it marks up, never guessed from its text
     url: str | None
+    source: str | None  # the publisher or site name
 
 
-def html_to_text(data: bytes) -> _Page:
-    """A news page's article text (boilerplate removed, one paragraph per block) and its metadata."""
+# A page is an article only with this much text in paragraphs of MIN_PROSE_WORDS words or more: a home
+# page, a list of links or a cookie notice is menu items and a sentence or two.
+MIN_ARTICLE_CHARS = 150
+MIN_PROSE_WORDS = 5
+# A consent notice is not the article's text, even when the extractor kept it (the page had nothing else).
+_CONSENT = re.compile(
+    r"\bcookies?\b.*\b(consent|accept|agree|privacy|partners|preferences|continuing|settings)\b"
+    r"|\b(consent|accept|agree|privacy|partners|preferences|continuing|settings)\b.*\bcookies?\b",
+    re.IGNORECASE,
+)
+# Dates only from the page's metadata (meta tags, JSON-LD, <time> in the article) and its first
+# publication, not its last update: htmldate's extensive search reads dates out of the text ("since
+# 2022" became 2022-01-01) and copyright lines.
+DATE_PARAMETERS = {"extensive_search": False, "original_date": True}
+
+
+def html_to_text(data: bytes | str, url: str | None = None) -> Page:
+    """A news page's article text (boilerplate removed, one paragraph per block) and its metadata.
+
+    Raises IngestError when the page holds too little article text (see MIN_ARTICLE_CHARS).
+    """
     import trafilatura  # imported here: it loads lxml and date parsers, which `qa-bot ask` never needs
 
     document = trafilatura.bare_extraction(
-        data, with_metadata=True, include_comments=False, include_tables=False, include_images=False
+        data,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        include_images=False,
+        date_extraction_params=DATE_PARAMETERS,
     )
     text = getattr(document, "text", None) if document is not None else None
     if not text or not text.strip():
-        raise IngestError("No article text was found in that page: save the article's own page, or paste its text.")
+        raise IngestError("No article text was found in that page: give the article's own page, or paste its text.")
     title = _one_line(getattr(document, "title", None))
     paragraphs = [" ".join(line.split()) for line in text.split("\n")]
     paragraphs = [p for p in paragraphs if p]
     if paragraphs and title and paragraphs[0] == title:
         paragraphs = paragraphs[1:]  # the headline, repeated as the page's first block
+    prose = sum(len(p) for p in paragraphs if len(p.split()) >= MIN_PROSE_WORDS and not _CONSENT.search(p))
+    if prose < MIN_ARTICLE_CHARS:
+        raise IngestError(
+            f"That page has too little article text ({prose:,} characters in sentences; at least "
+            f"{MIN_ARTICLE_CHARS:,} are needed): it looks like a home page, a list of links or a cookie notice, "
+            "so give the address of the article itself."
+        )
     date = getattr(document, "date", None)
-    url = getattr(document, "url", None)
-    return _Page(
+    page_url = getattr(document, "url", None)
+    return Page(
         "\n\n".join(paragraphs),
         title,
         date if isinstance(date, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else None,
-        url if isinstance(url, str) and _URL.fullmatch(url) and len(url) <= MAX_URL_CHARS else None,
+        page_url if isinstance(page_url, str) and _URL.fullmatch(page_url) and len(page_url) <= MAX_URL_CHARS else None,
+        _one_line(getattr(document, "sitename", None)),
     )
 
 
@@ -194,7 +233,7 @@ def prepare(
         if b"\x00" in data[:8192]:
             raise IngestError("The file is not text (it holds binary data): add a .txt, .md or .html file.")
         page = html_to_text(data)
-        fields = {"title": page.title, "date": page.date, "url": page.url}
+        fields = {"title": page.title, "date": page.date, "url": page.url, "source": page.source}
         body, suffix = page.text, ".txt"
     else:
         text = _decode(data)
@@ -213,8 +252,97 @@ def prepare(
     for name, value in (("title", title), ("date", date), ("url", url)):
         if value is not None:
             fields[name] = value
+    return _with_header(fields, body, suffix)
+
+
+def _with_header(fields: dict[str, str | None], body: str, suffix: str) -> Prepared:
     header = "".join(f"{name}: {_one_line(value)}\n" for name, value in fields.items() if _one_line(value))
     return _parsed(((header + "\n") if header else "").encode("utf-8") + body.encode("utf-8"), suffix)
+
+
+MARKDOWN_TYPES = ("text/markdown", "text/x-markdown")
+
+
+def prepare_page(
+    response: Response, *, title: str | None = None, date: str | None = None, fallback_date: str | None = None
+) -> Prepared:
+    """The article for a fetched page: its URL (after redirects) is the citation's link.
+
+    `title` and `date` replace what the page says; `fallback_date` (a feed entry's) is used when the page
+    gives none. The charset the server declares decodes the page; without one, the page's own (a meta
+    tag) or trafilatura's detection does. Raises IngestError.
+    """
+    title, date, fallback_date = _one_line(title), _checked_date(date), _checked_date(fallback_date)
+    url = _checked_url(response.url)
+    if response.content_type in MARKDOWN_TYPES or response.content_type == "text/plain":
+        own, body, _ = split_metadata(_decode_declared(response))  # front matter or header lines, as indexed
+        body = body.lstrip("\n")
+        suffix = ".md" if response.content_type in MARKDOWN_TYPES else ".txt"
+        fields = {"title": own.get("title"), "date": own.get("date"), "url": url, "source": own.get("source")}
+    else:
+        page = html_to_text(_declared_text(response) or response.body, url)
+        fields = {"title": page.title, "date": page.date, "url": url, "source": page.source}
+        body, suffix = page.text, ".txt"
+    if title is not None:
+        fields["title"] = title
+    if date is not None or fields["date"] is None:
+        fields["date"] = date or fallback_date
+    return _with_header(fields, body, suffix)
+
+
+def _declared_text(response: Response) -> str | None:
+    """The body decoded with the charset the server declared; None when it declared none (or an unknown one)."""
+    if response.charset is None:
+        return None
+    try:
+        return response.body.decode(response.charset)
+    except (LookupError, UnicodeDecodeError):
+        return None  # a wrong declaration: the page's own, or detection, decides
+
+
+def _decode_declared(response: Response) -> str:
+    text = _declared_text(response)
+    return text if text is not None else _decode(response.body)
+
+
+def fetch_article(
+    url: str,
+    *,
+    policy: AddressPolicy | None = None,
+    limits: FetchLimits | None = None,
+    fallback_date: str | None = None,
+) -> Prepared:
+    """The article at `url`, fetched (index.articles.web's rules) and prepared (see `prepare_page`), not written.
+
+    Raises FetchError or IngestError, each with one sentence saying what to do.
+    """
+    response = fetch(url, accept=PAGE_TYPES, policy=policy, limits=limits)
+    return prepare_page(response, fallback_date=fallback_date)
+
+
+def text_digest(prepared: Prepared) -> str:
+    """SHA-256 of the article's sentences: the same text under two links or titles is the same article."""
+    return hashlib.sha256("\n".join(prepared.article.sentences).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def add_page(
+    folder: Path,
+    url: str,
+    *,
+    policy: AddressPolicy | None = None,
+    limits: FetchLimits | None = None,
+    title: str | None = None,
+    date: str | None = None,
+    replace: bool = False,
+) -> Added:
+    """Fetch the page at `url` (index.web's rules) and write it into the seeds folder as an article, unless
+    another article file already holds the same text.
+
+    Raises FetchError or IngestError, each with one sentence saying what to do.
+    """
+    _checked_date(date)  # a mistake in the options is told before the page is fetched
+    response = fetch(url, accept=PAGE_TYPES, policy=policy, limits=limits)
+    return _write_new(folder, prepare_page(response, title=title, date=date), replace)
 
 
 def _parsed(data: bytes, suffix: str) -> Prepared:
@@ -224,7 +352,7 @@ def _parsed(data: bytes, suffix: str) -> Prepared:
             "split it into smaller articles."
         )
     try:
-        article = parse_article("upload", data)
+        article = parse_article("upload" + suffix, data)
     except UnusableArticle as error:
         raise IngestError(f"The file cannot be used as an article: {error}.") from None
     name = file_name(article.title, suffix)
@@ -312,6 +440,7 @@ def write_article(folder: Path, prepared: Prepared, *, replace: bool = False) ->
         url=article.url,
         sentences=len(article.sentences),
         replaced=existed,
+        source=article.source,
     )
 
 
@@ -337,7 +466,11 @@ def add_article(
 
     Refused when another article file already holds the same text (the build indexes one of two copies).
     """
-    prepared = prepare(filename, data, title=title, date=date, url=url)
+    return _write_new(folder, prepare(filename, data, title=title, date=date, url=url), replace)
+
+
+def _write_new(folder: Path, prepared: Prepared, replace: bool) -> Added:
+    """`write_article`, refused when another article file already holds the same text."""
     try:
         copy_of = same_article(folder, prepared.data, prepared.name)
     except OSError as error:

@@ -150,7 +150,7 @@ def test_cooldowns_and_votes_keep_no_user_id_in_either_database(state_location):
 def test_an_older_log_holding_user_ids_keeps_none_once_migrated(tmp_path):
     path = tmp_path / "state.sqlite3"
     old = connect(path)
-    migrate(old, target=3)  # the last schema that keyed cooldowns by user id
+    migrate(old, target=3)  # a schema that keyed cooldowns by user id (as did 4)
     for member in MEMBERS:
         old.execute("INSERT INTO cooldowns VALUES (?, ?, 0)", (member, START))
     old.close()

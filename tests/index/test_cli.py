@@ -9,7 +9,7 @@ import pytest
 from bot.cli import main
 from tests.helpers import REPO, SEEDS, write_articles
 
-ANSWER_KEYS = ["rank", "score", "confident", "article", "title", "date", "url", "sentence", "text", "passage"]
+ANSWER_KEYS = ["rank", "score", "confident", "article", "title", "date", "url", "source", "sentence", "text", "passage"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -55,9 +55,10 @@ def test_human_output_numbers_passages_with_citations(capsys: pytest.CaptureFixt
     assert lines[0] == "Q: Who is in charge?"
     assert lines[1].startswith(" 1. ")
     # Wrapped at 100 characters when piped (the terminal's width, at most 100, on a terminal), never inside a date.
+    # The best hit (20) and those whose passages overlap its own: one passage, every one of them marked.
     assert lines[-2:] == [
         "    — Niger’s President Mohamed Bazoum has issued a defiant message on Twitter after… · 2023-07-27 ·",
-        "      sentence 20 · 000_eed0d9b0ce39977c.txt",
+        "      sentences 20, 21, 22, 23 · 000_eed0d9b0ce39977c.txt",
     ]
     assert max(len(line) for line in lines) <= 100
 

@@ -22,7 +22,8 @@ from index.articles.ingest import (
 
 PAGE = (Path(__file__).parent.parent / "data" / "news_page.html").read_bytes()  # also `qa-bot add` in .ci/wheel
 HARBOUR_TEXT = (
-    "title: Harbour reopens after the storm\ndate: 2024-03-02\nurl: https://example.com/harbour\n\n"
+    "title: Harbour reopens after the storm\ndate: 2024-03-02\nurl: https://example.com/harbour\n"
+    "source: example.com\n\n"
     "The harbour reopened on Monday after a week of repairs. Fishing boats returned to the quay at dawn.\n\n"
     "The mayor thanked the volunteers who cleared the wreckage. Insurance claims are still being assessed."
 )
@@ -256,7 +257,8 @@ def test_the_command_line_adds_files_and_reports_each(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 1
     assert out == (
-        f"Added {seeds / 'harbour-reopens-after-the-storm.txt'}: “Harbour reopens after the storm”, 2024-03-02, "
+        f"Added {seeds / 'harbour-reopens-after-the-storm.txt'}: “Harbour reopens after the storm”, example.com, "
+        "2024-03-02, "
         "4 sentences.\nThe running bot serves it after /reload (or a restart).\n"
     )
     assert err == (
