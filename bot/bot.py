@@ -18,6 +18,8 @@ from bot.conversations import Conversations, Turn
 from bot.cooldowns import SharedCooldowns
 from bot.errors import QATree
 from bot.feedback import FeedbackButton, feedback_view
+from bot.feeds.poll import PollOptions, PollRun
+from bot.feeds.poller import FeedPoller
 from bot.formatting import answer_embed
 from bot.identify_gate import IdentifyGate, gate_folder
 from bot.index_holder import IndexHolder, ReloadInProgress, ReloadReport
@@ -25,7 +27,7 @@ from bot.questionlog.service import Clock, QuestionLog, answer_time
 from bot.questionlog.store import AnswerRecord
 from bot.reload_sync import ReloadSync
 from bot.vectors import VectorFiller
-from index import Answer, Article, cache_folder, index_file, printable
+from index import Answer, Article, cache_folder, hits_for, index_file, printable
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ EXTENSIONS = (
     "bot.exts.messages",
     "bot.exts.moderation",
     "bot.exts.articles",
+    "bot.exts.feeds",
     "bot.exts.stats",
 )
 # Sends an answer: called with `embed=` (and `view=` for the feedback buttons), e.g. a followup's send.
@@ -77,7 +80,13 @@ class QABot(commands.AutoShardedBot):
     """
 
     def __init__(
-        self, settings: Settings, *, load_index: bool = True, clock: Clock = time.time, **options: object
+        self,
+        settings: Settings,
+        *,
+        load_index: bool = True,
+        clock: Clock = time.time,
+        run_poll: Callable[[object, str, PollOptions], PollRun] | None = None,
+        **options: object,
     ) -> None:
         if settings.shard_ids is not None:  # discord.py takes a list, and no None for "every shard"
             options.setdefault("shard_ids", list(settings.shard_ids))
@@ -99,6 +108,8 @@ class QABot(commands.AutoShardedBot):
         self.question_log = QuestionLog(settings.state_db, settings.question_log_days, clock)
         self.cooldowns = SharedCooldowns(settings.cooldown_seconds, self.question_log, clock)
         self.reload_sync: ReloadSync | None = None  # reloads in step with the other processes on this index
+        self.feed_poller: FeedPoller | None = None  # with the index and the shared state: polls the feeds
+        self._run_poll = run_poll  # how a poll runs (default: a worker process; tests: a thread)
         # IDENTIFYs spaced across the processes that share this index, beside it (as its build lock is).
         saved = index_file(cache_folder(), settings.seeds_dir)
         self.identify_gate = IdentifyGate(gate_folder(saved), settings.identify_seconds, settings.identify_concurrency)
@@ -132,6 +143,24 @@ class QABot(commands.AutoShardedBot):
         self.add_dynamic_items(FeedbackButton)  # buttons under answers given before a restart work too
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        if self.load_index and self.settings.state_db is not None:
+            if self._run_poll is None:
+                self.feed_poller = FeedPoller(self)
+            else:
+                self.feed_poller = FeedPoller(self, run_poll=self._run_poll)
+            self.feed_poller.start()
+
+    async def launch_shard(self, gateway: Any, shard_id: int, *, initial: bool = False) -> None:
+        # discord.py's AutoShardedClient connects each shard here, and calls it again to retry a failed
+        # connection (every 5 s, for ever): a bot stopped meanwhile (SIGTERM, Ctrl-C) must stop retrying.
+        if self.is_closed():
+            return
+        # The IDENTIFY turn is waited for before the socket opens, not in the hook with the socket unread.
+        await self.identify_gate.take_turn(shard_id, initial=initial)
+        if self.is_closed():
+            self.identify_gate.drop_turn(shard_id)
+            return
+        await super().launch_shard(gateway, shard_id, initial=initial)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         # Replaces discord.py's 5 s sleep (which spaces this process's shards only) with the machine's turns.
@@ -156,6 +185,8 @@ class QABot(commands.AutoShardedBot):
         log.info("Shard %d of %s is ready: %d servers", shard_id, self.shard_count, servers)
 
     async def close(self) -> None:
+        if self.feed_poller is not None:
+            await self.feed_poller.close()
         await super().close()
         if self.reload_sync is not None:
             await self.reload_sync.close()
@@ -189,8 +220,9 @@ class QABot(commands.AutoShardedBot):
         """Search off the event loop and format the answer."""
         started, answer_id = time.perf_counter(), self.question_log.new_answer_id()
         question = question[:QUESTION_CHARS]
-        answer = await self.holder.ask(question, passages, article)
-        return Reply(question, answer, answer_embed(answer), answer_id, started)
+        # More hits than passages: those whose passages overlap are shown as one, and the next fill the room.
+        answer = await self.holder.ask(question, hits_for(passages), article)
+        return Reply(question, answer, answer_embed(answer, passages=passages), answer_id, started)
 
     async def answer_follow_up(self, question: str, passages: int, previous: Turn | None) -> Reply:
         """Answer in a conversation: with the previous turn as context when the question leans on it.
@@ -200,9 +232,9 @@ class QABot(commands.AutoShardedBot):
         started, answer_id = time.perf_counter(), self.question_log.new_answer_id()
         question = question[:QUESTION_CHARS]
         context = previous.context if previous is not None else None
-        result = await self.holder.ask_in_conversation(question, passages, context)
+        result = await self.holder.ask_in_conversation(question, hits_for(passages), context)
         followed = previous.question if previous is not None and result.followed_up is not None else None
-        embed = answer_embed(result.answer, followed_up=followed)
+        embed = answer_embed(result.answer, followed_up=followed, passages=passages)
         return Reply(question, result.answer, embed, answer_id, started, followed_up=followed is not None)
 
     async def send_answer(self, send: SendAnswer, reply: Reply, *, guild_id: int | None) -> None:
@@ -210,8 +242,10 @@ class QABot(commands.AutoShardedBot):
 
         Every answer (/ask, mentions, DMs, threads) is sent through here.
         """
-        if self.question_log.enabled:
-            await send(embed=reply.embed, view=feedback_view(reply.answer_id))
+        # Buttons signed for this answer in this server; none while the log has never opened (no key to sign).
+        signature = self.question_log.signature(reply.answer_id, guild_id or 0) if self.question_log.enabled else None
+        if signature is not None:
+            await send(embed=reply.embed, view=feedback_view(reply.answer_id, signature))
         else:
             await send(embed=reply.embed)
         first = reply.answer.hits[0] if reply.answer.hits else None

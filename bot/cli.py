@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from dotenv import find_dotenv, load_dotenv
 
 from bot.cluster import add_command as add_cluster_command
+from bot.feeds.cli import add_command as add_feed_command
 from bot.launch import add_commands as add_bot_commands
 from bot.questionlog.report import add_command as add_stats_command
 from index import add_commands as add_core_commands
@@ -33,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     add_bot_commands(commands)  # run, sync, check: the Discord bot
     add_stats_command(commands)  # stats: the bot's question log
     add_cluster_command(commands)  # cluster: N bot processes on one machine
+    add_feed_command(commands)  # feed: news feeds, in the bot's shared state
     return root
 
 

@@ -7,7 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from index import AddressPolicy, env_flag, printable
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a member may ask: longer questions are refused by /ask and cut in messages (nobody asks a
@@ -22,6 +23,12 @@ STATE_DB_OFF = "off"
 MAX_SHARDS = 65_536  # far past any real bot (Discord asks for a shard per 1,000 to 2,500 servers)
 IDENTIFY_SECONDS = 5.0  # Discord's session start window: max_concurrency IDENTIFYs per 5 s
 MAX_IDENTIFY_CONCURRENCY = 1024  # Discord gives 1; very large bots 16 or a multiple of it
+MAX_DISCORD_ID = (1 << 63) - 1  # snowflakes are 64-bit; Discord's fit a signed one until the year 2084
+DEFAULT_FEED_POLL_MINUTES = 30.0
+MIN_FEED_POLL_MINUTES = 5.0  # more often is impolite to the sites (they update their feeds less often than that)
+MAX_FEED_POLL_MINUTES = 1440.0
+DEFAULT_FEED_MAX_NEW = 20
+MAX_FEED_MAX_NEW = 200
 
 
 def default_state_db() -> Path:
@@ -55,26 +62,65 @@ class Secret:
         return bool(self._value)
 
 
-class PostgresURL:
-    """STATE_DB as a PostgreSQL URL; shown (repr, logs, messages) without its password and options."""
+UNREADABLE_POSTGRES_URL = (
+    "STATE_DB is not a PostgreSQL URL that can be read (what is wrong is not shown, as it may quote the "
+    "password): write it as postgresql://user:password@host:port/database, with any space, %, @, / or : in the "
+    "user name or password percent-encoded (a space as %20, % as %25) and an IPv6 host in brackets; fix it in .env."
+)
+# libpq's parameters that hold a secret: never shown, and cut out of any message that quotes them.
+SECRET_PARAMETERS = ("password", "sslpassword", "oauth_client_secret")
 
-    __slots__ = ("_url",)
+
+class PostgresURL:
+    """STATE_DB as a PostgreSQL URL, read with libpq's own parser when set (no connection is made).
+
+    Shown (str, repr, logs, messages) as user, host, port and database only; `redact` cuts its secrets out of
+    any text, such as a driver's message that quotes them.
+    """
+
+    __slots__ = ("_secrets", "_shown", "_url")
     SCHEMES = ("postgresql://", "postgres://")
 
     def __init__(self, url: str) -> None:
+        """Raises ConfigError, saying nothing of the URL itself, when libpq cannot read it."""
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            fields = conninfo_to_dict(url)
+        except (Error, UnicodeError, ValueError):
+            # libpq's message quotes the token it refused, which may be the password: it is not passed on.
+            raise ConfigError(UNREADABLE_POSTGRES_URL) from None
         self._url = url
+        found = {str(fields[name]) for name in SECRET_PARAMETERS if fields.get(name)}
+        # The password as written in the URL too (percent-encoded), since a message may quote either form.
+        userinfo = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
+        if ":" in userinfo:
+            found.add(userinfo.split(":", 1)[1])
+        self._secrets = tuple(sorted((s for s in found if s), key=len, reverse=True))
+        host = str(fields.get("host") or "")
+        if ":" in host and "," not in host and not host.startswith("/"):
+            host = f"[{host}]"  # an IPv6 address
+        port = f":{fields['port']}" if fields.get("port") else ""
+        user = f"{fields['user']}@" if fields.get("user") else ""
+        self._shown = printable(f"postgresql://{user}{host}{port}/{fields.get('dbname') or ''}")
+        for secret in self._secrets:  # a password that is also the user name or database is not shown either
+            self._shown = self._shown.replace(secret, "********")
 
     def reveal(self) -> str:
         return self._url
 
+    def redact(self, text: str) -> str:
+        """`text` with every secret of this URL replaced by asterisks."""
+        for secret in self._secrets:
+            text = text.replace(secret, "********")
+        return text
+
     def __str__(self) -> str:
-        parts = urlsplit(self._url)
-        where = parts.netloc.rpartition("@")[2]  # host and port, without user and password
-        user = f"{parts.username}@" if parts.username else ""
-        return f"{parts.scheme}://{user}{where}{parts.path}"
+        return self._shown
 
     def __repr__(self) -> str:
-        return f"PostgresURL({str(self)!r})"
+        return f"PostgresURL({self._shown!r})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PostgresURL) and other._url == self._url
@@ -105,6 +151,12 @@ class Settings:
     # setting; tests shorten it.
     identify_concurrency: int = 1
     identify_seconds: float = IDENTIFY_SECONDS
+    # Links and feeds: the private networks they may point into (FETCH_ALLOW_NETWORKS; none by default), how
+    # often feeds are polled, how many new articles one poll adds, where new articles are announced.
+    fetch_policy: AddressPolicy = field(default_factory=AddressPolicy)
+    feed_poll_minutes: float = DEFAULT_FEED_POLL_MINUTES
+    feed_max_new: int = DEFAULT_FEED_MAX_NEW
+    feed_announce_channel: int | None = None
 
     @property
     def shards(self) -> str:
@@ -130,9 +182,10 @@ class Settings:
 def discord_id(text: str) -> int | None:
     """`text` as a Discord id (a snowflake), or None when it is not one.
 
-    ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses.
+    ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses. At most MAX_DISCORD_ID,
+    so that every id fits the databases' 64-bit integers.
     """
-    if text.isascii() and text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 20 and int(text) <= MAX_DISCORD_ID:
         return int(text)
     return None
 
@@ -221,7 +274,7 @@ def _state_db(raw: str) -> Path | PostgresURL | None:
     if not raw:
         return default_state_db()
     if raw.lower().startswith(PostgresURL.SCHEMES):
-        return PostgresURL(raw)  # libpq reads it when the bot connects, and names what is wrong with it
+        return PostgresURL(raw)
     if "://" in raw:
         raise ConfigError(
             "STATE_DB must be a file path (SQLite), a postgresql:// URL or off "
@@ -230,16 +283,42 @@ def _state_db(raw: str) -> Path | PostgresURL | None:
     return Path(raw).expanduser()
 
 
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
+    try:
+        return env_flag(name, env.get(name, ""), default)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _fetch_policy(raw: str) -> AddressPolicy:
+    try:
+        return AddressPolicy.parse(raw)
+    except ValueError:
+        raise ConfigError(
+            "FETCH_ALLOW_NETWORKS must be networks such as 10.0.0.0/8 or 192.168.1.5, comma-separated "
+            f"(got {raw[:80]!r}); fix it in .env."
+        ) from None
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, what: str) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be {what} from {low:g} to {high:g} (got {raw!r}); fix it in .env.")
+    return value
+
+
+def _channel(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
     if not raw:
-        return default
-    if raw in _TRUE or raw in _FALSE:
-        return raw in _TRUE
-    raise ConfigError(f"{name} must be true or false (got {raw!r}); fix it in .env.")
+        return None
+    number = discord_id(raw)
+    if number is None:
+        raise ConfigError(f"{name} must be a numeric channel id (got {raw!r}); fix it in .env.")
+    return number
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
@@ -291,6 +370,19 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_token: bo
         shard_count=shard_count,
         shard_ids=shard_ids,
         identify_concurrency=_identify_concurrency(env.get("IDENTIFY_CONCURRENCY", "").strip() or "1"),
+        fetch_policy=_fetch_policy(env.get("FETCH_ALLOW_NETWORKS", "")),
+        feed_poll_minutes=_number(
+            env,
+            "FEED_POLL_MINUTES",
+            DEFAULT_FEED_POLL_MINUTES,
+            MIN_FEED_POLL_MINUTES,
+            MAX_FEED_POLL_MINUTES,
+            "a number of minutes",
+        ),
+        feed_max_new=int(
+            _number(env, "FEED_MAX_NEW", DEFAULT_FEED_MAX_NEW, 1, MAX_FEED_MAX_NEW, "a whole number of articles")
+        ),
+        feed_announce_channel=_channel(env, "FEED_ANNOUNCE_CHANNEL"),
     )
     if require_token:
         settings.require_token()

@@ -13,8 +13,21 @@ from collections.abc import Sequence
 import discord
 
 from bot.config import MAX_PASSAGES
+from bot.feeds.poll import NewArticle
+from bot.feeds.store import FeedRow
 from bot.index_holder import ReloadReport
-from index import UNSAFE_CHARS, Added, Answer, Article, Hit, clean_text, counted
+from index import (
+    UNSAFE_CHARS,
+    Added,
+    Answer,
+    Article,
+    Hit,
+    Passage,
+    clean_text,
+    counted,
+    merge_overlapping,
+    own_passage,
+)
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -99,28 +112,46 @@ def shorten_start(text: str, limit: int) -> str:
     return ELLIPSIS + text[start:].lstrip()
 
 
-def passage_markdown(hit: Hit, limit: int) -> str:
-    """The passage with its matched sentence in bold, in at most `limit` characters.
+def _marked(passage: Passage, start: int, end: int) -> str:
+    """passage.text[start:end], escaped, its marked sentences in bold."""
+    text, parts, at = passage.text, [], start
+    for mark_start, mark_end in passage.marks:
+        if mark_start < start or mark_end > end:
+            continue
+        parts.extend([escape(text[at:mark_start].strip()), f"**{escape(text[mark_start:mark_end].strip())}**"])
+        at = mark_end
+    parts.append(escape(text[at:end].strip()))
+    return " ".join(part for part in parts if part)
 
-    The sentence is kept whole when it fits; the context around it is trimmed first, evenly on both sides.
+
+def passage_markdown(shown: Passage | Hit, limit: int) -> str:
+    """The passage with its matched sentences in bold, in at most `limit` characters.
+
+    The marked sentences are kept whole when they fit (from the first to the last, with what lies between);
+    the context around them is trimmed first, evenly on both sides. When they do not fit together, the
+    best hit's sentence alone is kept whole.
     """
-    end = hit.offset + len(hit.text)
-    found = hit.offset >= 0 and hit.passage[hit.offset : end] == hit.text
-    before, after = (hit.passage[: hit.offset], hit.passage[end:]) if found else ("", "")
-    sentence = escape(hit.text.strip())
-    before, after = escape(before.strip()), escape(after.strip())
-    bold = 4  # the two "**" markers
-    if len(sentence) + bold >= limit:
+    passage = own_passage(shown) if isinstance(shown, Hit) else shown
+    if not passage.marks:
+        return shorten(escape(passage.text.strip()), limit)
+    text = passage.text
+    start, end = passage.marks[0][0], passage.marks[-1][1]
+    middle = _marked(passage, start, end)
+    if len(middle) >= limit and len(passage.marks) > 1:
+        return passage_markdown(own_passage(passage.best), limit)
+    if len(middle) >= limit:
+        sentence = escape(text[start:end].strip())
+        bold = 4  # the two "**" markers
         return f"**{shorten(sentence, limit - bold)}**" if limit > bold + 1 else shorten(sentence, limit)
-    room = limit - bold - len(sentence)
+    before, after = escape(text[:start].strip()), escape(text[end:].strip())
+    room = limit - len(middle)
     spaces = (1 if before else 0) + (1 if after else 0)
     room = max(0, room - spaces)
     half = room // 2
     before_room = half if len(after) > room - half else room - len(after)
     before = shorten_start(before, before_room)
     after = shorten(after, room - len(before))
-    parts = [p for p in (before, f"**{sentence}**", after) if p]
-    return " ".join(parts)
+    return " ".join(p for p in (before, middle, after) if p)
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -132,23 +163,31 @@ def _safe_url(url: str | None) -> str | None:
     return url.replace("(", "%28").replace(")", "%29")
 
 
-def citation(hit: Hit) -> str:
-    """The line under a passage: date, sentence number, and a link when the article has one.
+def sentence_numbers(numbers: Sequence[int]) -> str:
+    """ "sentence 3", "sentences 3 and 5", "sentences 3, 5 and 6"."""
+    if len(numbers) == 1:
+        return f"sentence {numbers[0]}"
+    return "sentences " + ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"
 
-    The article's title is the field's name, just above: together they are the citation.
-    """
-    parts = [escape(hit.date or "undated"), f"sentence {hit.sentence}"]
+
+def citation(shown: Passage | Hit) -> str:
+    """The line under a passage: the publisher when known, the date, the sentence numbers, and a link when the
+    article has one. The article's title is the field's name, just above: together they are the citation."""
+    passage = own_passage(shown) if isinstance(shown, Hit) else shown
+    hit = passage.best
+    parts = [escape(hit.source)] if hit.source else []
+    parts.extend([escape(hit.date or "undated"), sentence_numbers(passage.marked)])
     url = _safe_url(hit.url)
     if url:
         parts.append(f"[link]({url})")
     return "— " + " · ".join(parts)
 
 
-def _hit_field(name: str, hit: Hit, limit: int) -> tuple[str, str]:
-    cite = citation(hit)
+def _hit_field(name: str, passage: Passage, limit: int) -> tuple[str, str]:
+    cite = citation(passage)
     if len(cite) > limit // 2:
         cite = shorten(cite, limit // 2)
-    value = passage_markdown(hit, limit - len(cite) - 1) + "\n" + cite
+    value = passage_markdown(passage, limit - len(cite) - 1) + "\n" + cite
     return shorten(name, FIELD_NAME_LIMIT), value
 
 
@@ -160,35 +199,38 @@ def followed_up_line(previous: str) -> str:
     return f"*Following up on “{shorten(escape(' '.join(previous.split())), FOLLOWED_UP_CHARS)}”*"
 
 
-def answer_embed(answer: Answer, *, followed_up: str | None = None) -> discord.Embed:
+def answer_embed(answer: Answer, *, followed_up: str | None = None, passages: int | None = None) -> discord.Embed:
     """An answer as one embed: the question, the short answer in bold when there is one, a field per passage.
 
+    At most `passages` passages (default: one per hit); hits whose passages overlap share one
+    (index.overlaps), so an answer asked for more hits than it shows fills the room with the next ones.
     When nothing is confident, it says so and shows at most the closest passage, marked as a weak match.
     `followed_up`, the previous question the answer was searched with, is named first.
     """
     title = shorten(escape(" ".join(answer.question.split())) or "?", EMBED_TITLE_LIMIT)
-    hits: Sequence[Hit]
+    shown: Sequence[Passage]
     if answer.confident:
         description = f"**{shorten(escape(answer.short_answer), 1000)}**" if answer.short_answer else ""
-        hits = answer.hits[:EMBED_FIELDS_LIMIT]
+        wanted = min(len(answer.hits) if passages is None else passages, EMBED_FIELDS_LIMIT)
+        shown = merge_overlapping(answer.hits, wanted)
         names = [
-            f"{rank}. {hit.title}" + ("" if hit.confident else " (weak match)") for rank, hit in enumerate(hits, 1)
+            f"{rank}. {p.best.title}" + ("" if p.best.confident else " (weak match)") for rank, p in enumerate(shown, 1)
         ]
         colour = CONFIDENT_COLOUR
     else:
         description = NO_CONFIDENT_ANSWER if answer.hits else NOTHING_MATCHES
-        hits = answer.hits[:1]
-        names = [f"Closest passage (weak match): {hit.title}" for hit in hits]
+        shown = [own_passage(hit) for hit in answer.hits[:1]]
+        names = [f"Closest passage (weak match): {p.best.title}" for p in shown]
         colour = WEAK_COLOUR
     if followed_up is not None:
         description = followed_up_line(followed_up) + ("\n" + description if description else "")
     embed = discord.Embed(title=title, description=description or None, colour=colour)
     names = [shorten(escape(n), FIELD_NAME_LIMIT) for n in names]
-    if hits:
+    if shown:
         spare = EMBED_TOTAL_LIMIT - len(title) - len(description) - sum(len(n) for n in names)
-        per_field = min(FIELD_VALUE_LIMIT, spare // len(hits))
-        for name, hit in zip(names, hits, strict=True):
-            field_name, value = _hit_field(name, hit, per_field)
+        per_field = min(FIELD_VALUE_LIMIT, spare // len(shown))
+        for name, passage in zip(names, shown, strict=True):
+            field_name, value = _hit_field(name, passage, per_field)
             embed.add_field(name=field_name, value=value, inline=False)
     return embed
 
@@ -263,7 +305,10 @@ def help_embed(cooldown_seconds: float) -> discord.Embed:
         value=(
             "`/reload` re-reads the articles folder and says what changed.\n"
             "`/article add file:` adds a .txt, .md or .html (news page) file as an article and reloads; "
+            "`/article add url:` fetches a news page from its link; "
             "`/article remove` moves one out of the index; `/article show` shows one's details.\n"
+            "`/feed add url:` follows a news feed: its new articles are added as they appear; "
+            "`/feed list` and `/feed remove` show and stop them.\n"
             "`/stats` shows what members asked, what went unanswered and how they rated the answers."
         ),
         inline=False,
@@ -367,3 +412,48 @@ def choice_name(article: Article) -> str:
     date, title = clean_text(article.date or ""), clean_text(article.title)
     suffix = shorten(f" · {date}", CHOICE_NAME_LIMIT // 2) if date else ""
     return shorten(title, CHOICE_NAME_LIMIT - len(suffix)) + suffix
+
+
+def new_articles_messages(articles: Sequence[NewArticle], shown: int) -> list[str]:
+    """FEED_ANNOUNCE_CHANNEL's posts after a poll: "New article: <title>" and its link, one message each
+    (Discord previews the link), the ones past `shown` counted in a last line."""
+    messages = []
+    for article in articles[:shown]:
+        url = _safe_url(article.url)
+        line = f"New article: **{escape(article.title)}**" + (f"\n{url}" if url else "")
+        messages.append(shorten(line, CONTENT_LIMIT))
+    if len(articles) > shown:
+        more = len(articles) - shown
+        messages.append(f"…and {more:,} more new article{'' if more == 1 else 's'}: see `/sources`.")
+    return messages
+
+
+def feed_added_message(title: str | None, url: str, entries: int, max_new: int, minutes: float) -> str:
+    name = f"“{escape(title)}”" if title else escape(url)
+    return shorten(
+        f"Following {name} ({entries:,} entr{'y' if entries == 1 else 'ies'} now): its newest articles are being "
+        f"added (at most {max_new:,} a poll), then new ones about every {minutes:g} minutes.",
+        CONTENT_LIMIT,
+    )
+
+
+def feeds_embed(feeds: Sequence[FeedRow]) -> discord.Embed:
+    """/feed list: each feed, what it brought, how its last poll went and when the next one is due."""
+    embed = discord.Embed(title=f"Feeds ({len(feeds):,})", colour=INFO_COLOUR)
+    if not feeds:
+        embed.description = "No feed is followed. Add one with `/feed add url:`."
+        return embed
+    lines = []
+    for feed in feeds:
+        name = escape(feed.title) if feed.title else escape(feed.url)
+        polled = (
+            f"last polled <t:{int(feed.polled_at)}:R>: {escape(feed.status or '')}"
+            if feed.polled_at
+            else ("not polled yet")
+        )
+        lines.append(
+            f"**{name}** · {feed.articles:,} article{'' if feed.articles == 1 else 's'} · {polled} "
+            f"Next poll <t:{int(feed.next_poll_at)}:R>.\n{escape(feed.url)}"
+        )
+    embed.description = shorten("\n\n".join(lines), EMBED_DESCRIPTION_LIMIT)
+    return embed

@@ -5,7 +5,9 @@ Beside the saved index `index-<key>.bin` (one per seeds folder; see index.store)
 - `index-<key>.generation`: `{"generation": n, "by": peer}`, bumped by the process that reloaded, after
   its new index was saved. Written to a temporary name and renamed, so it is read whole or not at all.
 - `index-<key>.peers/<peer>.json`: each serving process's pid, shards, the generation it serves and, when
-  it could not follow the last one, why. Files of processes that no longer exist are removed.
+  it could not follow the last one, why; beside it `<peer>.lock`, which the process holds an flock on for as
+  long as it serves. A peer whose lock nobody holds is gone, whatever its pid now names (a pid is reused,
+  by another process or in a container restarted with the cache kept): its files are removed.
 
 Each process watches the generation file from a thread: one `stat` every POLL_SECONDS, never on the
 event loop. When it changes, the process reloads (the build lock makes that a map of the file just
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index import build_lock
+from index import build_lock, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +77,21 @@ class InStep:
         return "\n".join(lines)
 
 
-def _alive(pid: int) -> bool:
+def _held(lock: Path) -> bool:
+    """Whether a live process holds its flock on `lock` (the kernel drops it when the holder exits)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(lock, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # missing (a process that never took it) or not a plain file: nobody holds it
         return False
-    except PermissionError:  # exists, owned by someone else
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also lets go of the shared lock just taken
+    return False
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
@@ -96,7 +106,7 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(read_regular(path).decode("utf-8"))  # a FIFO put there is refused, not waited on
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
@@ -127,6 +137,7 @@ class ReloadSync:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock_fd: int | None = None  # held while this process serves: what tells the others it lives
 
     @property
     def generation(self) -> int:
@@ -159,6 +170,11 @@ class ReloadSync:
             await asyncio.to_thread(thread.join)
         with contextlib.suppress(OSError):
             await asyncio.to_thread((self.peers_dir / f"{self.peer}.json").unlink, True)
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread((self.peers_dir / f"{self.peer}.lock").unlink, True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     async def announce(self) -> InStep:
         """After this process reloaded: tell the others, wait for them to follow, and say how far it got."""
@@ -180,6 +196,14 @@ class ReloadSync:
 
     def _write_status(self) -> None:
         self.peers_dir.mkdir(parents=True, exist_ok=True)
+        if self._lock_fd is None:  # first the lock, then the status: a status file always has its lock
+            fd = os.open(self.peers_dir / f"{self.peer}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a name of its own: nobody else takes it
+            except BaseException:
+                os.close(fd)
+                raise
+            self._lock_fd = fd
         status = {"pid": os.getpid(), "shards": self.shards, "generation": self._generation, "error": self._error}
         _write_json(self.peers_dir / f"{self.peer}.json", status)
 
@@ -193,7 +217,10 @@ class ReloadSync:
         return generation
 
     def peers(self) -> list[PeerStatus]:
-        """The live processes serving this index; files left by processes that have exited are removed."""
+        """The live processes serving this index; files left by processes that have exited are removed.
+
+        Live means holding its lock (see the module's doc), not having a pid that exists.
+        """
         found = []
         try:
             names = [entry.name for entry in os.scandir(self.peers_dir) if entry.name.endswith(".json")]
@@ -204,14 +231,16 @@ class ReloadSync:
             if value is None:
                 continue
             pid = value.get("pid")
-            if not isinstance(pid, int) or not _alive(pid):
-                with contextlib.suppress(OSError):
-                    (self.peers_dir / name).unlink()
+            peer = name.removesuffix(".json")
+            if not isinstance(pid, int) or not _held(self.peers_dir / f"{peer}.lock"):
+                for stale in (name, f"{peer}.lock"):
+                    with contextlib.suppress(OSError):
+                        (self.peers_dir / stale).unlink()
                 continue
             generation = value.get("generation")
             found.append(
                 PeerStatus(
-                    peer=name.removesuffix(".json"),
+                    peer=peer,
                     pid=pid,
                     shards=str(value.get("shards")),
                     generation=generation if isinstance(generation, int) else 0,

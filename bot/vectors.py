@@ -140,6 +140,14 @@ class VectorFiller:
                 LogProgress(every=PROGRESS_SECONDS, logger=log),
                 stop,
             )
+        except OSError as error:  # a full disk, a cache folder made read-only: said in one line, no traceback
+            log.warning(
+                "Sentence vectors could not be saved in %s (%s); answers use the %s ready so far.",
+                stage.store.folder,
+                error.strerror or error,
+                f"{stage.view.ready:,}",
+            )
+            return
         except Exception:
             log.exception("Filling in sentence vectors failed; answers use the %s ready so far", stage.view.ready)
             return

@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING, Any
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 from index.answers.followup import ConversationAnswer, ask_in_conversation, leans_on_previous
+from index.answers.overlaps import Passage, hits_for, merge_overlapping, own_passage
 from index.answers.results import DEFAULT_HITS, MAX_HITS, Answer, Hit
 from index.articles.article import Article, Skipped, UnusableArticle, parse_article
+from index.articles.files import NotRegularFile, read_regular
 from index.articles.text import UNSAFE_CHARS, clean_text, counted, normalise, printable, tokenize
 from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.meaning.stage import SemanticStage, cannot_write, fill, store_folder
@@ -57,6 +59,20 @@ _LAZY = {
     "add_article": "index.articles.ingest",
     "check_upload": "index.articles.ingest",
     "remove_article": "index.articles.ingest",
+    "Prepared": "index.articles.ingest",
+    "add_page": "index.articles.ingest",
+    "fetch_article": "index.articles.ingest",
+    "text_digest": "index.articles.ingest",
+    "write_article": "index.articles.ingest",
+    "Feed": "index.articles.feeds",
+    "FeedEntry": "index.articles.feeds",
+    "FeedError": "index.articles.feeds",
+    "FeedFetch": "index.articles.feeds",
+    "fetch_feed": "index.articles.feeds",
+    "AddressPolicy": "index.articles.web",
+    "FetchError": "index.articles.web",
+    "FetchLimits": "index.articles.web",
+    "check_url": "index.articles.web",
     "EmbeddingPool": "index.meaning.embedding_pool",
     "BuildFailed": "index.serving.build_worker",
     "article_bytes": "index.serving.build_worker",
@@ -65,16 +81,31 @@ _LAZY = {
     "UsageError": "index.shell.terminal",
     "colour_allowed": "index.shell.terminal",
     "emit": "index.shell.terminal",
+    "env_flag": "index.shell.terminal",
     "run_command": "index.shell.terminal",
 }
 _RENAMED = {"run_command": "run"}
 
 if TYPE_CHECKING:
-    from index.articles.ingest import Added, ArticleExists, IngestError, add_article, check_upload, remove_article
+    from index.articles.feeds import Feed, FeedEntry, FeedError, FeedFetch, fetch_feed
+    from index.articles.ingest import (
+        Added,
+        ArticleExists,
+        IngestError,
+        Prepared,
+        add_article,
+        add_page,
+        check_upload,
+        fetch_article,
+        remove_article,
+        text_digest,
+        write_article,
+    )
+    from index.articles.web import AddressPolicy, FetchError, FetchLimits, check_url
     from index.meaning.embedding_pool import EmbeddingPool
     from index.serving.build_worker import BuildFailed, article_bytes, build_in_worker
     from index.shell.commands import add_commands
-    from index.shell.terminal import UsageError, colour_allowed, emit
+    from index.shell.terminal import UsageError, colour_allowed, emit, env_flag
     from index.shell.terminal import run as run_command
 
 
@@ -103,6 +134,9 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "index_articles",
     "index_file",
     "load_articles",
+    # Files kept beside the index, read without waiting on a FIFO put in their place
+    "NotRegularFile",
+    "read_regular",
     # Typed results
     "DEFAULT_HITS",
     "MAX_HITS",
@@ -111,6 +145,11 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "Hit",
     "ask_in_conversation",
     "leans_on_previous",
+    # Passages to show: overlapping ones as one
+    "Passage",
+    "hits_for",
+    "merge_overlapping",
+    "own_passage",
     # Articles and their text
     "UNSAFE_CHARS",
     "Article",
@@ -129,6 +168,21 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "add_article",
     "check_upload",
     "remove_article",
+    # Articles from links and feeds (every fetch under index/articles/web.py's rules)
+    "AddressPolicy",
+    "Feed",
+    "FeedEntry",
+    "FeedError",
+    "FeedFetch",
+    "FetchError",
+    "FetchLimits",
+    "Prepared",
+    "add_page",
+    "check_url",
+    "fetch_article",
+    "fetch_feed",
+    "text_digest",
+    "write_article",
     # Sentence vectors
     "DEFAULT_MODEL",
     "EmbeddingPool",
@@ -150,6 +204,7 @@ __all__ = [  # noqa: RUF022 (grouped by job, sorted within each group)
     "add_commands",
     "colour_allowed",
     "emit",
+    "env_flag",
     "run_command",
 ]
 

@@ -59,6 +59,8 @@ class FakeDiscordServer:
     identified: asyncio.Event = field(default_factory=asyncio.Event)
     guilds: list[dict[str, Any]] = field(default_factory=lambda: [guild_create()])  # GUILD_CREATE payloads
     recommended_shards: int = 1  # what GET /gateway/bot answers
+    gateway_down: bool = False  # the gateway refuses every connection (503), as when Discord cannot be reached
+    gateway_refused: int = 0  # connections refused so far
     identifies: list[tuple[int, int]] = field(default_factory=list)  # (shard id, shard count), in order
     identified_by: list[str] = field(default_factory=list)  # each identify's User-Agent, in the same order
     _shards: dict[int, web.WebSocketResponse] = field(default_factory=dict)  # the latest socket of each shard
@@ -144,7 +146,10 @@ class FakeDiscordServer:
     def shard_for(self, guild_id: int) -> int:
         return shard_of(guild_id, self._shard_count)
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:
+            self.gateway_refused += 1
+            return web.Response(status=503)
         socket = web.WebSocketResponse()
         agent = request.headers.get("User-Agent", "")
         await socket.prepare(request)

@@ -13,8 +13,8 @@ import discord.gateway
 import discord.http
 import yarl
 
-from bot.bot import QABot
 from bot.cli import main
+from bot.identify_gate import IdentifyGate
 
 port = os.environ["FAKE_DISCORD_PORT"]
 discord.http.Route.BASE = f"http://127.0.0.1:{port}/api/v10"
@@ -35,12 +35,13 @@ def _tagged_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 async def _no_identify_wait(self, shard_id, *, initial=False):  # type: ignore[no-untyped-def]
-    """discord.py waits 5 s between identifies, Discord's rate; the fake has none."""
+    """IDENTIFYs 5 s apart are Discord's rate (the gate's job, tested in test_identify_gate.py); the fake has none."""
 
 
 discord.http.HTTPClient.__init__ = _tagged_init  # type: ignore[method-assign]
 aiohttp.ClientSession.__init__ = _tagged_session  # type: ignore[method-assign]
-QABot.before_identify_hook = _no_identify_wait  # type: ignore[method-assign]
+IdentifyGate.take_turn = _no_identify_wait  # type: ignore[method-assign]
+IdentifyGate.before_identify = _no_identify_wait  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     sys.exit(main(["run"]))

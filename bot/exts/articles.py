@@ -18,13 +18,23 @@ from bot.exts.moderation import ALREADY_RUNNING, can_reload
 from bot.exts.questions import matching_choices, resolve_article
 from bot.formatting import added_message, article_embed, removed_message
 from bot.index_holder import ReloadInProgress, ReloadReport
-from index import Article, ArticleExists, IngestError, add_article, check_upload, remove_article
+from index import (
+    Article,
+    ArticleExists,
+    FetchError,
+    IngestError,
+    add_article,
+    add_page,
+    check_upload,
+    remove_article,
+)
 
 log = logging.getLogger(__name__)
 
 NONE = discord.AllowedMentions.none()
 NOT_TEXT = "That attachment is not a text file: add a .txt, .md or .html file."
 DOWNLOAD_FAILED = "I could not download the attachment from Discord: upload it again in a moment."
+NOTHING_TO_ADD = "Attach the article as `file:`, or give the news page's link as `url:`."
 NO_SUCH_ARTICLE = "I have no article by that name: pick one from the list as you type, or see /sources."
 LAST_ARTICLE = "That is the only article: add another one first, so there is still something to answer from."
 NOT_ALLOWED = (
@@ -86,39 +96,50 @@ class ArticleCommands(commands.GroupCog, group_name="article", group_description
     @app_commands.command(name="add")
     @app_commands.describe(
         file="The article: a .txt or .md file, or a news page saved as .html (up to 2 MB)",
+        url="The news page's link, fetched when no file is attached; with a file, the file's link",
         title="Its title (default: from the file or page)",
         date="Its date, YYYY-MM-DD (default: from the file or page)",
-        url="Its link (default: from the page)",
         replace="Replace an article of the same title (default: no)",
     )
     @app_commands.check(can_manage_articles)
     async def add(
         self,
         interaction: discord.Interaction,
-        file: discord.Attachment,
+        file: discord.Attachment | None = None,
+        url: app_commands.Range[str, 1, 2000] | None = None,
         title: app_commands.Range[str, 1, 300] | None = None,
         date: app_commands.Range[str, 1, 40] | None = None,
-        url: app_commands.Range[str, 1, 2000] | None = None,
         replace: bool = False,
     ) -> None:
-        """Add an article from a file and reload (moderators)."""
-        check_attachment(file)
+        """Add an article from a file or a link and reload (moderators)."""
+        if file is None and url is None:
+            raise UserFacingError(NOTHING_TO_ADD)
+        if file is not None:
+            check_attachment(file)
         if self.bot.holder.reloading:
             raise UserFacingError(ALREADY_RUNNING)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            data = await file.read()
-        except DELIVERY_ERRORS:
-            log.warning("Downloading attachment %s failed", file.id, exc_info=True)
-            raise UserFacingError(DOWNLOAD_FAILED) from None
         folder = self.bot.holder.folder
         try:
-            added = await asyncio.to_thread(
-                add_article, folder, file.filename, data, title=title, date=date, url=url, replace=replace
-            )
+            if file is None:
+                assert url is not None
+                # Fetched and converted in a worker thread: the network and trafilatura never block the loop.
+                policy = self.bot.settings.fetch_policy
+                added = await asyncio.to_thread(
+                    add_page, folder, url, policy=policy, title=title, date=date, replace=replace
+                )
+            else:
+                try:
+                    data = await file.read()
+                except DELIVERY_ERRORS:
+                    log.warning("Downloading attachment %s failed", file.id, exc_info=True)
+                    raise UserFacingError(DOWNLOAD_FAILED) from None
+                added = await asyncio.to_thread(
+                    add_article, folder, file.filename, data, title=title, date=date, url=url, replace=replace
+                )
         except ArticleExists as error:
             raise UserFacingError(exists_message(error)) from None
-        except IngestError as error:
+        except (IngestError, FetchError) as error:
             raise UserFacingError(str(error)) from None
         report = await self._reload()
         await interaction.followup.send(added_message(added, report), ephemeral=True, allowed_mentions=NONE)

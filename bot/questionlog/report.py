@@ -65,11 +65,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """`qa-bot stats`: the same numbers from a shell, read from STATE_DB (never created here)."""
     import time
 
-    from bot.config import ConfigError, load_settings
+    from bot.config import ConfigError, discord_id, load_settings
     from bot.questionlog.chart import render_chart
-    from bot.questionlog.database import DATABASE_ERRORS, MissingLog, StateLocation
-    from bot.questionlog.schema import SchemaTooNew, open_database
-    from bot.questionlog.service import describe
+    from bot.questionlog.database import DATABASE_ERRORS, ForeignDatabase, MissingLog, StateLocation, describe
+    from bot.questionlog.schema import SchemaTooNew, SchemaTooOld, open_for_reading
 
     if not 1 <= args.days <= MAX_DAYS:
         raise UsageError(f"--days must be from 1 to {MAX_DAYS} (got {args.days}).")
@@ -78,8 +77,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.guild is not None:
         if args.guild.lower() == "dm":
             guild_ids, where = [0], "direct messages"
-        elif args.guild.isascii() and args.guild.isdigit():
-            guild_ids, where = [int(args.guild)], f"server {args.guild}"
+        elif (guild_id := discord_id(args.guild)) is not None:
+            guild_ids, where = [guild_id], f"server {guild_id}"
         else:
             raise UsageError(f"--guild takes a numeric server id, or dm (got {args.guild!r}).")
     try:
@@ -91,7 +90,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         raise UsageError("the question log is turned off (STATE_DB=off): there is nothing to show.")
     connected = False
     try:
-        db = open_database(path, create=False)
+        db = open_for_reading(path)
         connected = True
         try:
             stats = LogStore(db, settings.question_log_days).stats(time.time(), args.days, guild_ids)
@@ -103,7 +102,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"there is no question log at {path}: the bot creates it when it starts; "
             f"set STATE_DB to the {what} the bot uses."
         ) from None
-    except (*DATABASE_ERRORS, SchemaTooNew) as error:
+    except ForeignDatabase as error:
+        raise UsageError(f"{error}.") from None
+    except (*DATABASE_ERRORS, SchemaTooNew, SchemaTooOld) as error:
         why = describe(error, path, connected)
         raise UsageError(f"could not read the question log at {path} ({why}).") from None
     print(stats_text(stats, where, settings.question_log_days))

@@ -4,7 +4,9 @@ The same migrations build the schema in SQLite and in PostgreSQL: their DDL name
 {placeholders} that `StateDatabase.ddl` fills in. A database at version N is brought to `LATEST` by running
 migrations N+1 … LATEST in order, each in its own transaction (DDL is transactional in both), so a crash
 leaves it at some whole version. Processes starting together migrate one at a time: each reads the version
-inside its exclusive transaction. A database from a newer qa-bot is refused, never downgraded.
+inside its exclusive transaction. A database from a newer qa-bot is refused, never downgraded; one of
+another program is refused before anything is written (`database.ForeignDatabase`); and `qa-bot stats`
+opens it read-only, never migrating (`open_for_reading`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from bot.questionlog.database import StateDatabase, StateLocation, connect
+from bot.feeds.schema import v4_feeds
+from bot.questionlog.database import MissingLog, StateDatabase, StateLocation, connect
 
 SALT_BYTES = 32
+BUTTON_KEY_BYTES = 32
+# The oldest schema `qa-bot stats` reads as it is (what it reads has not changed since).
+OLDEST_READABLE = 2
 
 
 class SchemaTooNew(Exception):
@@ -84,7 +90,32 @@ def _v3_cooldowns(db: StateDatabase) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[StateDatabase], None], ...] = (_v1_question_log, _v2_feedback, _v3_cooldowns)
+def _v5_private_cooldowns_and_signed_buttons(db: StateDatabase) -> None:
+    # Cooldowns were keyed by the member's user id: now by the same keyed hash as voters, so no user id is
+    # stored at all. The rows (an hour's worth at most) are dropped, their pages overwritten, not converted.
+    db.forget_deleted()
+    db.execute("DROP TABLE cooldowns")
+    db.execute(
+        db.ddl(
+            """CREATE TABLE cooldowns (
+            member {bytes} PRIMARY KEY,  -- HMAC-SHA256(salt, user id), first 16 bytes, as voters
+            asked_at {float} NOT NULL,     -- Unix time of the question that opened the member's window
+            refusals INTEGER NOT NULL   -- questions refused in that window (the first one is answered "wait")
+        ){without_rowid}"""
+        )
+    )
+    # The key that signs each answer's feedback buttons (its id and server): a vote counts only on a button
+    # this bot made, in the server it answered in, even once the answer's row is pruned.
+    db.execute("INSERT INTO meta VALUES ('button_key', ?)", (secrets.token_bytes(BUTTON_KEY_BYTES),))
+
+
+MIGRATIONS: tuple[Callable[[StateDatabase], None], ...] = (
+    _v1_question_log,
+    _v2_feedback,
+    _v3_cooldowns,
+    v4_feeds,
+    _v5_private_cooldowns_and_signed_buttons,
+)
 LATEST = len(MIGRATIONS)
 
 
@@ -100,8 +131,10 @@ def migrate(db: StateDatabase, target: int = LATEST) -> int:
     first = db.version()
     if first > LATEST:
         raise _too_new(first)
+    if first >= target:  # up to date: no lock to take (another process may hold it for long)
+        return first
     while True:
-        with db.transaction(exclusive=True):
+        with db.transaction(exclusive=True, migrating=True):
             found = db.version()  # again, inside the lock: another process may have migrated meanwhile
             if found > LATEST:
                 raise _too_new(found)
@@ -109,14 +142,40 @@ def migrate(db: StateDatabase, target: int = LATEST) -> int:
                 return first
             MIGRATIONS[found](db)
             db.set_version(found + 1)
+            db.claim()
 
 
-def open_database(location: StateLocation, *, create: bool = True) -> StateDatabase:
-    """Connect and migrate to the latest schema. Raises one of database.DATABASE_ERRORS, SchemaTooNew, or
-    MissingLog when `create` is False and there is no log yet."""
-    db = connect(location, create=create)
+def open_database(location: StateLocation) -> StateDatabase:
+    """Connect (creating the database if need be) and migrate to the latest schema. Raises one of
+    database.DATABASE_ERRORS, SchemaTooNew or ForeignDatabase."""
+    db = connect(location)
     try:
         migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+class SchemaTooOld(Exception):
+    """The log is from an older qa-bot that `qa-bot stats` cannot read: the bot brings it up to date."""
+
+
+def open_for_reading(location: StateLocation) -> StateDatabase:
+    """A read-only connection to an existing log, as it is: never created, migrated or locked for writing.
+    Raises one of database.DATABASE_ERRORS, MissingLog, ForeignDatabase, SchemaTooNew or SchemaTooOld."""
+    db = connect(location, writable=False)
+    try:
+        found = db.version()
+        if found == 0:
+            raise MissingLog(location)
+        if found > LATEST:
+            raise _too_new(found)
+        if found < OLDEST_READABLE:
+            raise SchemaTooOld(
+                f"the log is at schema version {found}, from an older qa-bot: start the bot once to bring it up "
+                "to date, then try again"
+            )
     except BaseException:
         db.close()
         raise

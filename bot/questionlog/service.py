@@ -8,8 +8,11 @@ logged once, then at most once an hour, and `problem` says what is wrong for /st
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
+import hashlib
+import hmac
 import itertools
 import logging
 import queue
@@ -21,9 +24,8 @@ from typing import TypeVar, cast
 
 import psycopg
 
-from bot.config import MAX_COOLDOWN_SECONDS, PostgresURL
-from bot.questionlog.database import DATABASE_ERRORS, StateLocation
-from bot.questionlog.database import describe as describe_error
+from bot.config import MAX_COOLDOWN_SECONDS
+from bot.questionlog.database import DATABASE_ERRORS, ForeignDatabase, StateLocation, describe, is_connection_failure
 from bot.questionlog.schema import SchemaTooNew, open_database
 from bot.questionlog.store import AnswerRecord, LogStore, Stats, Turn, VoteOutcome, day_of
 
@@ -37,11 +39,16 @@ QUEUE_LIMIT = 10_000  # answers waiting to be written; past it (a database stuck
 DISCORD_EPOCH_MS = 1_420_070_400_000
 SEQUENCE_BITS = 22
 VOTING_DAYS = 7  # the feedback buttons work this long after the answer
+SIGNATURE_BYTES = 12  # of a button's signature: a forger's guess succeeds once in 2**96
+MAX_ANSWER_ID = (1 << 63) - 1  # answer ids are signed 64-bit integers in both databases
+CLOCK_SKEW_SECONDS = 60.0  # an answer "from the future" by more than this is no answer of ours
 DAY_SECONDS = 86_400
 OFF = "the question log is turned off (STATE_DB=off)"
 # A cooldown is decided within this long or by the process's own memory: the question waits for it before
 # Discord's 3-second deadline for a first response (a locked SQLite file, a PostgreSQL server gone quiet).
 TURN_WAIT_SECONDS = 0.5
+# A vote is thanked (or refused) within this long: Discord expects a button's response within 3 s.
+VOTE_WAIT_SECONDS = 2.0
 # After a PostgreSQL server could not be reached, calls fail at once (with that reason) for this long rather
 # than each waiting for a connection's timeout.
 RECONNECT_SECONDS = 10.0
@@ -56,23 +63,19 @@ def answer_time(answer_id: int) -> float:
     return ((answer_id >> SEQUENCE_BITS) + DISCORD_EPOCH_MS) / 1000
 
 
+def button_signature(key: bytes, answer_id: int, guild_id: int) -> str:
+    """What an answer's feedback buttons carry to prove that this bot made them for that answer, in that
+    server (0: a DM): a keyed hash of both, 12 bytes in URL-safe base64 (16 characters)."""
+    digest = hmac.new(key, f"{answer_id}:{guild_id}".encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:SIGNATURE_BYTES]).decode("ascii")
+
+
 class LogUnavailable(Exception):
     """The question log cannot be read or written now; the message says why."""
 
 
 class Unreachable(Exception):
     """The PostgreSQL server was out of reach a moment ago: not tried again yet (see RECONNECT_SECONDS)."""
-
-
-def describe(error: BaseException, location: StateLocation | None = None, connected: bool = True) -> str:
-    """Why the log is unavailable, in a clause; a PostgreSQL server not reached says what to do."""
-    if isinstance(location, PostgresURL) and not connected and isinstance(error, psycopg.OperationalError):
-        reason = " ".join(str(error).split())
-        return (
-            f"cannot reach the PostgreSQL server of STATE_DB ({reason}): start it, or set STATE_DB "
-            "to a server that runs"
-        )
-    return describe_error(error)
 
 
 class QuestionLog:
@@ -94,6 +97,7 @@ class QuestionLog:
         self._problem: str | None = None if path is not None else OFF
         self._last_report: float | None = None
         self._reconnect_at = 0.0  # time.monotonic(): no new connection before it
+        self._button_key: bytes | None = None  # signs feedback buttons: known once the database was opened
 
     @property
     def enabled(self) -> bool:
@@ -146,13 +150,37 @@ class QuestionLog:
         now = self.clock()
         return await self._call(lambda store: store.stats(now, days, guild_ids), writes=False)
 
-    async def vote(self, answer_id: int, guild_id: int, user_id: int, helpful: bool) -> VoteOutcome:
-        """Record a Helpful / Not helpful vote. Raises LogUnavailable."""
-        answered_at = answer_time(answer_id)
-        if self.clock() - answered_at > VOTING_DAYS * DAY_SECONDS:
-            return VoteOutcome.EXPIRED
+    def signature(self, answer_id: int, guild_id: int) -> str | None:
+        """The signature for an answer's feedback buttons; None while the log has not been opened (no buttons)."""
+        key = self._button_key
+        return None if key is None else button_signature(key, answer_id, guild_id)
+
+    async def vote(self, answer_id: int, signature: str, guild_id: int, user_id: int, helpful: bool) -> VoteOutcome:
+        """Record a Helpful / Not helpful vote pressed in `guild_id` (0: a DM) on a button carrying `signature`.
+
+        NOT_OURS, and nothing written, unless this database's key signed that answer id for that server.
+        Raises LogUnavailable, also when the database does not answer within VOTE_WAIT_SECONDS.
+        """
+        if not 0 < answer_id <= MAX_ANSWER_ID:
+            return VoteOutcome.NOT_OURS
+        answered_at, now = answer_time(answer_id), self.clock()
+        if answered_at > now + CLOCK_SKEW_SECONDS:
+            return VoteOutcome.NOT_OURS
+        expired = now - answered_at > VOTING_DAYS * DAY_SECONDS
         day = day_of(answered_at)
-        return await self._call(lambda store: store.vote(answer_id, day, guild_id, user_id, helpful))
+
+        def vote(store: LogStore) -> VoteOutcome:
+            key = store.button_key
+            if key is None or not hmac.compare_digest(signature, button_signature(key, answer_id, guild_id)):
+                return VoteOutcome.NOT_OURS
+            if expired:
+                return VoteOutcome.EXPIRED
+            return store.vote(answer_id, day, guild_id, user_id, helpful)
+
+        try:
+            return await asyncio.wait_for(self._call(vote), VOTE_WAIT_SECONDS)
+        except TimeoutError:
+            raise LogUnavailable("the shared state was too slow to answer") from None
 
     async def prune(self) -> int:
         """Forget what is older than the retention allows. Raises LogUnavailable."""
@@ -198,7 +226,7 @@ class QuestionLog:
                 result = job(self._open())
             except Unreachable as error:
                 future.set_exception(LogUnavailable(str(error)))
-            except (*DATABASE_ERRORS, SchemaTooNew) as error:
+            except (*DATABASE_ERRORS, SchemaTooNew, ForeignDatabase) as error:
                 future.set_exception(LogUnavailable(self._failed(error)))
             except BaseException as error:  # a bug: the caller sees it, the thread lives on
                 log.exception("Unexpected error in the question log")
@@ -221,9 +249,11 @@ class QuestionLog:
                 raise Unreachable(self._problem or "the shared state is unreachable")
             try:
                 self._store = LogStore(open_database(self.path), self.keep_days)
-            except psycopg.OperationalError:
-                self._reconnect_at = time.monotonic() + RECONNECT_SECONDS
+            except psycopg.OperationalError as error:
+                if is_connection_failure(error):
+                    self._reconnect_at = time.monotonic() + RECONNECT_SECONDS
                 raise
+            self._button_key = self._store.button_key
         return self._store
 
     def _failed(self, error: BaseException) -> str:

@@ -29,6 +29,7 @@ class VoteOutcome(enum.Enum):
     CHANGED = "changed"  # replaces this person's other vote
     UNCHANGED = "unchanged"  # the same vote again
     EXPIRED = "expired"  # the answer is too old to rate
+    NOT_OURS = "not ours"  # not a button this bot made for an answer in this server: nothing is written
 
 
 def day_of(timestamp: float) -> date:
@@ -118,8 +119,8 @@ class Turn:
 # The window is open again `seconds` after the question that opened it (or if the clock went back past
 # it); then the question opens a new one. Else it is refused, and counted, so only the first says "wait".
 _WINDOW_OPEN = "(excluded.asked_at - cooldowns.asked_at >= ? OR excluded.asked_at < cooldowns.asked_at - ?)"
-TAKE_TURN = f"""INSERT INTO cooldowns (user_id, asked_at, refusals) VALUES (?, ?, 0)
-    ON CONFLICT (user_id) DO UPDATE SET
+TAKE_TURN = f"""INSERT INTO cooldowns (member, asked_at, refusals) VALUES (?, ?, 0)
+    ON CONFLICT (member) DO UPDATE SET
     asked_at = CASE WHEN {_WINDOW_OPEN} THEN excluded.asked_at ELSE cooldowns.asked_at END,
     refusals = CASE WHEN {_WINDOW_OPEN} THEN 0 ELSE cooldowns.refusals + 1 END
     RETURNING asked_at, refusals"""
@@ -137,10 +138,13 @@ class LogStore:
     def __init__(self, db: StateDatabase, keep_days: int) -> None:
         self.db = db
         self.keep_days = keep_days  # QUESTION_LOG_DAYS; 0 keeps the counts only
-        self._salt: bytes = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
+        keys = {key: bytes(value) for key, value in db.execute("SELECT key, value FROM meta")}
+        self._salt = keys["salt"]
+        # Signs the feedback buttons; None only in a log of an older schema opened read-only (`qa-bot stats`).
+        self.button_key: bytes | None = keys.get("button_key")
 
     def voter(self, user_id: int) -> bytes:
-        """Who voted, as stored: a keyed hash of the user id, never the id itself."""
+        """Who voted or asked, as stored: a keyed hash of the user id, never the id itself."""
         return hmac.new(self._salt, str(user_id).encode(), hashlib.sha256).digest()[:VOTER_BYTES]
 
     def record(self, answer: AnswerRecord) -> None:
@@ -213,7 +217,7 @@ class LogStore:
     def take_turn(self, user_id: int, now: float, seconds: float) -> Turn:
         """The member asks at `now`: their turn, or how long to wait. One statement, so atomic in both
         databases: of two processes asking for the same member at once, one gets the turn."""
-        (asked_at, refusals), *_ = self.db.execute(TAKE_TURN, (user_id, now, *(seconds,) * 4))
+        (asked_at, refusals), *_ = self.db.execute(TAKE_TURN, (self.voter(user_id), now, *(seconds,) * 4))
         if refusals == 0:
             return Turn(0.0)
         return Turn(min(seconds, seconds - (now - asked_at)), first_refusal=refusals == 1)

@@ -38,6 +38,7 @@ def hits(
     starts = index.starts
     firsts = starts[articles].tolist()
     ids, titles, dates, urls = index.strings("id"), index.strings("title"), index.field("date"), index.field("url")
+    sources = index.field("source")
     found_hits: list[Hit] = []
     for position, doc, article, first in zip(order.tolist(), docs.tolist(), articles, firsts, strict=True):
         count = int(starts[article + 1]) - first
@@ -45,7 +46,7 @@ def hits(
         at = doc - first
         costs = index.budget_costs(first, count)
         start, end = passage_span(costs, at, index.passage_tokens)
-        shown = sentences[start:end]
+        shown = tuple(sentences[start:end])
         text = shown[at - start]
         probability = float(confidence[len(found_hits)])
         confident = probability >= trained.CONFIDENT_AT
@@ -64,6 +65,9 @@ def hits(
                 confident=confident,
                 confidence=round(probability, 4),
                 offset=sum(len(sentence) + 1 for sentence in shown[: at - start]),
+                source=sources[article],
+                first=start + 1,
+                shown=shown,
             )
         )
     return found_hits

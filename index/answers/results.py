@@ -24,6 +24,9 @@ class Hit:
     score: float
     confident: bool  # `confidence` is high enough to answer (index/ranking/confidence.py)
     offset: int  # where `text` starts in `passage` (the same words may occur earlier in it)
+    source: str | None = None  # the publisher or site, when the article names it
+    first: int = 0  # the passage's first sentence (1-based): `passage` is sentences first … first + len(shown) - 1
+    shown: tuple[str, ...] = ()  # the passage's sentences, `passage` being them joined by spaces
     confidence: float = 0.0  # the probability that the sentence answers the question
 
 

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 import yaml
 
+from index.articles.markdown_text import markdown_text
 from index.articles.text import UNSAFE_CHARS, clean_text, printable, split_sentences
 
 logger = logging.getLogger("index.articles")
 
 # Bump with any change to the article a file's bytes become (metadata, title, cleaning, limits; the folder
 # walk's choice of files too): the saved index is keyed by it (storage/build.py; tests/index/test_versions.py).
-ARTICLE_VERSION = 1
+# 2: Markdown articles read as Markdown (index/articles/markdown_text.py).
+ARTICLE_VERSION = 2
+MARKDOWN_SUFFIX = ".md"  # read as Markdown: its text without the markup (markdown_text.py)
 MAX_HEADER_CHARS = 300  # a longer title, date or source is cut at a word boundary, with "…"
 MAX_URL_CHARS = 2_000
 TITLE_CHARS = 80
@@ -143,13 +146,40 @@ def _scalar_text(node: yaml.ScalarNode) -> str:
     return str(node.value)
 
 
+def _is_headline(line: str) -> bool:
+    return len(line) <= 150 and len(line.split()) <= 20 and not line.endswith(_SENTENCE_END)
+
+
 def _headline(lines: list[str]) -> tuple[str | None, list[str]]:
     # A news export often starts with a short headline line, then a blank line.
     if len(lines) >= 3 and lines[0].strip() and not lines[1].strip():
         first = lines[0].strip()
-        if len(first) <= 150 and len(first.split()) <= 20 and not first.endswith(_SENTENCE_END):
+        if _is_headline(first):
             return " ".join(clean_text(first.lstrip("#")).split()), lines[2:]
     return None, lines
+
+
+def _same_words(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def _markdown_body(source: str, title: str | None) -> tuple[str | None, str]:
+    """A Markdown article's headline (its first heading, when no title is given) and its text, one block a
+    paragraph, without the markup; the title is not kept as the first sentence too."""
+    parsed = markdown_text(source)
+    paragraphs = list(parsed.paragraphs)
+    first = parsed.heading
+    if first is None and title is None and len(paragraphs) >= 2 and _is_headline(paragraphs[0]):
+        first = paragraphs[0]  # a short first line, as in a text file
+    headline = None
+    if title is None and first is not None:
+        headline = _short(" ".join(clean_text(first).split()), MAX_HEADER_CHARS) or None
+    if paragraphs and (
+        (first is not None and (title is None or _same_words(first, title)))
+        or (title is not None and _same_words(paragraphs[0], title))
+    ):
+        paragraphs = paragraphs[1:]
+    return headline, "\n\n".join(paragraphs)
 
 
 def _short(text: str, limit: int) -> str:
@@ -170,6 +200,17 @@ def _clean_url(value: str | None) -> str | None:
     if value and len(value) <= MAX_URL_CHARS and _URL.fullmatch(value) and not UNSAFE_CHARS.search(value):
         return value
     return None
+
+
+def split_metadata(text: str) -> tuple[dict[str, str], str, list[str]]:
+    """A file's own metadata (YAML front matter, or "name: value" header lines), the text after it with "\\n"
+    line ends, and what was wrong with the front matter (one line each)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if front_matter := _split_front_matter(text):
+        fields, problems = _front_matter_fields(front_matter[0])
+        return fields, front_matter[1], problems
+    fields, lines = _headers(text.split("\n"))
+    return fields, "\n".join(lines), []
 
 
 def parse_article(article_id: str, data: bytes) -> Article:
@@ -196,15 +237,13 @@ def read_article(article_id: str, data: bytes) -> tuple[Article, list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise UnusableArticle(f"not UTF-8 text (bad byte at offset {error.start}): save it as UTF-8") from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    problems: list[str] = []
-    if front_matter := _split_front_matter(text):
-        fields, problems = _front_matter_fields(front_matter[0])
-        lines = front_matter[1].split("\n")
+    fields, body, problems = split_metadata(text)
+    if article_id.lower().endswith(MARKDOWN_SUFFIX):
+        headline, body = _markdown_body(body, fields.get("title"))
     else:
-        fields, lines = _headers(text.split("\n"))
-    headline, lines = (None, lines) if "title" in fields else _headline(lines)
-    body = "\n".join(lines)
+        lines = body.split("\n")
+        headline, lines = (None, lines) if "title" in fields else _headline(lines)
+        body = "\n".join(lines)
     if "date" not in fields and (match := _LEADING_DATE.match(body)):
         fields["date"] = match.group(1)
         body = body[match.end() :]

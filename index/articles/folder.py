@@ -50,8 +50,8 @@ def _is_article_name(name: str) -> bool:
     return name.lower().endswith(ARTICLE_SUFFIXES)
 
 
-def _descend(root_fd: int, folders: Sequence[str]) -> int:
-    """A new descriptor of root/folders[0]/…, refusing a link at every step."""
+def descend(root_fd: int, folders: Sequence[str]) -> int:
+    """A new descriptor of root/folders[0]/…, refusing a link at every step (OSError ELOOP or ENOTDIR)."""
     fd = os.dup(root_fd)
     for part in folders:
         try:
@@ -64,7 +64,7 @@ def _descend(root_fd: int, folders: Sequence[str]) -> int:
 
 def _open_beneath(root_fd: int, parts: Sequence[str]) -> int:
     """A descriptor of the file root/parts[0]/…/parts[-1], refusing a link at every step."""
-    folder = _descend(root_fd, parts[:-1])
+    folder = descend(root_fd, parts[:-1])
     try:
         return os.open(parts[-1], _FILE_FLAGS, dir_fd=folder)
     finally:
@@ -92,9 +92,10 @@ class _Candidate:
 class _Listing:
     """Walks the seeds folder through directory descriptors, at most MAX_FILES entries."""
 
-    def __init__(self, root_fd: int, skipped: list[Skipped]):
+    def __init__(self, root_fd: int, skipped: list[Skipped], *, quiet: bool = False):
         self.root_fd = root_fd
         self.skipped = skipped
+        self.quiet = quiet
         self.listed = 0
         self.full = False  # MAX_FILES entries were listed: the walk stops
 
@@ -106,7 +107,7 @@ class _Listing:
             try:
                 subfolders = self._list(folder, found)
             except OSError as error:
-                _skip(self.skipped, "/".join(folder) or ".", f"folder unreadable: {_why(error)}")
+                _skip(self.skipped, "/".join(folder) or ".", f"folder unreadable: {_why(error)}", self.quiet)
                 continue
             pending.extend(reversed(subfolders))
         if self.full:
@@ -115,12 +116,13 @@ class _Listing:
                 ".",
                 f"more than {MAX_FILES:,} files and folders: the rest of the folder was not read: "
                 "keep fewer, larger articles",
+                self.quiet,
             )
         found.sort(key=lambda candidate: candidate.id)
         return found
 
     def _list(self, folder: tuple[str, ...], found: list[_Candidate]) -> list[tuple[str, ...]]:
-        fd = _descend(self.root_fd, folder)
+        fd = descend(self.root_fd, folder)
         try:
             entries = []
             with os.scandir(fd) as scan:
@@ -138,24 +140,30 @@ class _Listing:
             if name.startswith("."):
                 continue  # hidden: .git, .DS_Store, editors' swap files
             if not _valid_name(name):
-                _skip(self.skipped, relative, "its name holds control characters or non-UTF-8 bytes: rename it")
+                _skip(
+                    self.skipped,
+                    relative,
+                    "its name holds control characters or non-UTF-8 bytes: rename it",
+                    self.quiet,
+                )
             elif entry.is_symlink():
                 found.append(_Candidate(relative, link=True))  # judged when read
             elif entry.is_dir(follow_symlinks=False):
                 if len(folder) < MAX_DEPTH:
                     subfolders.append((*folder, name))
                 else:
-                    _skip(self.skipped, relative, f"folder nested more than {MAX_DEPTH} deep, not read")
+                    _skip(self.skipped, relative, f"folder nested more than {MAX_DEPTH} deep, not read", self.quiet)
             elif not _is_article_name(name):
-                _skip(self.skipped, relative, "not an article: only .txt and .md files are read")
+                _skip(self.skipped, relative, "not an article: only .txt and .md files are read", self.quiet)
             else:
                 found.append(_Candidate(relative, link=False))
         return subfolders
 
 
-def _skip(skipped: list[Skipped], path: str, reason: str) -> None:
+def _skip(skipped: list[Skipped], path: str, reason: str, quiet: bool = False) -> None:
     shown, reason = printable(path), clean_text(reason)
-    logger.warning("Skipped %s: %s", shown, reason)
+    if not quiet:
+        logger.warning("Skipped %s: %s", shown, reason)
     skipped.append(Skipped(shown, reason))
 
 
@@ -216,11 +224,15 @@ def _read(root: Path, root_fd: int, candidate: _Candidate, budget: int) -> bytes
     return data
 
 
+def without_line_ends(data: bytes) -> bytes:
+    """The file's bytes as a duplicate is compared: no byte-order mark, every line end a "\\n"."""
+    return data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
 def duplicate_key(data: bytes) -> str:
     """Equal for the same file saved with other line ends or a byte-order mark: such a copy is a duplicate.
     The same text under another title or url (another outlet's copy) differs in its header, so it is not."""
-    text = data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return hashlib.sha256(text).hexdigest()
+    return hashlib.sha256(without_line_ends(data)).hexdigest()
 
 
 def record_skip(skipped: list[Skipped], path: str, reason: str) -> None:
@@ -236,11 +248,13 @@ class SeedsFolder:
     links are followed only to files inside it, and all reads together stay under MAX_TOTAL_BYTES.
     Every file not indexed is recorded in `skipped` (and logged) with one reason.
 
-    Use as a context manager: it holds a descriptor of the folder while it is read.
+    Use as a context manager: it holds a descriptor of the folder while it is read. `quiet`: skipped files are
+    recorded but not logged (a look at the folder that is not a build, such as `ingest`'s check for a copy).
     """
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, quiet: bool = False):
         self.root = folder.resolve(strict=True)
+        self.quiet = quiet
         self.skipped: list[Skipped] = []
         self._used = 0
         self._links: set[str] = set()
@@ -250,7 +264,7 @@ class SeedsFolder:
         try:
             self._fd = os.open(self.root, _DIR_FLAGS)
         except OSError as error:
-            _skip(self.skipped, ".", f"folder unreadable: {_why(error)}")
+            _skip(self.skipped, ".", f"folder unreadable: {_why(error)}", self.quiet)
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -262,7 +276,7 @@ class SeedsFolder:
         """The ids of the files that may be articles, in id order."""
         if self._fd is None:
             return []
-        found = _Listing(self._fd, self.skipped).candidates()
+        found = _Listing(self._fd, self.skipped, quiet=self.quiet).candidates()
         self._links = {c.id for c in found if c.link}
         return [c.id for c in found]
 
@@ -278,7 +292,23 @@ class SeedsFolder:
         try:
             data = _read(self.root, self._fd, candidate, MAX_TOTAL_BYTES - self._used)
         except UnusableArticle as error:
-            _skip(self.skipped, article_id, str(error))
+            _skip(self.skipped, article_id, str(error), self.quiet)
             return None
         self._used += len(data)
         return data
+
+    def size(self, article_id: str) -> int | None:
+        """A candidate's size in bytes, by the same safe path as `read`; None when it cannot be opened."""
+        if self._fd is None:
+            return None
+        candidate = _Candidate(article_id, link=article_id in self._links)
+        try:
+            fd = _open_beneath(
+                self._fd, _link_target(self.root, candidate) if candidate.link else article_id.split("/")
+            )
+        except (OSError, UnusableArticle):
+            return None
+        try:
+            return os.fstat(fd).st_size
+        finally:
+            os.close(fd)

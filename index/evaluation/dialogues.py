@@ -63,8 +63,12 @@ def _article(entry: dict[str, Any]) -> Article:
 
 
 def load_dialogues(path: Path) -> tuple[list[Article], list[Dialogue]]:
-    """The articles and dialogues of a dialogue file."""
-    document = json.loads(path.read_text(encoding="utf-8"))
+    """The articles and dialogues of a dialogue file. Raises OSError, or ValueError (also KeyError, IndexError,
+    TypeError) naming what is out of shape."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     articles = [_article(entry) for entry in document["articles"]]
     dialogues = [
         Dialogue(str(d["article"]), str(d["turns"][0]), str(d["turns"][1]), str(d["evidence"]))
@@ -77,12 +81,21 @@ def dialogue_index(path: Path, seeds: Path) -> tuple[SearchIndex, list[Dialogue]
     """One index over the file's articles and the seeds folder's, and the dialogues."""
     articles, dialogues = load_dialogues(path)
     seeded, _ = load_articles(seeds)
+    known = {article.id for article in (*seeded, *articles)}
+    for number, dialogue in enumerate(dialogues):
+        if dialogue.article not in known:
+            raise ValueError(
+                f"dialogues[{number}] names the article {dialogue.article!r}, which is neither in the file "
+                "nor in the seeds folder"
+            )
     return index_articles([*seeded, *articles]), dialogues
 
 
 def gold(index: SearchIndex, dialogue: Dialogue) -> set[tuple[str, int]]:
     """(article, 1-based sentence) of every sentence of the dialogue's article holding its evidence."""
-    article = next(a for a in index.articles if a.id == dialogue.article)
+    article = next((a for a in index.articles if a.id == dialogue.article), None)
+    if article is None:
+        raise ValueError(f"no article {dialogue.article!r} in the index")
     return {(article.id, n) for n, text in enumerate(article.sentences, 1) if dialogue.evidence in text}
 
 

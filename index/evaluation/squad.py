@@ -141,7 +141,10 @@ def parse_squad(document: object) -> SquadCorpus:
             sentences = tuple(split_sentences(context))
             starts = sentence_starts(context, sentences)
             article = len(articles)
-            for q, raw_qa in enumerate(_list(paragraph, "qas", where)):
+            qas = _list(paragraph, "qas", where)
+            if qas and not sentences:  # its answers would point into the next paragraph's sentences
+                raise SquadFormatError(f"{where}.context holds no sentence, yet the paragraph has questions")
+            for q, raw_qa in enumerate(qas):
                 at = f"{where}.qas[{q}]"
                 qa = _object(raw_qa, at)
                 answers = [_object(a, f"{at}.answers[{n}]") for n, a in enumerate(_list(qa, "answers", at))]

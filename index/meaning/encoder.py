@@ -29,6 +29,8 @@ import blingfire
 import numpy as np
 import numpy.typing as npt
 
+from index.articles.files import read_regular
+
 FloatMatrix = npt.NDArray[np.float32]
 
 CLS, SEP, UNKNOWN = 101, 102, 100  # bert-base-uncased's special token ids
@@ -95,7 +97,7 @@ def verified_weights(model: EmbeddingModel, path: Path | None = None) -> bytes:
     """The model file's bytes, once their SHA-256 is the pinned one (the same bytes are then run)."""
     path = path or model_path(model)
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as error:
         raise ModelUnavailable(
             f"cannot read the {model.name} model at {path} ({error.strerror or error}): reinstall qa-bot, "

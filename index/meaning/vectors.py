@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from index.articles.files import read_regular
+
 log = logging.getLogger("index.vectors")
 
 FORMAT_VERSION = 1
@@ -222,12 +224,10 @@ class VectorStore:
 
     def _load_catalog(self, *, repair: bool) -> None:
         try:
-            catalog = json.loads(self._catalog_file.read_text(encoding="utf-8"))
-            if catalog.get("format") != FORMAT_VERSION or catalog.get("model") != self.model:
-                raise ValueError("another model or format")
-            rows = int(catalog["rows"])
+            catalog = checked_catalog(json.loads(read_regular(self._catalog_file).decode("utf-8")), self.model)
+            rows = catalog["rows"]
             sizes = (rows * self.dimension, rows * 4, rows * 4)
-            generation = int(catalog.get("generation") or 0)
+            generation = catalog["generation"]
             paths = [self._file(name, generation) for name in _DATA_FILES]
             actual = [p.stat().st_size if p.exists() else 0 for p in paths]
             if any(a < s for a, s in zip(actual, sizes, strict=True)):
@@ -241,8 +241,9 @@ class VectorStore:
                     path.unlink(missing_ok=True)
         except FileNotFoundError:
             self._catalog = empty_catalog(self.model)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            log.warning("The stored vectors in %s are unusable (%s); they will be computed again.", self.folder, error)
+        except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            why = error.strerror if isinstance(error, OSError) and error.strerror else error
+            log.warning("The stored vectors in %s are unusable (%s); they will be computed again.", self.folder, why)
             self._catalog = empty_catalog(self.model)
             if repair:
                 for path in (*self._stray_files(), *(self._file(n) for n in _DATA_FILES), self._catalog_file):
@@ -270,9 +271,9 @@ class VectorStore:
         partition = None
         if self._catalog.get("centroids"):
             count = int(self._catalog["centroids"])
-            centroids = np.fromfile(self.folder / "centroids.f4", dtype=np.float32)
+            centroids = _read_array(self.folder / "centroids.f4", np.float32)
             if len(centroids) == count * self.dimension:
-                parts = np.fromfile(self._parts, dtype=np.int32, count=rows)
+                parts = _read_array(self._parts, np.int32, rows)
                 partition = Partition.of(centroids.reshape(count, self.dimension), parts)
         return VectorSnapshot(np.asarray(matrix), np.asarray(scales), articles, partition)
 
@@ -312,7 +313,7 @@ class VectorStore:
         if total - live_rows < max(min_rows, 1) or total - live_rows <= live_rows:
             return 0
         old = self.snapshot()
-        parts = np.fromfile(self._parts, dtype=np.int32, count=total)
+        parts = _read_array(self._parts, np.int32, total)
         generation = int(self._catalog.get("generation") or 0) + 1
         targets = [self._file(name, generation) for name in _DATA_FILES]
         moved: dict[str, list[int]] = {}
@@ -339,7 +340,7 @@ class VectorStore:
         count = self._catalog.get("centroids")
         if not count:
             return None
-        centroids = np.fromfile(self.folder / "centroids.f4", dtype=np.float32)
+        centroids = _read_array(self.folder / "centroids.f4", np.float32)
         return centroids.reshape(int(count), self.dimension) if len(centroids) == count * self.dimension else None
 
     def needs_partition(self) -> bool:
@@ -367,6 +368,47 @@ class VectorStore:
 
     def _save_catalog(self) -> None:
         _replace(self._catalog_file, json.dumps(self._catalog).encode("utf-8"))
+
+
+MAX_ROWS = 1 << 40  # far past any archive (MAX_TOTAL_BYTES holds about 4M sentences)
+
+
+def checked_catalog(value: Any, model: str) -> dict[str, Any]:
+    """A decoded catalog.json, once every field has the shape and the bounds this module relies on; ValueError
+    saying what is wrong otherwise (it was written by another version, damaged, or by hand)."""
+
+    def whole(number: Any, what: str, low: int = 0, high: int = MAX_ROWS) -> int:
+        if not isinstance(number, int) or isinstance(number, bool) or not low <= number <= high:
+            raise ValueError(f"{what} is not a whole number from {low} to {high}")
+        return number
+
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    if value.get("format") != FORMAT_VERSION or value.get("model") != model:
+        raise ValueError("another model or format")
+    rows = whole(value.get("rows"), "rows")
+    articles = value.get("articles")
+    if not isinstance(articles, dict):
+        raise ValueError("articles is not an object")
+    for key, entry in articles.items():
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise ValueError(f"the entry of article {key[:32]!r} is not [first row, row count]")
+        first = whole(entry[0], "an article's first row", 0, rows)
+        whole(entry[1], "an article's row count", 0, rows - first)
+    return {
+        **value,
+        "rows": rows,
+        "generation": whole(value.get("generation") or 0, "generation", 0, 1 << 31),
+        "centroids": whole(value.get("centroids") or 0, "centroids", 0, max(rows, 1)) or None,
+        "trained_rows": whole(value.get("trained_rows") or 0, "trained_rows"),
+    }
+
+
+def _read_array(path: Path, dtype: type[np.generic], count: int = -1) -> npt.NDArray[Any]:
+    """The first `count` items (all: -1) of a file of raw `dtype` values; a FIFO in its place is refused."""
+    data = read_regular(path)
+    items = len(data) // np.dtype(dtype).itemsize
+    return np.frombuffer(data, dtype=dtype, count=items if count < 0 else min(count, items))
 
 
 def _replace(path: Path, data: bytes) -> None:

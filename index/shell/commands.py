@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import errno
 import os
 import sys
 import tempfile
@@ -15,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from index.answers.overlaps import hits_for
 from index.answers.results import DEFAULT_HITS
 from index.articles.text import clean_text, counted, printable
+from index.articles.web import AddressPolicy
 from index.meaning.encoder import DEFAULT_MODEL, Encoder, ModelUnavailable
 from index.meaning.stage import cannot_write, cores, fill, open_vectors, store_folder
 from index.progress import Progress, terminal_or_log
 from index.serving.building import BuildReport, EmptyIndexError, MissingSeedsFolder, build_index
 from index.serving.search_index import SearchIndex
-from index.shell.terminal import UsageError, answer_json, answer_text, emit, text_width
+from index.shell.terminal import UsageError, answer_json, answer_text, emit, env_flag, text_width
 from index.storage.store import CACHE_ENV, cache_folder
 
 if TYPE_CHECKING:
@@ -72,7 +76,10 @@ def semantic_wanted(args: argparse.Namespace | None) -> bool:
     """Sentence vectors are used unless `--lexical` or SEMANTIC=off (for comparison, or where the model cannot run)."""
     if getattr(args, "lexical", False):
         return False
-    return os.environ.get("SEMANTIC", "on").strip().lower() not in ("off", "0", "false", "no")
+    try:
+        return env_flag("SEMANTIC", os.environ.get("SEMANTIC", ""), True)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 _scratch: list[tempfile.TemporaryDirectory[str]] = []  # --no-cache: vectors live until the command ends
@@ -107,7 +114,14 @@ def attach_vectors(index: SearchIndex, report: BuildReport, progress: Progress |
     except ModelUnavailable as error:
         print(f"qa-bot: answering by words only: {error}.", file=sys.stderr)
         return VectorsReport(0, index.sentence_count, 0, str(error))
-    computed = fill(stage, index.embedding_texts, encoder.embed, progress or terminal_or_log())
+    try:
+        computed = fill(stage, index.embedding_texts, encoder.embed, progress or terminal_or_log())
+    except OSError as error:  # a full disk, a read-only or vanished cache folder: the answers need no vectors
+        # Then every answer is by words alone (`lexical`), not by words for some articles and meaning for others.
+        why = f"sentence vectors could not be saved ({error.strerror or error})"
+        hint = "free some space in the cache folder" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "check it"
+        print(f"qa-bot: {why}: answering by words only; {hint}.", file=sys.stderr)
+        return VectorsReport(0, index.sentence_count, 0, why)
     return VectorsReport(stage.view.ready, stage.sentences, computed)
 
 
@@ -116,6 +130,7 @@ def _load(
 ) -> tuple[SearchIndex, BuildReport, VectorsReport | None]:
     cache_dir = getattr(args, "cache_dir", None)
     use_cache = not getattr(args, "no_cache", False)
+    semantic = semantic_wanted(args)  # a mistake in SEMANTIC is told before the build, not after it
     try:
         index, report = build_index(
             folder, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=use_cache, progress=progress
@@ -127,7 +142,7 @@ def _load(
         raise UsageError(str(error)) from None
     except EmptyIndexError as error:
         raise UsageError(str(error)) from None
-    vectors = attach_vectors(index, report, progress) if semantic_wanted(args) else None
+    vectors = attach_vectors(index, report, progress) if semantic else None
     return index, report, vectors
 
 
@@ -136,13 +151,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UsageError(f"-k must be at least 1 (got {args.k})")
     if any(not clean_text(q).strip() for q in args.question):
         list(_questions(args.question))  # raises the usage error before the index is built
-    index, _, _ = _load(seeds_folder(args.seeds), args)
+    index, _, vectors = _load(seeds_folder(args.seeds), args)
+    lexical = vectors is None or vectors.unavailable is not None
     for n, question in enumerate(_questions(args.question)):
-        answer = index.ask(question, args.k)
+        # More hits than passages: overlapping passages are shown as one, and the next hits fill the room.
+        answer = index.ask(question, hits_for(args.k), lexical=lexical)
         if args.json:
-            emit(answer_json(answer))
+            emit(answer_json(dataclasses.replace(answer, hits=answer.hits[: args.k])))
         else:
-            emit(("\n" if n else "") + answer_text(answer, text_width()))
+            emit(("\n" if n else "") + answer_text(answer, text_width(), args.k))
     return 0
 
 
@@ -259,27 +276,50 @@ def _read_file(path: Path) -> bytes:
     return data
 
 
+def fetch_policy() -> AddressPolicy:
+    """FETCH_ALLOW_NETWORKS: private networks links may point into (none by default)."""
+    raw = os.environ.get("FETCH_ALLOW_NETWORKS", "")
+    try:
+        return AddressPolicy.parse(raw)
+    except ValueError:
+        raise UsageError(
+            f"FETCH_ALLOW_NETWORKS must be networks such as 10.0.0.0/8 or 192.168.1.5, comma-separated "
+            f"(got {printable(raw)[:80]!r}); fix it in .env"
+        ) from None
+
+
+def _is_link(name: str) -> bool:
+    return name.lower().startswith(("http://", "https://"))
+
+
 def cmd_add(args: argparse.Namespace) -> int:
-    from index.articles.ingest import ArticleExists, IngestError, add_article
+    from index.articles.ingest import ArticleExists, IngestError, add_article, add_page
+    from index.articles.web import FetchError
 
     if len(args.file) > 1 and (args.title or args.date or args.url):
         raise UsageError("--title, --date and --url describe one article: add the files one at a time")
     folder = seeds_folder(args.seeds)
     if not folder.is_dir():
         raise UsageError(f"the seeds folder {folder} does not exist: create it, or give --seeds DIR")
+    policy = fetch_policy() if any(_is_link(name) for name in args.file) else None
     failed = 0
     for name in args.file:
         path = Path(name)
         try:
-            data = _read_file(path)
-            added = add_article(
-                folder, path.name, data, title=args.title, date=args.date, url=args.url, replace=args.replace
-            )
+            if _is_link(name):
+                if args.url:
+                    raise UsageError("--url is the link of a file; a page added from its link keeps that link")
+                added = add_page(folder, name, policy=policy, title=args.title, date=args.date, replace=args.replace)
+            else:
+                data = _read_file(path)
+                added = add_article(
+                    folder, path.name, data, title=args.title, date=args.date, url=args.url, replace=args.replace
+                )
         except ArticleExists as error:
             print(f"qa-bot: {printable(name)}: {error} Add --replace to replace it.", file=sys.stderr)
             failed += 1
             continue
-        except IngestError as error:
+        except (IngestError, FetchError) as error:
             print(f"qa-bot: {printable(name)}: {error}", file=sys.stderr)
             failed += 1
             continue
@@ -288,8 +328,9 @@ def cmd_add(args: argparse.Namespace) -> int:
             failed += 1
             continue
         verb = "Replaced" if added.replaced else "Added"
+        source = f", {clean_text(added.source)}" if added.source else ""
         emit(
-            f"{verb} {printable(str(added.path))}: “{clean_text(added.title)}”, "
+            f"{verb} {printable(str(added.path))}: “{clean_text(added.title)}”{source}, "
             f"{clean_text(added.date or 'undated')}, {counted(added.sentences, 'sentence')}."
         )
     if failed < len(args.file):
@@ -316,7 +357,10 @@ def cmd_eval_dialogues(args: argparse.Namespace) -> int:
                 fill(stage, index.embedding_texts, encoder.embed, terminal_or_log(sys.stderr))
             except ModelUnavailable as error:
                 print(f"qa-bot: measuring words only: {error}.", file=sys.stderr)
-        _dialogue_tables(index, dialogues)
+        try:
+            _dialogue_tables(index, dialogues)
+        except ValueError as error:  # a dialogue whose evidence its article does not hold
+            raise UsageError(f"{path} is not a dialogue file ({error}); see tests/data/dialogues.json") from None
     return 0
 
 
@@ -383,11 +427,13 @@ def add_commands(commands: Any) -> None:
     _lexical_option(talks)
     talks.set_defaults(run=cmd_eval_dialogues)
 
-    add = commands.add_parser("add", help="add articles (.txt, .md, or .html news pages) to the seeds folder")
+    add = commands.add_parser(
+        "add", help="add articles (.txt, .md, .html news pages, or the links of news pages) to the seeds folder"
+    )
     add.add_argument("--seeds", help="articles folder (default: $SEEDS_DIR, else ./seeds)")
     add.add_argument("--title", help="the article's title (default: from the file or page)")
     add.add_argument("--date", help="its date, YYYY-MM-DD (default: from the file or page)")
     add.add_argument("--url", help="its link (default: from the file or page)")
     add.add_argument("--replace", action="store_true", help="replace an article file of the same name")
-    add.add_argument("file", nargs="+", help="the files to add")
+    add.add_argument("file", nargs="+", help="the files to add, or the http(s) links of news pages to fetch")
     add.set_defaults(run=cmd_add)

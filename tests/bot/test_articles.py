@@ -6,10 +6,11 @@ from __future__ import annotations
 import errno
 import os
 import re
+from pathlib import Path
 
 import pytest
 
-from bot.exts.articles import DOWNLOAD_FAILED, LAST_ARTICLE, NOT_ALLOWED, NOT_TEXT
+from bot.exts.articles import DOWNLOAD_FAILED, LAST_ARTICLE, NOT_ALLOWED, NOT_TEXT, NOTHING_TO_ADD
 from testkit.discord_harness import EPHEMERAL, MANAGE_GUILD, MOD_ROLE_ID, Harness, seeds_folder, settings_for
 from tests.index.test_ingest import PAGE
 
@@ -227,10 +228,10 @@ async def test_the_article_command_registers_like_reload(tmp_path, harness):
     assert [o["name"] for o in payload["options"]] == ["add", "remove", "show"]
     add_options = payload["options"][0]["options"]
     assert [(o["name"], o["type"], o["required"]) for o in add_options] == [
-        ("file", 11, True),
+        ("file", 11, False),
+        ("url", 3, False),
         ("title", 3, False),
         ("date", 3, False),
-        ("url", 3, False),
         ("replace", 5, False),
     ]
 
@@ -241,4 +242,84 @@ def test_help_lists_the_article_commands_and_follow_ups():
     fields = {f.name: f.value for f in help_embed(5).fields}
     assert "`/article add file:`" in fields["Moderators"]
     assert "`/article remove`" in fields["Moderators"] and "`/article show`" in fields["Moderators"]
+    assert "`/article add url:`" in fields["Moderators"] and "`/feed add url:`" in fields["Moderators"]
     assert "previous question (for 10 minutes)" in fields["How to ask"]
+
+
+# /article add url: the page is fetched from a local site (tests/web_site.py), never the network.
+
+FERRY = (Path(__file__).resolve().parent.parent / "data" / "pages" / "dated.html").read_bytes()
+HOME = (Path(__file__).resolve().parent.parent / "data" / "pages" / "boilerplate.html").read_bytes()
+FERRY_NAME = "ferry-service-resumes-after-strike.txt"
+
+
+async def add_link(harness, events, url, who=None, **options):
+    payload = events.subcommand("article", "add", {"url": url, **options}, **(who or MODERATOR))
+    calls = await harness.fake.wait_interaction(payload, 1)
+    if calls[0].body == DEFERRED_EPHEMERAL:
+        calls = await harness.fake.wait_interaction(payload, 2)
+    return calls
+
+
+async def started_with_links(harness, tmp_path, site):
+    folder = seeds_folder(tmp_path, {"library.txt": "title: Library\n\nThe library opens on Sundays."})
+    events = await harness.start(settings_for(folder, fetch_policy=site.policy))
+    events.guild_create()
+    return events, folder
+
+
+async def test_a_moderator_adds_a_page_from_its_link_and_it_is_answered_with_its_publisher(tmp_path, harness, site):
+    events, folder = await started_with_links(harness, tmp_path, site)
+    url = site.serve("/2024/04/18/ferry", FERRY)
+    defer, reply = await add_link(harness, events, url)
+
+    assert defer.body == DEFERRED_EPHEMERAL
+    lines = reply.body["content"].split("\n")
+    assert lines[0] == f"Added “Ferry service resumes after strike” (2024-04-18, 5 sentences) as `{FERRY_NAME}`."
+    assert lines[2] == f"Added (1): {FERRY_NAME}"
+    assert files(folder) == ["000_eed0d9b0ce39977c.txt", FERRY_NAME, "library.txt"]
+    [hit] = events.bot.holder.index.search("How many passengers were on the first crossing?", 1)
+    assert (hit.article, hit.source, hit.url) == (FERRY_NAME, "The Harbour Gazette", url)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (
+            "/home",
+            "That page has too little article text (0 characters in sentences; at least 150 are needed): it looks "
+            "like a home page, a list of links or a cookie notice, so give the address of the article itself.",
+        ),
+        ("/missing", "The site has no page at that link (404 Not Found): check the link."),
+        ("/to-loopback", "The link redirects to an address that cannot be fetched. 127.0.0.1 is a local or private"),
+    ],
+)
+async def test_a_link_that_cannot_be_added_gets_one_sentence_and_changes_nothing(
+    tmp_path, harness, site, path, expected
+):
+    events, folder = await started_with_links(harness, tmp_path, site)
+    before = events.bot.holder.index
+    site.serve("/home", HOME)
+    site.redirect("/to-loopback", "http://127.0.0.1:9/admin")
+    defer, reply = await add_link(harness, events, site.url(path))
+
+    assert defer.body == DEFERRED_EPHEMERAL
+    assert reply.body["content"].startswith(expected) and reply.body["flags"] == EPHEMERAL
+    assert files(folder) == ["000_eed0d9b0ce39977c.txt", "library.txt"]
+    assert events.bot.holder.index is before
+
+
+async def test_a_link_into_the_hosts_network_is_refused_without_the_setting(tmp_path, harness):
+    events, _ = await started(harness, tmp_path)
+    _, reply = await add_link(harness, events, "http://169.254.169.254/latest/meta-data/")
+    assert reply.body["content"] == (
+        "169.254.169.254 is a local or private network address (169.254.169.254), which qa-bot does not fetch "
+        "from: give a public web address (or allow that network in FETCH_ALLOW_NETWORKS)."
+    )
+
+
+async def test_neither_a_file_nor_a_link_is_one_sentence(tmp_path, harness):
+    events, _ = await started(harness, tmp_path)
+    payload = events.subcommand("article", "add", {"title": "x"}, **MODERATOR)
+    [reply] = await harness.fake.wait_interaction(payload, 1)
+    assert reply.body["data"]["content"] == NOTHING_TO_ADD

@@ -227,3 +227,37 @@ async def test_four_shards_in_two_real_processes_answer_reload_in_step_and_resta
         status = await asyncio.wait_for(running, WAIT_SECONDS)
         await server.stop()
     assert status == 0
+
+
+@pytest.mark.slow
+async def test_a_bot_that_cannot_reach_the_gateway_stops_on_sigterm(tmp_path):
+    """Issue 23, finding 11: discord.py retries a failed connection every 5 s for ever; SIGTERM must end it."""
+    from testkit.discord_harness import seeds_folder
+    from tests.discord_server import FakeDiscordServer
+
+    server = FakeDiscordServer(gateway_down=True)
+    await server.start()
+    env = {
+        **os.environ,
+        "FAKE_DISCORD_PORT": str(server.port),
+        "DISCORD_TOKEN": "fake-token",
+        "SEEDS_DIR": str(seeds_folder(tmp_path)),
+        "SEMANTIC": "off",
+        "SHARD_COUNT": "1",
+        "STATE_DB": str(tmp_path / "state.sqlite3"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent.parent),
+    }
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.shard_child", env=env, stderr=subprocess.PIPE
+    )
+    try:
+        await until(lambda: server.gateway_refused >= 1, "a refused connection to the gateway")
+        bot.send_signal(signal.SIGTERM)
+        _, errors = await asyncio.wait_for(bot.communicate(), WAIT_SECONDS)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+        await server.stop()
+    assert bot.returncode == 0
+    assert b"Failed to connect for shard_id: 0. Retrying..." in errors

@@ -48,6 +48,22 @@ def test_defaults_without_a_token_when_none_is_required():
         None,
     )
     assert settings.cooldown_seconds == 5.0
+    assert (settings.feed_poll_minutes, settings.feed_max_new, settings.feed_announce_channel) == (30.0, 20, None)
+    assert settings.fetch_policy.allowed == ()
+
+
+def test_feed_and_fetch_settings_are_read():
+    settings = load_settings(
+        {
+            "FETCH_ALLOW_NETWORKS": "10.0.0.0/8, 192.168.1.5",
+            "FEED_POLL_MINUTES": "15",
+            "FEED_MAX_NEW": "5",
+            "FEED_ANNOUNCE_CHANNEL": "123",
+        },
+        require_token=False,
+    )
+    assert [str(n) for n in settings.fetch_policy.allowed] == ["10.0.0.0/8", "192.168.1.5/32"]
+    assert (settings.feed_poll_minutes, settings.feed_max_new, settings.feed_announce_channel) == (15.0, 5, 123)
 
 
 @pytest.mark.parametrize(
@@ -63,6 +79,20 @@ def test_defaults_without_a_token_when_none_is_required():
         ({"DISCORD_TOKEN": "t", "OWNER_IDS": "٣"}, "OWNER_IDS must be comma-separated numeric Discord ids"),
         ({"DISCORD_TOKEN": "t", "LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of DEBUG, INFO"),
         ({"DISCORD_TOKEN": "t", "ASK_COOLDOWN_SECONDS": "-1"}, "ASK_COOLDOWN_SECONDS must be a number of seconds"),
+        (
+            {"DISCORD_TOKEN": "t", "FETCH_ALLOW_NETWORKS": "10.0.0.0/33"},
+            "FETCH_ALLOW_NETWORKS must be networks such as 10.0.0.0/8 or 192.168.1.5, comma-separated "
+            "(got '10.0.0.0/33'); fix it in .env.",
+        ),
+        (
+            {"DISCORD_TOKEN": "t", "FEED_POLL_MINUTES": "1"},
+            "FEED_POLL_MINUTES must be a number of minutes from 5 to 1440 (got '1'); fix it in .env.",
+        ),
+        (
+            {"DISCORD_TOKEN": "t", "FEED_MAX_NEW": "many"},
+            "FEED_MAX_NEW must be a whole number of articles from 1 to 200 (got 'many'); fix it in .env.",
+        ),
+        ({"DISCORD_TOKEN": "t", "FEED_ANNOUNCE_CHANNEL": "#news"}, "FEED_ANNOUNCE_CHANNEL must be a numeric channel"),
     ],
 )
 def test_bad_settings_fail_with_one_line_naming_the_variable(environ, message):
@@ -150,10 +180,10 @@ def test_sync_registers_the_commands_and_exits(shell, capsys, monkeypatch, argv,
     assert str(APP_ID) in put.url and (
         path.endswith("/applications/{application_id}/commands") or "/guilds/77/" in put.url
     )
-    assert sorted(c["name"] for c in put.body) == ["article", "ask", "help", "reload", "sources", "stats"]
+    assert sorted(c["name"] for c in put.body) == ["article", "ask", "feed", "help", "reload", "sources", "stats"]
     out, _ = capsys.readouterr()
-    assert out.startswith("Synced 6 commands ")
-    assert out.rstrip().endswith("/ask, /sources, /help, /reload, /article, /stats")
+    assert out.startswith("Synced 7 commands ")
+    assert out.rstrip().endswith("/ask, /sources, /help, /reload, /article, /feed, /stats")
 
 
 @pytest.mark.parametrize("guild", ["²", "7⁷", "٣"])
@@ -177,8 +207,8 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
     assert main(["check"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        f"Indexed 4 articles, 45 sentences from {tmp_path / 'seeds'}; loaded 5 extensions; "
-        "6 global commands would be registered:"
+        f"Indexed 4 articles, 45 sentences from {tmp_path / 'seeds'}; loaded 6 extensions; "
+        "7 global commands would be registered:"
     )
     assert [line.split(" (")[0].strip() for line in lines[1:]] == [
         "/ask question [passages] [article]",
@@ -186,6 +216,7 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
         "/help",
         "/reload",
         "/article [add] [remove] [show]",
+        "/feed [add] [list] [remove]",
         "/stats [days]",
     ]
     assert lines[4].startswith("  /reload (server, bot DM; default permissions 32): ")
@@ -193,7 +224,7 @@ def test_check_builds_everything_without_connecting(shell, capsys, monkeypatch, 
 
     assert main(["check", "--json"]) == 0
     payloads = json.loads(capsys.readouterr().out)
-    assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload", "article", "stats"]
+    assert [p["name"] for p in payloads] == ["ask", "sources", "help", "reload", "article", "feed", "stats"]
 
 
 def test_an_unreachable_discord_is_one_line_and_exit_1(shell, capsys, monkeypatch, tmp_path):

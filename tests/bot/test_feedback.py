@@ -20,7 +20,7 @@ from testkit.discord_harness import (
 from tests.bot.test_question_log import START, FakeClock, logged
 
 DAY = 86_400
-CUSTOM_ID = re.compile(r"^feedback:(\d+):(up|down)$")
+CUSTOM_ID = re.compile(r"^feedback:(\d+):([A-Za-z0-9_-]{16}):(up|down)$")
 
 
 @pytest.fixture
@@ -62,20 +62,20 @@ async def test_every_answer_carries_helpful_and_not_helpful_buttons(tmp_path, ha
 
     for message in (by_command, *by_messages):
         up, down = buttons(message)
-        answer_id = CUSTOM_ID.match(up["custom_id"]).group(1)
+        answer_id, signature = CUSTOM_ID.match(up["custom_id"]).group(1, 2)
         assert up == {
             "type": 2,
             "style": 2,
             "label": "Helpful",
             "emoji": {"name": "👍", "id": None},
-            "custom_id": f"feedback:{answer_id}:up",
+            "custom_id": f"feedback:{answer_id}:{signature}:up",
             "disabled": False,
         }
         assert down == {
             **up,
             "label": "Not helpful",
             "emoji": {"name": "👎", "id": None},
-            "custom_id": f"feedback:{answer_id}:down",
+            "custom_id": f"feedback:{answer_id}:{signature}:down",
         }
     assert len({buttons(m)[0]["custom_id"] for m in (by_command, *by_messages)}) == 3
 

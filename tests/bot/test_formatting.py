@@ -170,6 +170,29 @@ def test_the_sources_footer_says_how_far_the_sentence_vectors_are() -> None:
     assert vectors_line((10_000, 10_000)) == "answers by words and meaning"
 
 
+def test_the_citation_names_the_publisher_when_the_article_does():
+    assert citation(hit("x", source="Example News", url="https://e.com/a")) == (
+        "— Example News · 2024-01-02 · sentence 2 · [link](https://e.com/a)"
+    )
+
+
+def test_hits_whose_passages_overlap_are_one_field_with_both_sentences_bold_and_the_next_hit_fills_the_room():
+    sentences = ("One.", "Two.", "Three.", "Four.", "Five.", "Six.", "Seven.", "Eight.", "Nine.")
+
+    def shown_hit(n: int, first: int, last: int) -> Hit:
+        shown = sentences[first - 1 : last]
+        offset = sum(len(s) + 1 for s in shown[: n - first])
+        return hit(sentences[n - 1], sentence=n, passage=" ".join(shown), offset=offset, first=first, shown=shown)
+
+    hits = (shown_hit(2, 1, 3), shown_hit(3, 2, 4), shown_hit(8, 7, 9), shown_hit(5, 5, 6))
+    embed = answer_embed(Answer("Which?", hits), passages=2).to_dict()
+    assert [f["value"] for f in embed["fields"]] == [
+        "One. **Two.** **Three.** Four.\n— 2024-01-02 · sentences 2 and 3",
+        "Seven. **Eight.** Nine.\n— 2024-01-02 · sentence 8",
+    ]
+    assert [f["name"] for f in embed["fields"]] == ["1. A title", "2. A title"]
+
+
 def test_the_url_pattern_is_discord_pys_own() -> None:
     """escape_markdown and our bracket encoding must agree on what a URL is (bot/formatting.py)."""
     import discord.utils

@@ -90,7 +90,7 @@ def test_the_cli_shows_no_control_character_from_articles_file_names_or_question
     for shown in (text, line, report):
         assert not UNSAFE_IN_LINES.search(shown)
     assert text.splitlines()[0] == "Q: How many  [2Jcoups in  Niger? "
-    assert text.splitlines()[-1] == "    — Coups [2Jevil in Niger · 2023-07-27 [31m · sentence 1 · coups.txt"
+    assert text.splitlines()[-1] == "    — Coups [2Jevil in Niger · 31mWire · 2023-07-27 [31m · sentence 1 · coups.txt"
     document = json.loads(line)
     assert document["question"] == "How many  [2Jcoups in  Niger? "
     assert document["answers"][0]["url"] is None

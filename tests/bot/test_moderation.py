@@ -52,7 +52,7 @@ async def test_commands_register_as_global_commands_usable_in_servers_and_dms(tm
     events = await harness.start(settings_for(seeds_folder(tmp_path)))
     payloads = {c.name: c.to_dict(events.bot.tree) for c in events.bot.tree.get_commands()}
 
-    assert sorted(payloads) == ["article", "ask", "help", "reload", "sources", "stats"]
+    assert sorted(payloads) == ["article", "ask", "feed", "help", "reload", "sources", "stats"]
     for payload in payloads.values():
         assert payload["contexts"] == [0, 1]  # guild, bot DM
         assert payload["integration_types"] == [0]  # installed to servers

@@ -192,9 +192,10 @@ async def test_a_cancelled_read_neither_kills_the_log_thread_nor_stops_later_wri
     gate = threading.Event()
     busy = asyncio.create_task(question_log._call(lambda store: gate.wait(WAIT_SECONDS)))  # holds the thread
     reading = asyncio.create_task(question_log.stats(1, None))  # queued behind it
-    await asyncio.sleep(0.05)
+    await harness.fake.wait_for(lambda: question_log._jobs.qsize() == 1)
     reading.cancel()  # as when the bot closes during a read
-    await asyncio.sleep(0.05)
+    with pytest.raises(asyncio.CancelledError):
+        await reading
     gate.set()
     assert await busy is True
     await harness.fake.wait_interaction(events.command("ask", {"question": "How many coups?"}), 2)

@@ -108,16 +108,45 @@ def test_the_schema_is_the_same_tables_and_columns_in_both_databases(state_locat
             "sentence",
             "latency_ms",
         ],
-        "cooldowns": ["user_id", "asked_at", "refusals"],
+        "cooldowns": ["member", "asked_at", "refusals"],
         "daily_counts": ["day", "guild_id", "questions", "confident", "helpful", "not_helpful"],
         "meta": ["key", "value"],
         "votes": ["answer_id", "voter", "helpful"],
+        "feeds": [
+            "url",
+            "title",
+            "added_at",
+            "next_poll_at",
+            "lease_owner",
+            "lease_until",
+            "etag",
+            "last_modified",
+            "backlog",
+            "polled_at",
+            "status",
+            "failures",
+            "articles",
+        ],
+        "feed_items": [
+            "feed_url",
+            "link",
+            "version",
+            "state",
+            "article",
+            "digest",
+            "attempts",
+            "reason",
+            "seen_at",
+        ],
+        "feed_generation": ["name", "generation"],
     }
     if isinstance(state_location, PostgresURL):  # 64-bit ids (Discord's snowflakes), double-precision times
         kinds = {(table, name): kind for table, cols in found.items() for name, kind, _ in cols}
-        assert kinds["answers", "id"] == kinds["answers", "guild_id"] == kinds["cooldowns", "user_id"] == "bigint"
+        assert kinds["answers", "id"] == kinds["answers", "guild_id"] == "bigint"
         assert kinds["answers", "asked_at"] == kinds["cooldowns", "asked_at"] == "double precision"
-        assert kinds["meta", "value"] == kinds["votes", "voter"] == "bytea"
+        assert kinds["meta", "value"] == kinds["votes", "voter"] == kinds["cooldowns", "member"] == "bytea"
+        assert kinds["feeds", "next_poll_at"] == kinds["feeds", "lease_until"] == "double precision"
+        assert kinds["feed_generation", "generation"] == "bigint"
 
 
 @pytest.mark.parametrize("start", range(LATEST))

@@ -6,10 +6,14 @@ tests/bot/test_cluster.py does the same across real processes.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+
 import pytest
 
-from bot.reload_sync import InStep, PeerStatus
-from testkit.discord_harness import MANAGE_GUILD, Harness, seeds_folder, settings_for
+from bot.reload_sync import InStep, PeerStatus, ReloadSync
+from testkit.discord_harness import MANAGE_GUILD, WAIT_SECONDS, Harness, seeds_folder, settings_for
 
 NEW_ARTICLE = (
     "title: Ferry timetable changes\ndate: 2024-05-01\n\n"
@@ -89,3 +93,44 @@ def test_in_step_lines():
         "see its log.\n"
         "The process for shards 4-5 of 6 has not reported yet; see its log."
     )
+
+
+async def test_a_stale_status_whose_pid_now_names_another_live_process_is_not_waited_for(tmp_path):
+    """Issue 23, finding 10: a container restarted with its cache kept, the pid in an old file reused."""
+    index_path = tmp_path / "index-abc.bin"
+
+    async def follow() -> None:
+        return None
+
+    sync = ReloadSync(index_path, "shards 0-0 of 1", follow, answer_seconds=WAIT_SECONDS)
+    await sync.start(0)
+    stale = sync.peers_dir / "4242-deadbeef.json"  # from a process gone; its pid is now this live one's
+    stale.write_text(json.dumps({"pid": os.getpid(), "shards": "shards 0-0 of 1", "generation": 0, "error": None}))
+    (sync.peers_dir / "4242-deadbeef.lock").touch()  # its lock file is left, but nobody holds it
+    older = sync.peers_dir / "4243-cafebabe.json"  # a status without a lock file at all
+    older.write_text(json.dumps({"pid": os.getppid(), "shards": "shards 0-0 of 1", "generation": 0, "error": None}))
+
+    in_step = await asyncio.wait_for(sync.announce(), WAIT_SECONDS)
+    assert in_step == InStep(1, 1, 1)  # only this process: nothing waited for, nobody reported missing
+    assert in_step.describe() is None
+    assert sorted(p.name for p in sync.peers_dir.iterdir()) == [f"{sync.peer}.json", f"{sync.peer}.lock"]
+    await sync.close()
+    assert list(sync.peers_dir.iterdir()) == []
+
+
+async def test_a_live_process_in_the_same_folder_is_counted(tmp_path):
+    index_path = tmp_path / "index-abc.bin"
+    followed = asyncio.Event()
+
+    async def follow() -> None:
+        followed.set()
+
+    first, second = (ReloadSync(index_path, f"shards {n}-{n} of 2", follow, poll_seconds=0.01) for n in (0, 1))
+    await first.start(0)
+    await second.start(0)
+    assert [p.shards for p in first.peers()] == ["shards 0-0 of 2", "shards 1-1 of 2"]
+    in_step = await asyncio.wait_for(first.announce(), WAIT_SECONDS)
+    assert (in_step.total, in_step.serving) == (2, 2)
+    assert followed.is_set()
+    await first.close()
+    await second.close()

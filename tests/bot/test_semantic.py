@@ -4,15 +4,19 @@ model cannot be loaded."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import bot.vectors
 import index.meaning.encoder
+import index.meaning.vectors
 from index.meaning.encoder import ModelUnavailable
 from testkit.discord_harness import SMALL_ARTICLES, WAIT_SECONDS, Harness, seeds_folder, settings_for
 
@@ -133,5 +137,29 @@ async def test_a_model_that_cannot_load_is_logged_once_and_the_bot_answers_by_wo
         "answering by words only."
     ]
     assert vectors.progress() is None
+    embed = await ask(harness, events, "How many coups?")
+    assert "four coups" in embed["fields"][0]["value"]
+
+
+async def test_a_full_disk_while_filling_vectors_is_one_warning_and_the_bot_answers(
+    tmp_path: Path, harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 23, finding 13, in the bot: no traceback for a full disk, and answers go on."""
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(index.meaning.vectors, "os", SimpleNamespace(**{**vars(os), "fsync": no_space}))
+    events = await harness.start(settings_for(seeds_folder(tmp_path), semantic=True))
+    events.guild_create()
+    vectors = events.bot.holder.vectors
+    assert vectors is not None
+    await vectors.wait()
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in problems] == [
+        f"Sentence vectors could not be saved in {vectors.stage.store.folder} (No space left on device); "
+        "answers use the 0 ready so far."
+    ]
+    assert problems[0].exc_info is None
     embed = await ask(harness, events, "How many coups?")
     assert "four coups" in embed["fields"][0]["value"]

@@ -14,6 +14,7 @@ import pytest
 
 from bot.bot import QABot
 from bot.config import ConfigError, format_shard_ids, load_settings, parse_shard_ids
+from bot.identify_gate import IdentifyGate
 from testkit.discord_harness import (
     DM_CHANNEL_ID,
     GUILD_ID,
@@ -88,8 +89,14 @@ def command_in(
     return payload
 
 
-async def no_identify_wait(self: QABot, shard_id: int | None, *, initial: bool = False) -> None:
-    """discord.py waits 5 s between a process's identifies (Discord's rate); the fake has none."""
+def no_identify_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IDENTIFYs 5 s apart (Discord's rate) are the gate's job, tested in test_identify_gate.py; the fake has none."""
+
+    async def at_once(self: IdentifyGate, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+    monkeypatch.setattr(IdentifyGate, "take_turn", at_once)
+    monkeypatch.setattr(IdentifyGate, "before_identify", at_once)
 
 
 def setter(event: asyncio.Event) -> Any:
@@ -129,7 +136,7 @@ async def until(condition: Any, what: str) -> None:
 
 
 async def test_without_a_shard_count_the_bot_runs_the_shards_discord_recommends(tmp_path, monkeypatch):
-    monkeypatch.setattr(QABot, "before_identify_hook", no_identify_wait)
+    no_identify_wait(monkeypatch)
     server = FakeDiscordServer(recommended_shards=3, guilds=[guild_on_shard(s, 3) for s in range(3)])
     await server.start(monkeypatch)
     bot = QABot(settings_for(seeds_folder(tmp_path)), guild_ready_timeout=0.1)
@@ -149,7 +156,7 @@ async def test_without_a_shard_count_the_bot_runs_the_shards_discord_recommends(
 
 
 async def test_four_shards_in_two_bots_each_event_answered_once_by_the_bot_of_its_shard(tmp_path, monkeypatch):
-    monkeypatch.setattr(QABot, "before_identify_hook", no_identify_wait)
+    no_identify_wait(monkeypatch)
     guilds = [guild_on_shard(shard, 4) for shard in range(4)]
     server = FakeDiscordServer(guilds=guilds)
     await server.start(monkeypatch)

@@ -39,7 +39,7 @@ NO_SERVER = PostgresURL("postgresql://qa:secret@127.0.0.1:1/qa")  # nothing list
 async def test_a_member_asking_through_two_bots_within_the_cooldown_gets_one_answer_and_one_refusal(
     tmp_path, monkeypatch, state_location
 ):
-    monkeypatch.setattr(QABot, "before_identify_hook", no_identify_wait)
+    no_identify_wait(monkeypatch)
     guilds = [guild_on_shard(shard, 2) for shard in range(2)]
     server = FakeDiscordServer(guilds=guilds)
     await server.start(monkeypatch)
@@ -130,7 +130,11 @@ async def test_a_postgresql_server_out_of_reach_is_one_warning_and_the_bot_answe
     monkeypatch.setattr(service, "RECONNECT_SECONDS", 3600.0)
     connects = []
     real_connect = database.psycopg.connect
-    monkeypatch.setattr(database.psycopg, "connect", lambda *a, **k: connects.append(1) or real_connect(*a, **k))
+    monkeypatch.setattr(
+        database.psycopg,
+        "connect",
+        lambda *a, **k: connects.append(threading.current_thread().name) or real_connect(*a, **k),
+    )
     with caplog.at_level(logging.WARNING, logger="bot.questionlog.service"):
         async with Harness(monkeypatch) as harness:
             events = await harness.start(settings)
@@ -148,7 +152,8 @@ async def test_a_postgresql_server_out_of_reach_is_one_warning_and_the_bot_answe
     assert "start it, or set STATE_DB to a server that runs); answers go on without it." in warning
     assert "\n" not in warning and "secret" not in warning
     assert problem is not None and problem.startswith("cannot reach the PostgreSQL server of STATE_DB")
-    assert len(connects) == 1  # the calls after it failed at once, without waiting for a connection again
+    # The calls after it failed at once, without waiting for a connection again (the feed poller has its own).
+    assert connects.count("question-log") == 1
 
 
 async def test_a_shared_state_too_slow_to_answer_leaves_the_cooldown_to_this_process(tmp_path, monkeypatch):

@@ -93,6 +93,9 @@ def test_stats_everywhere_and_for_direct_messages(state_db, capsys):
         ((), {"STATE_DB": "off"}, "qa-bot: the question log is turned off (STATE_DB=off): there is nothing to show."),
         (("--days", "91"), {}, "qa-bot: --days must be from 1 to 90 (got 91)."),
         (("--guild", "abc"), {}, "qa-bot: --guild takes a numeric server id, or dm (got 'abc')."),
+        # Past what a 64-bit id holds (an OverflowError in the database, before).
+        (("--guild", "9" * 23), {}, f"qa-bot: --guild takes a numeric server id, or dm (got '{'9' * 23}')."),
+        (("--guild", str(2**63)), {}, f"qa-bot: --guild takes a numeric server id, or dm (got '{2**63}')."),
         ((), {"QUESTION_LOG_DAYS": "-1"}, "qa-bot: QUESTION_LOG_DAYS must be a whole number of days from 0 to 3650"),
     ],
 )

@@ -10,7 +10,8 @@ from bot.cli import main
 from tests.helpers import REPO, SEEDS, write_articles
 
 ANSWER_KEYS = [
-    "rank", "score", "confident", "confidence", "article", "title", "date", "url", "sentence", "text", "passage"
+    "rank", "score", "confident", "confidence", "article", "title", "date", "url", "source", "sentence", "text",
+    "passage",
 ]  # fmt: skip
 
 
@@ -57,9 +58,10 @@ def test_human_output_numbers_passages_with_citations(capsys: pytest.CaptureFixt
     assert lines[0] == "Q: Who is in charge?"
     assert lines[1].startswith(" 1. ")
     # Wrapped at 100 characters when piped (the terminal's width, at most 100, on a terminal), never inside a date.
+    # The best hit (20) and those whose passages overlap its own: one passage, every one of them marked.
     assert lines[-2:] == [
         "    — Niger’s President Mohamed Bazoum has issued a defiant message on Twitter after… · 2023-07-27 ·",
-        "      sentence 20 · 000_eed0d9b0ce39977c.txt",
+        "      sentences 20, 21, 22, 23 · 000_eed0d9b0ce39977c.txt",
     ]
     assert max(len(line) for line in lines) <= 100
 
@@ -114,6 +116,16 @@ def test_user_errors_are_one_line_and_a_nonzero_status(
     assert (got, out) == (status, "")
     assert err.startswith(message.format(**paths))
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("argv", "status"), [(["ask", "x"], 2), (["index"], 1), (["stats"], 2), (["run"], 2)])
+def test_a_malformed_semantic_setting_is_refused_alike_by_every_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], status: int
+) -> None:
+    monkeypatch.setenv("SEMANTIC", "abc")
+    monkeypatch.setenv("DISCORD_TOKEN", "MTEx.not-a-real.token")
+    got, out, err = run(capsys, *argv)  # `index` fails with 1 as for any build it cannot make
+    assert (got, out, err) == (status, "", "qa-bot: SEMANTIC must be true or false (got 'abc'); fix it in .env.\n")
 
 
 def test_the_installed_command_runs_without_a_traceback(tmp_path: Path) -> None:

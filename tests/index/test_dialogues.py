@@ -3,6 +3,7 @@ The shares asserted are those reached when the dialogues were written, so a chan
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,34 @@ def test_the_command_refuses_a_file_that_is_not_dialogues(tmp_path, capsys):
     (tmp_path / "x.json").write_text("{}")
     assert main(["eval", "dialogues", str(tmp_path / "x.json"), "--seeds", str(ROOT / "seeds")]) == 2
     assert "is not a dialogue file" in capsys.readouterr().err
+
+
+ONE_ARTICLE = [{"id": "a", "title": "A", "text": "One sentence here. Two."}]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            json.dumps(
+                {"articles": ONE_ARTICLE, "dialogues": [{"article": "nope", "turns": ["a", "b"], "evidence": "One"}]}
+            ),
+            "dialogues[0] names the article 'nope', which is neither in the file nor in the seeds folder",
+        ),
+        (
+            json.dumps(
+                {"articles": ONE_ARTICLE, "dialogues": [{"article": "a", "turns": ["a", "b"], "evidence": "Three"}]}
+            ),
+            "no sentence of a holds 'Three'",
+        ),
+    ],
+)
+def test_the_command_names_what_is_wrong_in_one_line(tmp_path, capsys, content, why):
+    path = tmp_path / "x.json"
+    path.write_text(content)
+    assert main(["eval", "dialogues", str(path), "--seeds", str(ROOT / "seeds")]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"qa-bot: {path} is not a dialogue file ({why}); see tests/data/dialogues.json\n",
+    )

@@ -152,6 +152,11 @@ def _squad(context: object = "Rain fell.", answer_start: object = 0, **paragraph
         (_squad(qas=None).encode(), "data[0].paragraphs[0] has no qas list"),
         (_squad(answer_start="x").encode(), "data[0].paragraphs[0].qas[0].answers[0].answer_start is not a number"),
         (_squad(answer_start=True).encode(), "data[0].paragraphs[0].qas[0].answers[0].answer_start is not a number"),
+        # An empty first paragraph: its answers would have pointed into the next one's sentences.
+        (
+            _squad(context="").encode(),
+            "data[0].paragraphs[0].context holds no sentence, yet the paragraph has questions",
+        ),
         (b"[" * 100_000, "nested too deeply"),
         (b'{"data": ', "not JSON: Expecting value at line 1 column 10"),
         (b"\xff\xfe{}", "not JSON: not UTF-8 text"),

@@ -124,7 +124,10 @@ def test_aliases_are_never_expanded(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_without_a_closing_line_it_is_not_front_matter() -> None:
     article = parse_article("a.md", f"---\ntitle: x\n\n{BODY}".encode())
-    assert article.sentences[0] == "--- title: x"  # indexed as written, as Jekyll would show it
+    # As Markdown shows it, as Jekyll would: a rule, then a short line, which is the title as in a text file.
+    assert (article.title, article.sentences[0]) == ("title: x", "Niger has had four coups since independence.")
+    article = parse_article("a.txt", f"---\ntitle: x\n\n{BODY}".encode())
+    assert article.sentences[0] == "--- title: x"  # a text file is indexed as written
 
 
 def test_front_matter_problems_are_logged_when_worker_processes_parse(

@@ -22,7 +22,8 @@ from index.articles.ingest import (
 
 PAGE = (Path(__file__).parent.parent / "data" / "news_page.html").read_bytes()  # also `qa-bot add` in .ci/wheel
 HARBOUR_TEXT = (
-    "title: Harbour reopens after the storm\ndate: 2024-03-02\nurl: https://example.com/harbour\n\n"
+    "title: Harbour reopens after the storm\ndate: 2024-03-02\nurl: https://example.com/harbour\n"
+    "source: example.com\n\n"
     "The harbour reopened on Monday after a week of repairs. Fishing boats returned to the quay at dawn.\n\n"
     "The mayor thanked the volunteers who cleared the wreckage. Insurance claims are still being assessed."
 )
@@ -209,6 +210,39 @@ def test_remove_refuses_anything_but_an_article_path(tmp_path, article_id):
         remove_article(tmp_path, article_id)
 
 
+@pytest.mark.parametrize("swapped", ["news", "news/deep", ".removed"])
+def test_remove_never_follows_a_folder_swapped_for_a_link_out_of_the_seeds_folder(tmp_path, swapped):
+    """Issue 23, finding 4: a folder on the article's path (or .removed/) replaced by a link after the build."""
+    seeds, outside = tmp_path / "seeds", tmp_path / "outside"
+    (seeds / "news" / "deep").mkdir(parents=True)
+    (seeds / "news" / "deep" / "a.txt").write_text("Indexed.")
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "a.txt").write_text("Not an article of the seeds folder.")
+    (outside / "a.txt").write_text("Not an article of the seeds folder either.")
+    moved = seeds / swapped
+    if moved.exists():
+        moved.rename(tmp_path / "set-aside")
+    moved.symlink_to(outside / "deep" if swapped == "news/deep" else outside, target_is_directory=True)
+    before = sorted(str(p.relative_to(outside)) for p in outside.rglob("*"))
+
+    with pytest.raises(IngestError) as raised:
+        remove_article(seeds, "news/deep/a.txt")
+    assert str(raised.value) == (
+        "A folder on the way to news/deep/a.txt (or .removed/) is now a link, which is never followed: "
+        "make it a plain folder again, then run /reload."
+    )
+    assert sorted(str(p.relative_to(outside)) for p in outside.rglob("*")) == before  # nothing moved or made
+    assert (outside / "deep" / "a.txt").read_text() == "Not an article of the seeds folder."
+
+
+def test_remove_moves_an_article_that_is_a_link_as_the_link(tmp_path):
+    (tmp_path / "a.txt").write_text("The article.")
+    (tmp_path / "b.txt").symlink_to("a.txt")
+    assert remove_article(tmp_path, "b.txt") == tmp_path / ".removed" / "b.txt"
+    assert (tmp_path / ".removed" / "b.txt").is_symlink()
+    assert (tmp_path / "a.txt").read_text() == "The article."
+
+
 def test_remove_of_a_vanished_file_says_so(tmp_path):
     with pytest.raises(IngestError, match="no longer in the seeds folder"):
         remove_article(tmp_path, "gone.txt")
@@ -223,7 +257,8 @@ def test_the_command_line_adds_files_and_reports_each(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 1
     assert out == (
-        f"Added {seeds / 'harbour-reopens-after-the-storm.txt'}: “Harbour reopens after the storm”, 2024-03-02, "
+        f"Added {seeds / 'harbour-reopens-after-the-storm.txt'}: “Harbour reopens after the storm”, example.com, "
+        "2024-03-02, "
         "4 sentences.\nThe running bot serves it after /reload (or a restart).\n"
     )
     assert err == (
@@ -240,3 +275,59 @@ def test_the_command_line_adds_files_and_reports_each(tmp_path, capsys):
 def test_the_command_line_refuses_metadata_options_for_several_files(tmp_path, capsys):
     assert main(["add", "--seeds", str(tmp_path), "--title", "T", "a.txt", "b.txt"]) == 2
     assert "one at a time" in capsys.readouterr().err
+
+
+POST = """---
+title: Harbour reopens
+date: 2024-03-02
+url: https://example.com/harbour
+source: The Gazette
+---
+The harbour reopened on Monday. Ships came back at once.
+"""
+
+
+def test_a_new_title_keeps_the_front_matters_date_url_and_source_and_none_of_it_becomes_text(tmp_path, capsys):
+    """Issue 23, finding 7: `--title` on a file with YAML front matter."""
+    (tmp_path / "post.md").write_text(POST)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    assert main(["add", "--seeds", str(seeds), "--title", "Storm over, harbour open", str(tmp_path / "post.md")]) == 0
+    written = (seeds / "storm-over-harbour-open.md").read_text("utf-8")
+    assert written == (
+        "title: Storm over, harbour open\ndate: 2024-03-02\nurl: https://example.com/harbour\nsource: The Gazette\n\n"
+        "The harbour reopened on Monday. Ships came back at once.\n"
+    )
+    index, _ = build_index(seeds, use_cache=False)
+    [article] = index.articles
+    assert (article.title, article.date, article.url, article.source) == (
+        "Storm over, harbour open",
+        "2024-03-02",
+        "https://example.com/harbour",
+        "The Gazette",
+    )
+    assert list(article.sentences) == ["The harbour reopened on Monday.", "Ships came back at once."]
+    assert "Storm over, harbour open" in capsys.readouterr().out
+
+
+def test_adding_a_copy_of_an_article_under_another_name_is_refused_and_the_original_stays_indexed(tmp_path, capsys):
+    seeds = tmp_path / "seeds"
+    (seeds / "news").mkdir(parents=True)
+    (seeds / "news" / "zz-original.md").write_text(POST)
+    copy = tmp_path / "a-copy.md"
+    copy.write_bytes(POST.replace("\n", "\r\n").encode("utf-8-sig"))  # the same text, saved on another system
+    assert main(["add", "--seeds", str(seeds), str(copy)]) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"qa-bot: {copy}: This article is already in the seeds folder as news/zz-original.md, so nothing was "
+        "added: remove that one first to add it under another name.\n",
+    )
+    assert listing(seeds) == ["news", "news/zz-original.md"]
+    index, report = build_index(seeds, use_cache=False)
+    assert [a.id for a in index.articles] == ["news/zz-original.md"]
+    assert report.skipped == ()
+    # Another article is added as before, and replaced by itself under its own name.
+    (tmp_path / "other.md").write_text(POST.replace("Ships came back", "Boats came back"))
+    assert main(["add", "--seeds", str(seeds), str(tmp_path / "other.md")]) == 0
+    assert main(["add", "--seeds", str(seeds), "--replace", str(tmp_path / "other.md")]) == 0
+    assert capsys.readouterr().out.count("Replaced") == 1

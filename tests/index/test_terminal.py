@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,8 @@ def test_answers_wrap_to_a_narrow_terminal_and_at_most_100_columns(monkeypatch: 
     monkeypatch.setattr("shutil.get_terminal_size", lambda fallback: os.terminal_size((60, 20)))
     assert text_width() == 60
     lines = answer_text(answer(passage), text_width()).splitlines()
+    assert "\033[1m" in lines[1]  # the matched sentence in bold, on a terminal
+    lines = [re.sub(r"\033\[[0-9;]*m", "", line) for line in lines]  # the width a reader sees
     assert 55 <= max(len(line) for line in lines) <= 60
     assert lines[-2:] == [
         "    — Harbour reopens after the storm · 2024-03-02 ·",

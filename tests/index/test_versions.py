@@ -40,8 +40,8 @@ def seed_sentences() -> tuple[str, ...]:
 
 
 # What each version outputs on the samples; add a line when a version is bumped.
-TOKENIZER_OUTPUT = {1: "2c171d8d35fa8079", 2: "2297e5ebc45d8852"}
-ARTICLE_OUTPUT = {1: "18bbff8ae64b50da"}
+TOKENIZER_OUTPUT = {1: "2c171d8d35fa8079", 2: "2297e5ebc45d8852"}  # 2: countries and their demonyms one term
+ARTICLE_OUTPUT = {1: "18bbff8ae64b50da", 2: "4e9d03638b6444a1"}  # 2: Markdown read as Markdown (a sample added)
 BM25_OUTPUT = {1: "7c7932c63d17c51c"}
 BUDGET_OUTPUT = {1: "a60453dfe59ba388"}
 
@@ -67,10 +67,15 @@ def test_an_article_is_parsed_as_its_version_pinned() -> None:
     )
     front = parse_article("front.md", b"---\ntitle: 'Front: matter'\ndate: 2024-03-02\n---\n" + SAMPLE.encode())
     seed = parse_article(SEED_FILE.name, SEED_FILE.read_bytes())
+    marked = parse_article(
+        "marked.md", b"# A *heading*\n\nSome **bold** text and a [link](https://x.example/).\n\n- one\n"
+    )
     assert (headed.id, headed.title, headed.date, headed.url, headed.source) == (
         "x/headed.md", "Floods", "2024-03-02", "https://example.com/f", "Wire"
     )  # fmt: skip
-    output = [[a.id, a.title, a.date, a.url, a.source, list(a.sentences), a.digest] for a in (headed, front, seed)]
+    assert (marked.title, marked.sentences) == ("A heading", ("Some bold text and a link.", "one"))  # since 2
+    articles = (headed, front, seed, marked)
+    output = [[a.id, a.title, a.date, a.url, a.source, list(a.sentences), a.digest] for a in articles]
     assert ARTICLE_OUTPUT[article_module.ARTICLE_VERSION] == digest(output)
 
 
