@@ -35,6 +35,7 @@ from index.ranking.confidence import (
     answerability_features,
     names_covered,
 )
+from index.ranking.coverage import COVERAGE_FEATURES
 from index.ranking.weights import TUNED_SEMANTIC_WEIGHTS, TUNED_WEIGHTS
 from index.serving.building import build_index
 from index.shell.commands import attach_vectors
@@ -184,17 +185,8 @@ def held_out_figures(groups: Sequence[Group], model: dict[str, object]) -> dict[
     return figures
 
 
-NEW_FEATURES = (
-    "title",
-    "document",
-    "around",
-    "rarest_missing",
-    "names_missing",
-    "names_missing_article",
-    "numbers_missing",
-    "reason_cue",
-    "cosine_raw",
-)
+# The features issue 24 added: coverage the way news is written, and the cosine itself.
+NEW_FEATURES = (*COVERAGE_FEATURES, "cosine_raw")
 
 
 def without(groups: Sequence[Group], dropped: set[str]) -> list[Group]:
