@@ -193,7 +193,8 @@ def without(groups: Sequence[Group], dropped: set[str]) -> list[Group]:
     """The groups with the `dropped` features' columns at zero (the models then learn nothing from them)."""
     return [
         Group(g.source, g.split, g.question, g.names,
-              np.where([n in dropped for n in g.names], 0.0, g.features), g.docs, g.gold, g.by_words)
+              np.where([n in dropped for n in g.names], 0.0, g.features) if len(g.docs) else g.features,
+              g.docs, g.gold, g.by_words)
         for g in groups
     ]  # fmt: skip
 
