@@ -17,8 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from index.evaluation.squad import DEPTH, TUNE_ARTICLES, load_squad
-from index.ranking.features import FEATURES
-from index.ranking.weights import WEIGHTS
+from index.ranking.features import FEATURES as ALL_FEATURES
+from index.ranking.weights import TUNED_WEIGHTS as WEIGHTS
+
+# The word features, whose weights this tunes (the coverage features' are fitted on top: bench/tune_trust.py).
+FEATURES = tuple(WEIGHTS)
+COLUMNS = [ALL_FEATURES.index(name) for name in FEATURES]
 from index.serving.building import index_articles
 
 
@@ -69,7 +73,7 @@ def main() -> int:
     else:
         for q in corpus.questions:
             found = index.candidates(q.text)
-            features.append(found.features)
+            features.append(found.features[:, COLUMNS])
             docs.append(found.docs)
             gold.append(np.flatnonzero(np.isin(found.docs, q.golds)))
         if args.cache:

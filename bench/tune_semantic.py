@@ -21,8 +21,13 @@ from index.evaluation.squad import TUNE_ARTICLES, attach_squad_vectors, load_squ
 from index.meaning.encoder import Encoder
 from index.progress import terminal_or_log
 from index.ranking.candidates import CANDIDATES
-from index.ranking.features import SEMANTIC_FEATURES
-from index.ranking.weights import SEMANTIC_WEIGHTS
+from index.ranking.features import SEMANTIC_FEATURES as ALL_FEATURES
+from index.ranking.weights import TUNED_SEMANTIC_WEIGHTS as SEMANTIC_WEIGHTS
+
+# The word and cosine features, whose weights this tunes (the coverage features' are fitted on top of them:
+# bench/tune_trust.py).
+SEMANTIC_FEATURES = tuple(SEMANTIC_WEIGHTS)
+COLUMNS = [ALL_FEATURES.index(name) for name in SEMANTIC_FEATURES]
 from index.serving.building import index_articles
 from index.storage.store import cache_folder
 
@@ -51,7 +56,7 @@ def main() -> int:
         found_lexically = 0
         for q in corpus.questions:
             found = index.candidates(q.text)
-            features.append(found.features)
+            features.append(found.features[:, COLUMNS])
             docs.append(found.docs)
             gold.append(np.flatnonzero(np.isin(found.docs, q.golds)))
             found_lexically += bool(np.isin(found.docs[:CANDIDATES], q.golds).any())
