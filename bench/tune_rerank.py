@@ -19,11 +19,11 @@ import numpy as np
 from index.evaluation.squad import DEPTH, TUNE_ARTICLES, load_squad
 from index.ranking.features import FEATURES as ALL_FEATURES
 from index.ranking.weights import TUNED_WEIGHTS as WEIGHTS
+from index.serving.building import index_articles
 
 # The word features, whose weights this tunes (the coverage features' are fitted on top: bench/tune_trust.py).
 FEATURES = tuple(WEIGHTS)
 COLUMNS = [ALL_FEATURES.index(name) for name in FEATURES]
-from index.serving.building import index_articles
 
 
 def mrr(

@@ -23,16 +23,16 @@ from index.progress import terminal_or_log
 from index.ranking.candidates import CANDIDATES
 from index.ranking.features import SEMANTIC_FEATURES as ALL_FEATURES
 from index.ranking.weights import TUNED_SEMANTIC_WEIGHTS as SEMANTIC_WEIGHTS
-
-# The word and cosine features, whose weights this tunes (the coverage features' are fitted on top of them:
-# bench/tune_trust.py).
-SEMANTIC_FEATURES = tuple(SEMANTIC_WEIGHTS)
-COLUMNS = [ALL_FEATURES.index(name) for name in SEMANTIC_FEATURES]
 from index.serving.building import index_articles
 from index.storage.store import cache_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tune_rerank import _ragged, coordinate_ascent, reporter, tuning_parser
+
+# The word and cosine features, whose weights this tunes (the coverage features' are fitted on top of them:
+# bench/tune_trust.py).
+SEMANTIC_FEATURES = tuple(SEMANTIC_WEIGHTS)
+COLUMNS = [ALL_FEATURES.index(name) for name in SEMANTIC_FEATURES]
 
 
 def main() -> int:
